@@ -1,0 +1,3 @@
+"""Surgery Gateway: residents' email in, cases to neighbourhood teams, answers out."""
+
+__version__ = "0.1.0"

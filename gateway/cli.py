@@ -1,0 +1,177 @@
+"""The `gateway` command: thin click commands over the layers below."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from email.utils import parseaddr
+from pathlib import Path
+
+import click
+
+from gateway import config, store
+from gateway.clock import SystemClock
+from gateway.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _settings(ctx: click.Context) -> config.Settings:
+    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem."""
+    path = ctx.obj["config"]
+    if not path:
+        click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
+        ctx.exit(EXIT_CONFIG)
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        click.echo(f"{path}: configuration problems:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+def _open_database(settings: config.Settings) -> None:
+    store.connect(settings.database)
+    store.migrate(SystemClock().now())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="GATEWAY_CONFIG", type=click.Path(dir_okay=False),
+              help="Config file (default: $GATEWAY_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.version_option(package_name="surgery-gateway")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Surgery Gateway: residents' email in, cases to neighbourhood teams, answers out."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+    ctx.obj["verbose"] = verbose
+
+
+@main.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Check the config file; print every problem. Exit 0 if good, 2 if not."""
+    path = ctx.obj["config"]
+    if not path:
+        click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
+        ctx.exit(EXIT_CONFIG)
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem)
+        click.echo(f"{path}: {len(exc.problems)} problem(s)")
+        ctx.exit(EXIT_CONFIG)
+    for warning in settings.warnings:
+        click.echo(f"warning: {warning}")
+    teams = ", ".join(t.key + (" (default)" if t.default else "") for t in settings.teams)
+    relay = f"relay {settings.relay_host}:{settings.relay_port}" if settings.relay_host else f"spool {settings.spool}"
+    click.echo(f"{path}: OK. Domain {settings.domain}; teams: {teams}; outgoing mail to {relay}.")
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database, or bring its schema up to date."""
+    settings = _settings(ctx)
+    store.connect(settings.database)
+    applied = store.migrate(SystemClock().now())
+    click.echo(f"database {settings.database}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    from gateway import service
+
+    settings = _settings(ctx)
+    level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for warning in settings.warnings:
+        logging.getLogger("gateway").warning(warning)
+    try:
+        svc = service.build(settings)
+    except Exception as exc:
+        click.echo(f"Error: cannot start: {type(exc).__name__}: {exc}", err=True)
+        ctx.exit(1)
+    svc.run_until_signalled()
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--from", "mail_from", help="Envelope sender (default: the message's From address).")
+@click.option("--to", "rcpt_to", multiple=True, help="Envelope recipient (default: the surgery address).")
+@click.pass_context
+def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str, ...]) -> None:
+    """Store messages (FILE.eml, or - for standard input) as if they had arrived by SMTP.
+
+    The running daemon processes them at once; if it is not running, on its next start.
+    """
+    settings = _settings(ctx)
+    _open_database(settings)
+    recipients = list(rcpt_to) or [settings.surgery_address]
+    for handle in files:
+        raw = handle.read()
+        sender = mail_from if mail_from is not None else _from_header(raw)
+        inbound_id = store.save_inbound(raw, sender, recipients, "inject", SystemClock().now())
+        click.echo(f"{handle.name}: stored as inbound {inbound_id}")
+
+
+def _from_header(raw: bytes) -> str:
+    from gateway.mail.parse import parse
+
+    return parseaddr(parse(raw).header("from"))[1]
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """How many messages wait in each queue, and how many cases are in each state."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    counts = store.queue_counts()
+    for name in ("inbound queued", "inbound done", "inbound parked", "outbound queued",
+                 "outbound sent", "outbound failed"):
+        click.echo(f"{name:<18} {counts.get(name, 0)}")
+    for state, number in sorted(store.case_counts().items()):
+        click.echo(f"cases {state:<12} {number}")
+
+
+@main.group()
+def parked() -> None:
+    """Messages set aside after an unexpected failure."""
+
+
+@parked.command("list")
+@click.pass_context
+def parked_list(ctx: click.Context) -> None:
+    """List parked messages with the stage and the reason."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    rows = store.parked_inbound()
+    for row in rows:
+        reason = (row.error or "").strip().splitlines()[-1:] or [""]
+        click.echo(f"{row.id}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.mail_from or '<>'}\t"
+                   f"stage {row.stage}\t{reason[0]}")
+    click.echo(f"{len(rows)} parked", err=True)
+
+
+@parked.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Retry every parked message.")
+@click.pass_context
+def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
+    """Put parked messages back in the queue (by id, or --all)."""
+    if not ids and not all_:
+        raise click.UsageError("give the ids of parked messages to retry, or --all")
+    settings = _settings(ctx)
+    _open_database(settings)
+    count = store.retry_parked(None if all_ else list(ids))
+    click.echo(f"{count} message(s) queued again")
+    if ids and count < len(ids):
+        click.echo(f"{len(ids) - count} of the ids given are not parked", err=True)
+        ctx.exit(1)

@@ -1,0 +1,299 @@
+"""INI file -> frozen Settings. Every problem names its section and key.
+
+Relative paths (the SQLite file, the spool, a templates folder) are taken relative to the
+folder that holds the config file, so every command finds the same files wherever it is run.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from gateway.errors import ConfigError
+
+ADDRESS_RE = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+DOMAIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+TEAM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+POSTCODE_PREFIX_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?(?: [0-9][A-Z]{0,2})?$")
+WEAK_SECRETS = {"change-me", "changeme", "secret", "password"}
+
+
+@dataclass(frozen=True)
+class Team:
+    key: str
+    name: str
+    mailbox: str
+    address: str
+    officers: tuple[str, ...]
+    postcodes: tuple[str, ...]
+    default: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path | None
+    domain: str
+    surgery_address: str
+    database: str
+    secret: str
+    spool: Path
+    reference_prefix: str
+    timezone: str
+    response_days: int
+    templates: Path | None
+    log_level: str
+    smtp_listen: tuple[str, int] | None
+    max_message_bytes: int
+    relay_host: str
+    relay_port: int
+    relay_timeout: float
+    retry_delays: tuple[int, ...]
+    retry_deadline_hours: float
+    lease_seconds: int
+    poll_seconds: float
+    delivery_workers: int
+    teams: tuple[Team, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def default_team(self) -> Team:
+        return next(t for t in self.teams if t.default)
+
+    def team(self, key: str) -> Team | None:
+        return next((t for t in self.teams if t.key == key), None)
+
+
+class _Reader:
+    """Reads typed values from one section and collects problems instead of stopping."""
+
+    def __init__(self, parser: configparser.ConfigParser, section: str, problems: list[str]):
+        self.parser, self.section, self.problems = parser, section, problems
+
+    def _raw(self, key: str, default: str) -> str:
+        if self.parser.has_section(self.section):
+            return self.parser.get(self.section, key, fallback=default).strip()
+        return default
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"[{self.section}] {key}: {message}")
+
+    def text(self, key: str, default: str = "", check: Callable[[str], str | None] | None = None) -> str:
+        value = self._raw(key, default)
+        message = check(value) if check else None
+        if message:
+            self.fail(key, message)
+        return value
+
+    def number(self, key: str, default: str, kind: type = int, minimum: float = 0) -> float:
+        raw = self._raw(key, default)
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.fail(key, f"{raw!r} is not a {'whole number' if kind is int else 'number'}")
+            return kind(default)
+        if value < minimum:
+            self.fail(key, f"must be at least {minimum}, not {raw}")
+        return value
+
+    def boolean(self, key: str, default: str) -> bool:
+        raw = self._raw(key, default).lower()
+        if raw in ("yes", "true", "on", "1"):
+            return True
+        if raw in ("no", "false", "off", "0", ""):
+            return False
+        self.fail(key, f"{raw!r} is not yes or no")
+        return False
+
+    def items(self, key: str, default: str = "") -> tuple[str, ...]:
+        return tuple(p.strip() for p in self._raw(key, default).split(",") if p.strip())
+
+
+def _address(value: str) -> str | None:
+    if not value:
+        return "is required (an email address)"
+    return None if ADDRESS_RE.match(value) else f"{value!r} is not an email address"
+
+
+def _required(value: str) -> str | None:
+    return None if value else "is required"
+
+
+KNOWN_KEYS = {
+    "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
+                "timezone", "response_days", "templates", "log_level"},
+    "smtp": {"listen", "max_message_bytes"},
+    "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours"},
+    "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
+    "team": {"name", "mailbox", "address", "officers", "postcodes", "default"},
+}
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    path = Path(path)
+    parser = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from exc
+    except configparser.Error as exc:
+        raise ConfigError([f"{path} is not a valid INI file: {exc.message}"]) from exc
+    return from_parser(parser, path)
+
+
+def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Settings:
+    """Build Settings from a parsed INI; paths are relative to the config file's folder."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    base = path.resolve().parent if path else Path.cwd()
+    _check_sections(parser, problems)
+
+    g = _Reader(parser, "gateway", problems)
+    domain = g.text("domain", "", lambda v: None if DOMAIN_RE.match(v) else
+                    ("is required (the gateway's mail domain)" if not v else f"{v!r} is not a domain name")).lower()
+    surgery = g.text("surgery_address", "", _address).lower()
+    if surgery and domain and not surgery.endswith("@" + domain):
+        g.fail("surgery_address", f"must be in the gateway's domain {domain}")
+    database = _database_url(g.text("database", "sqlite:///var/gateway.db", _check_database_url), base)
+    secret = g.text("secret", "", _required)
+    if secret and (secret.lower() in WEAK_SECRETS or len(secret) < 16):
+        warnings.append("[gateway] secret: weak or example value; set a long random secret before "
+                        "real use (reply addresses are signed with it)")
+    spool = base / g.text("spool", "var/outbox", _required)
+    prefix = g.text("reference_prefix", "SRG", lambda v: None if PREFIX_RE.match(v) else
+                    f"{v!r} must be 1-10 capital letters or digits, starting with a letter")
+    timezone = g.text("timezone", "Europe/London", _check_timezone)
+    response_days = int(g.number("response_days", "5", int, 1))
+    templates_raw = g.text("templates", "")
+    templates = base / templates_raw if templates_raw else None
+    if templates and not templates.is_dir():
+        g.fail("templates", f"folder {templates} does not exist")
+    log_level = g.text("log_level", "info", lambda v: None if v.lower() in
+                       ("debug", "info", "warning", "error") else "must be debug, info, warning or error")
+
+    s = _Reader(parser, "smtp", problems)
+    listen = _listen(s)
+    max_bytes = int(s.number("max_message_bytes", "10485760", int, 1024))
+
+    r = _Reader(parser, "relay", problems)
+    relay_host = r.text("host", "")
+    relay_port = int(r.number("port", "25", int, 1))
+    if relay_port > 65535:
+        r.fail("port", "must be 65535 or less")
+    relay_timeout = float(r.number("timeout_seconds", "30", float, 1))
+    retry_delays = _retry_delays(r)
+    deadline = float(r.number("retry_deadline_hours", "120", float, 0.001))
+
+    w = _Reader(parser, "worker", problems)
+    lease = int(w.number("lease_seconds", "300", int, 1))
+    poll = float(w.number("poll_seconds", "1", float, 0.01))
+    delivery_workers = int(w.number("delivery_workers", "4", int, 1))
+
+    teams = _teams(parser, problems, domain, surgery)
+    if problems:
+        raise ConfigError(problems)
+    return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
+                    secret=secret, spool=spool, reference_prefix=prefix, timezone=timezone,
+                    response_days=response_days, templates=templates, log_level=log_level.lower(),
+                    smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
+                    relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
+                    retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
+                    delivery_workers=delivery_workers, teams=teams, warnings=tuple(warnings))
+
+
+def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:
+    for section in parser.sections():
+        kind = "team" if section.startswith("team:") else section
+        if kind not in KNOWN_KEYS:
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, team:KEY)")
+            continue
+        for key in parser.options(section):
+            if key not in KNOWN_KEYS[kind]:
+                problems.append(f"[{section}] {key}: unknown key")
+
+
+def _check_database_url(value: str) -> str | None:
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return None
+    if value.startswith(("postgresql://", "postgres://")):
+        return None
+    return f"{value!r} must be sqlite:///PATH or postgresql://USER@HOST/NAME"
+
+
+def _database_url(value: str, base: Path) -> str:
+    if value.startswith("sqlite:///"):
+        file = value[len("sqlite:///"):]
+        if file and file != ":memory:" and not file.startswith("/"):
+            return "sqlite:///" + str(base / file)
+    return value
+
+
+def _check_timezone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not a known time zone (e.g. Europe/London)"
+    return None
+
+
+def _listen(reader: _Reader) -> tuple[str, int] | None:
+    raw = reader.text("listen", "127.0.0.1:8025")
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        reader.fail("listen", f"{raw!r} must be HOST:PORT, e.g. 127.0.0.1:8025 (empty: no SMTP listener)")
+        return None
+    return host, int(port)
+
+
+def _retry_delays(reader: _Reader) -> tuple[int, ...]:
+    parts = reader.items("retry_delays", "60, 300, 900, 1800, 3600, 7200, 14400")
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        reader.fail("retry_delays", "must be a comma-separated list of whole seconds above 0")
+        return (60,)
+    return tuple(int(p) for p in parts)
+
+
+def _teams(parser: configparser.ConfigParser, problems: list[str], domain: str,
+           surgery: str) -> tuple[Team, ...]:
+    teams: list[Team] = []
+    seen_addresses: dict[str, str] = {surgery: "[gateway] surgery_address"} if surgery else {}
+    for section in parser.sections():
+        if not section.startswith("team:"):
+            continue
+        key = section.split(":", 1)[1]
+        t = _Reader(parser, section, problems)
+        if not TEAM_KEY_RE.match(key):
+            problems.append(f"[{section}]: team key {key!r} must be lower-case letters, digits, - or _")
+        address = t.text("address", "", _address).lower()
+        if address and domain and not address.endswith("@" + domain):
+            t.fail("address", f"must be in the gateway's domain {domain}")
+        if address in seen_addresses:
+            t.fail("address", f"{address} is already used by {seen_addresses[address]}")
+        seen_addresses[address] = f"[{section}] address"
+        officers = tuple(o.lower() for o in t.items("officers"))
+        for officer in officers:
+            if not ADDRESS_RE.match(officer):
+                t.fail("officers", f"{officer!r} is not an email address")
+        postcodes = tuple(p.upper() for p in t.items("postcodes"))
+        for prefix in postcodes:
+            if not POSTCODE_PREFIX_RE.match(prefix):
+                t.fail("postcodes", f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
+        teams.append(Team(key=key, name=t.text("name", "", _required),
+                          mailbox=t.text("mailbox", "", _address).lower(), address=address,
+                          officers=officers, postcodes=postcodes, default=t.boolean("default", "no")))
+    defaults = [t.key for t in teams if t.default]
+    if not teams:
+        problems.append("[team:KEY]: at least one team section is required, e.g. [team:hightown]")
+    elif len(defaults) != 1:
+        where = ", ".join(f"[team:{k}]" for k in defaults) or "no team"
+        problems.append(f"[team:*] default: exactly one team must have default = yes ({where} has it)")
+    return tuple(teams)

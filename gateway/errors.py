@@ -1,0 +1,44 @@
+"""The exceptions every layer shares."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class for the gateway's own errors."""
+
+
+class ConfigError(GatewayError):
+    """The configuration is unusable; `problems` holds one line per fault."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class TemporaryFailure(GatewayError):
+    """Worth trying again later (connection refused, 4xx)."""
+
+
+class PermanentFailure(GatewayError):
+    """Will never succeed (5xx); record it and stop trying."""
+
+
+class StageStop(GatewayError):
+    """Raised by a pipeline stage to end the run for a message on purpose."""
+
+    def __init__(self, kind: str, reason: str):
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{kind}: {reason}")
+
+
+class Discard(StageStop):
+    """Nothing more to do (automatic mail, a loop, a duplicate); the message is kept."""
+
+
+class Hold(StageStop):
+    """Keep it aside for a person to look at; nothing goes to the resident."""
+
+
+class Reject(StageStop):
+    """The message cannot be accepted as it stands; recorded with the reason."""

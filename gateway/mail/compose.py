@@ -1,0 +1,105 @@
+"""The only builder of outgoing messages. Pure: text and facts in, bytes out.
+
+Every message we send carries a Message-ID on our domain (so replies thread back), a Date,
+Auto-Submitted where a machine wrote it, and our loop header, so that other systems (and we
+ourselves) can tell it from a person's mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime
+
+from gateway.mail.classify import LOOP_HEADER
+
+SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
+RE_PREFIX = re.compile(r"^\s*(re|aw|sv|ateb)\s*:\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who a message is from and to, and what it answers."""
+
+    from_name: str
+    from_address: str
+    to_address: str
+    to_name: str = ""
+    reply_to: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    auto_submitted: str | None = None
+
+
+def new_message_id(domain: str) -> str:
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+def reply_subject(subject: str, reference: str) -> str:
+    """'Re: <their subject> [REFERENCE]' without stacking Re: or the reference twice."""
+    base = RE_PREFIX.sub("", subject).strip() or "Your message"
+    if reference.lower() not in base.lower():
+        base = f"{base} [{reference}]"
+    return f"Re: {base}"
+
+
+def team_subject(subject: str, reference: str, label: str = "") -> str:
+    """'[REFERENCE] <their subject>' so the team's mailbox sorts and finds by reference."""
+    base = (subject or "(no subject)").replace(f"[{reference}]", "").strip()
+    return f"[{reference}] {label}{base}"
+
+
+def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.datetime,
+          original: bytes | None = None) -> tuple[str, bytes]:
+    """A complete message as bytes, with the original attached unchanged if given."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    message_id = new_message_id(domain)
+    msg["Message-ID"] = message_id
+    msg["Date"] = format_datetime(now)
+    msg["From"] = _address(envelope.from_name, envelope.from_address)
+    msg["To"] = _address(envelope.to_name, envelope.to_address)
+    msg["Subject"] = subject
+    if envelope.reply_to:
+        msg["Reply-To"] = envelope.reply_to
+    if envelope.in_reply_to:
+        msg["In-Reply-To"] = envelope.in_reply_to
+    if envelope.references:
+        msg["References"] = " ".join(envelope.references[-20:])
+    if envelope.auto_submitted:
+        msg["Auto-Submitted"] = envelope.auto_submitted
+        msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us with an OOF
+    msg[LOOP_HEADER] = domain
+    msg.set_content(text, cte="quoted-printable" if not text.isascii() else "7bit")
+    if original is not None:
+        msg.make_mixed()
+        msg.attach(_original_part(original))
+    return message_id, msg.as_bytes(policy=SMTP_POLICY)
+
+
+def _address(name: str, address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    try:
+        return str(Address(display_name=name or "", username=local, domain=domain))
+    except (ValueError, IndexError):
+        return address
+
+
+def _original_part(raw: bytes) -> MIMEPart:
+    """The message as it arrived: message/rfc822 when it is plain 7-bit, else a byte-exact
+    .eml attachment in base64 (8-bit or broken mail must not be altered on the way)."""
+    part = MIMEPart(policy=SMTP_POLICY)
+    text = raw.decode("ascii", "replace")
+    if raw.isascii() and all(len(line) <= 998 for line in raw.splitlines()):
+        part["Content-Type"] = "message/rfc822"
+        part["Content-Disposition"] = 'attachment; filename="original.eml"'
+        # A str payload is written as it stands by the generator: no re-folding, no re-encoding.
+        part.set_payload(text.replace("\r\n", "\n"))
+        return part
+    part.set_content(raw, maintype="application", subtype="octet-stream",
+                     disposition="attachment", filename="original.eml")
+    return part

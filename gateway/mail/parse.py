@@ -1,0 +1,182 @@
+"""bytes -> ParsedMessage. Pure: no I/O, never raises on any input; faults become `problems`."""
+
+from __future__ import annotations
+
+import email
+import html
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+
+MAX_PARTS = 200
+MAX_DEPTH = 20
+MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str | None
+    subject: str
+    from_name: str
+    from_address: str
+    to: list[str]
+    cc: list[str]
+    in_reply_to: list[str]
+    references: list[str]
+    text: str
+    headers: dict[str, list[str]]
+    problems: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        """The first value of a header, or ""."""
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """References then In-Reply-To, oldest first, without repeats."""
+        seen: list[str] = []
+        for message_id in self.references + self.in_reply_to:
+            if message_id not in seen:
+                seen.append(message_id)
+        return seen
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    """Read what can be read of a message; what could not be read is listed in problems."""
+    problems: list[str] = []
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+    except Exception as exc:  # the stdlib parser is lenient, but any bytes may arrive
+        problems.append(f"unparseable message: {type(exc).__name__}")
+        msg = email.message_from_bytes(b"", policy=policy.default)
+    headers = _headers(msg, problems)
+    first = lambda name: (headers.get(name) or [""])[0]  # noqa: E731
+    name, address = parseaddr(first("from"))
+    if not address:
+        problems.append("no usable From address")
+    message_id = (MSGID_RE.findall(first("message-id")) or [None])[0]
+    if message_id is None:
+        problems.append("no Message-ID")
+    for defect in getattr(msg, "defects", [])[:5]:
+        problems.append(f"MIME defect: {type(defect).__name__}")
+    return ParsedMessage(
+        message_id=message_id, subject=_one_line(first("subject")), from_name=_one_line(name),
+        from_address=address.strip().lower(),
+        to=_addresses(headers.get("to", [])), cc=_addresses(headers.get("cc", [])),
+        in_reply_to=MSGID_RE.findall(" ".join(headers.get("in-reply-to", []))),
+        references=MSGID_RE.findall(" ".join(headers.get("references", []))),
+        text=body_text(msg, problems), headers=headers, problems=problems)
+
+
+def _headers(msg: Message, problems: list[str]) -> dict[str, list[str]]:
+    """Header name (lower case) -> its values; an undecodable header keeps its raw text."""
+    headers: dict[str, list[str]] = {}
+    for key, raw_value in msg.raw_items():
+        name = key.lower()
+        try:
+            value = str(msg.policy.header_fetch_parse(key, raw_value))
+        except Exception:
+            problems.append(f"unreadable {name} header")
+            value = raw_value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        headers.setdefault(name, []).append(value)
+    return headers
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _addresses(values: list[str]) -> list[str]:
+    return [addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr]
+
+
+def body_text(msg: Message, problems: list[str]) -> str:
+    """The readable text: the first plain part, else the first HTML part made plain."""
+    plain, rich = None, None
+    for part in _walk(msg, problems):
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = _decode(part, problems)
+        elif kind == "text/html" and rich is None:
+            rich = _decode(part, problems)
+    if plain is not None and plain.strip():
+        return plain
+    if rich is not None:
+        return html_to_text(rich)
+    return plain or ""
+
+
+def _walk(msg: Message, problems: list[str]):
+    """Every part, depth first, within the part-count and depth budgets."""
+    stack, count = [(msg, 0)], 0
+    while stack:
+        part, depth = stack.pop()
+        count += 1
+        if count > MAX_PARTS:
+            problems.append(f"more than {MAX_PARTS} MIME parts; the rest were not read")
+            return
+        yield part
+        if part.is_multipart():
+            if depth >= MAX_DEPTH:
+                problems.append(f"MIME nested deeper than {MAX_DEPTH}; inner parts not read")
+                continue
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _decode(part: Message, problems: list[str]) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, AssertionError, ValueError) as exc:
+        problems.append(f"text part could not be decoded as declared ({type(exc).__name__})")
+    payload = part.get_payload(decode=True) or b""
+    for charset in ("utf-8", "cp1252"):
+        try:
+            return payload.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return payload.decode("latin-1")
+
+
+class _TextExtractor(HTMLParser):
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head") and self.skip:
+            self.skip -= 1
+        elif tag in self.BLOCK:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.chunks.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Readable plain text from HTML mail: tags dropped, blocks on their own lines."""
+    parser = _TextExtractor()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # malformed markup: fall back to stripping tags crudely
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

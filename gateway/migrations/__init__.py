@@ -1,0 +1,11 @@
+"""Numbered schema migrations, applied in order by store.migrate().
+
+Each module m<NNNN>_<name>.py has `apply(db)`. A migration never changes once released;
+a later change to a table is a new migration (peewee's playhouse.migrate adds columns).
+"""
+
+from __future__ import annotations
+
+from gateway.migrations import m0001_initial
+
+MIGRATIONS = ((1, "initial", m0001_initial.apply),)

@@ -1,0 +1,109 @@
+"""The tables. The database itself is bound at start-up by store.connect()."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+db = pw.DatabaseProxy()
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per migration applied."""
+
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField()
+    applied_at = pw.DateTimeField()
+
+
+class ReferenceCounter(BaseModel):
+    """The last case number handed out per year; numbers are never reused."""
+
+    year = pw.IntegerField(primary_key=True)
+    last = pw.IntegerField()
+
+
+class Case(BaseModel):
+    reference = pw.CharField(unique=True)
+    team = pw.CharField(index=True)
+    status = pw.CharField(default="open", index=True)  # open | answered | closed
+    resident_address = pw.CharField(index=True)
+    resident_name = pw.CharField(default="")
+    subject = pw.TextField(default="")
+    language = pw.CharField(default="en")
+    opened_at = pw.DateTimeField()
+    due_date = pw.DateField()
+    updated_at = pw.DateTimeField()
+
+
+class Inbound(BaseModel):
+    """A message exactly as it arrived, with its envelope, and what became of it."""
+
+    received_at = pw.DateTimeField()
+    source = pw.CharField()  # smtp | inject | imap
+    mail_from = pw.TextField()  # envelope sender; "" for the null sender
+    rcpt_tos = pw.TextField()  # envelope recipients, one per line
+    raw = pw.BlobField()
+    size = pw.IntegerField()
+    sha256 = pw.CharField(index=True)
+    message_id = pw.TextField(null=True, index=True)
+    state = pw.CharField(default="queued", index=True)  # queued | done | parked
+    lease_owner = pw.CharField(null=True)
+    lease_until = pw.DateTimeField(null=True)
+    attempts = pw.IntegerField(default=0)
+    kind = pw.CharField(null=True)  # resident_new, resident_follow_up, auto_reply, ...
+    case = pw.ForeignKeyField(Case, null=True, backref="inbound", on_delete="SET NULL")
+    stage = pw.CharField(null=True)  # the stage that parked it
+    error = pw.TextField(null=True)
+    processed_at = pw.DateTimeField(null=True)
+
+
+class MessageRef(BaseModel):
+    """Message-IDs known to belong to a case: the residents' own and every one we sent."""
+
+    message_id = pw.TextField(unique=True)
+    case = pw.ForeignKeyField(Case, backref="message_refs", on_delete="CASCADE")
+    direction = pw.CharField()  # in | out
+
+
+class Outbound(BaseModel):
+    """The durable outbox: one row per message per recipient, until sent or failed."""
+
+    created_at = pw.DateTimeField()
+    case = pw.ForeignKeyField(Case, null=True, backref="outbound", on_delete="SET NULL")
+    inbound = pw.ForeignKeyField(Inbound, null=True, backref="outbound", on_delete="SET NULL")
+    purpose = pw.CharField()  # team_new_case | team_follow_up | resident_ack | ...
+    mail_from = pw.TextField()
+    rcpt_to = pw.TextField()
+    message_id = pw.TextField()
+    raw = pw.BlobField()
+    priority = pw.IntegerField(default=5)  # lower goes first
+    state = pw.CharField(default="queued")  # queued | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField()
+    deadline = pw.DateTimeField()
+    lease_owner = pw.CharField(null=True)
+    lease_until = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    sent_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("state", "priority", "next_attempt_at"), False),)
+
+
+class CaseEvent(BaseModel):
+    """What happened to a case, in order. Never holds message bodies."""
+
+    case = pw.ForeignKeyField(Case, backref="events", on_delete="CASCADE")
+    at = pw.DateTimeField()
+    kind = pw.CharField()
+    inbound = pw.ForeignKeyField(Inbound, null=True, on_delete="SET NULL")
+    detail = pw.TextField(default="")
+
+
+ALL_TABLES = (SchemaVersion, ReferenceCounter, Case, Inbound, MessageRef, Outbound, CaseEvent)

@@ -1,0 +1,139 @@
+"""Delivery: claims due messages from the outbox and hands them to the relay or the spool.
+
+A connection failure or a 4xx reply is retried after growing delays ([relay] retry_delays)
+until [relay] retry_deadline_hours has passed; a 5xx reply fails the message for good. Both
+outcomes are recorded on the outbox row. Only this module talks SMTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import smtplib
+import threading
+from pathlib import Path
+
+from gateway import store
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.errors import PermanentFailure, TemporaryFailure
+from gateway.models import Outbound
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer:
+    """One delivery worker; keeps its relay connection open while there is work."""
+
+    def __init__(self, settings: Settings, clock: Clock, owner: str):
+        self.settings, self.clock, self.owner = settings, clock, owner
+        self._smtp: smtplib.SMTP | None = None
+
+    def deliver_one(self) -> bool:
+        """Claim and deliver one due message; False when nothing is due."""
+        row = store.claim_outbound(self.owner, self.clock.now(), self.settings.lease_seconds)
+        if row is None:
+            self.close()
+            return False
+        try:
+            self._send(row)
+        except TemporaryFailure as exc:
+            self._retry_later(row, str(exc))
+        except PermanentFailure as exc:
+            store.mark_failed(row.id, str(exc))
+            log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
+        else:
+            store.mark_sent(row.id, self.clock.now())
+            log.info("outbound %s (%s) delivered to %s", row.id, row.purpose, row.rcpt_to)
+        return True
+
+    def _send(self, row: Outbound) -> None:
+        if not self.settings.relay_host:
+            write_spool(self.settings.spool, row)
+            return
+        raw = bytes(row.raw)
+        try:
+            smtp = self._connection()
+            smtp.sendmail(row.mail_from, [row.rcpt_to], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _failure(code, reply) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise _failure(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise TemporaryFailure(f"relay {self.settings.relay_host}:{self.settings.relay_port}: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.close()
+        smtp = smtplib.SMTP(self.settings.relay_host, self.settings.relay_port,
+                            local_hostname=self.settings.domain, timeout=self.settings.relay_timeout)
+        smtp.ehlo_or_helo_if_needed()
+        self._smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._smtp = None
+
+    def _retry_later(self, row: Outbound, error: str) -> None:
+        delays = self.settings.retry_delays
+        delay = delays[min(row.attempts, len(delays)) - 1]
+        at = self.clock.now() + dt.timedelta(seconds=delay)
+        if store.utc(at) > row.deadline:
+            store.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}")
+            log.warning("outbound %s to %s failed: retry deadline passed (%s)", row.id, row.rcpt_to, error)
+            return
+        store.reschedule(row.id, at, error)
+        log.info("outbound %s to %s deferred for %ss: %s", row.id, row.rcpt_to, delay, error)
+
+
+def _failure(code: int, reply: bytes | str) -> Exception:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    message = f"relay answered {code} {text}"
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+def write_spool(folder: Path, row: Outbound) -> Path:
+    """Write one message as <folder>/<time>-<id>-<purpose>.eml, atomically and durably."""
+    folder.mkdir(parents=True, exist_ok=True)
+    created = row.created_at if isinstance(row.created_at, dt.datetime) else dt.datetime.fromisoformat(str(row.created_at))
+    name = f"{created:%Y%m%dT%H%M%S}-{row.id:08d}-{row.purpose}.eml"
+    envelope = f"Return-Path: <{row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
+    body = bytes(row.raw).replace(b"\r\n", b"\n")
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(envelope + body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+def run_loop(deliverer: Deliverer, wake: threading.Event, stop: threading.Event, poll: float) -> None:
+    """Deliver until told to stop; sleep on `wake` when nothing is due."""
+    while not stop.is_set():
+        try:
+            busy = deliverer.deliver_one()
+        except Exception:  # the database may be briefly unavailable; never let the thread die
+            log.exception("delivery worker %s: unexpected error; carrying on", deliverer.owner)
+            busy = False
+            stop.wait(poll)
+        if not busy:
+            wake.wait(poll)
+            wake.clear()
+    deliverer.close()
+

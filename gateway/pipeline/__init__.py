@@ -1,0 +1,67 @@
+"""The pipeline, declared as data: STAGES run in order over one Context.
+
+A stage ends the run on purpose by raising Discard or Hold (the message is kept and its
+outcome recorded); any other exception parks the message with the stage's name. The caller
+runs the whole pipeline inside one transaction, so a case change and the mail it causes are
+committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from gateway.clock import Clock
+from gateway.config import Settings, Team
+from gateway.errors import StageStop
+from gateway.mail.parse import ParsedMessage
+from gateway.models import Case
+from gateway.render import Renderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    renderer: Renderer
+    inbound_id: int
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    received_at: dt.datetime
+    msg: ParsedMessage | None = None
+    kind: str = "invalid"
+    automatic: str | None = None
+    sender_role: str = "resident"  # resident | officer
+    case: Case | None = None
+    threaded_by: str = ""
+    team: Team | None = None
+    routed_by: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class StageFailure(Exception):
+    """An unexpected error inside a stage; carries the stage's name for the parked record."""
+
+    def __init__(self, stage: str, error: BaseException):
+        self.stage = stage
+        self.error = error
+        super().__init__(f"{stage}: {type(error).__name__}: {error}")
+
+
+def run(ctx: Context) -> str:
+    """Run every stage; return the message's kind. Raises StageFailure on a fault."""
+    from gateway.pipeline.stages import STAGES
+
+    for stage in STAGES:
+        try:
+            stage(ctx)
+        except StageStop as stop:
+            log.info("inbound %s: %s at %s (%s)", ctx.inbound_id, stop.kind, stage.__name__, stop.reason)
+            return stop.kind
+        except Exception as exc:
+            raise StageFailure(stage.__name__, exc) from exc
+    return ctx.kind

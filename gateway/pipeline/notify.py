@@ -1,0 +1,93 @@
+"""What a resident's message causes: a case opened or updated, the team told, the resident
+acknowledged. Runs inside the message's transaction; it only enqueues, never sends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from gateway import store, workdays
+from gateway.mail import compose
+from gateway.mail.addresses import reply_address
+from gateway.models import Case
+from gateway.pipeline import Context
+
+TEAM_PRIORITY = 3
+ACK_PRIORITY = 4
+
+
+def new_case(ctx: Context) -> None:
+    settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
+    received_local = _local(ctx.received_at, settings.timezone)
+    due = workdays.add_working_days(received_local.date(), settings.response_days)
+    reference = store.next_reference(settings.reference_prefix, received_local.year)
+    case = Case.create(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
+                       resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
+                       due_date=due, updated_at=store.utc(now))
+    ctx.case = case
+    store.remember_message_id(msg.message_id, case, "in")
+    store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
+    _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
+    _acknowledge(ctx, due)
+
+
+def follow_up(ctx: Context) -> None:
+    case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
+    store.remember_message_id(msg.message_id, case, "in")
+    if case.status == "closed":
+        case.status = "open"
+        store.add_event(case, "reopened", now, "the resident wrote again", ctx.inbound_id)
+    case.updated_at = store.utc(now)
+    case.save()
+    store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
+    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status)
+
+
+def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
+    settings, msg, case, team = ctx.settings, ctx.msg, ctx.case, ctx.team
+    text = ctx.renderer.render(
+        template, reference=case.reference, team_name=team.name, resident_name=msg.from_name,
+        resident_address=msg.from_address, subject=msg.subject, text=msg.text,
+        received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
+        due_date=workdays.in_words(case.due_date), problems=msg.problems, **extra)
+    previous = store.team_message_ids(case)
+    envelope = compose.Envelope(
+        from_name=f"{msg.from_name or msg.from_address} via {team.name}"[:200],
+        from_address=settings.surgery_address, to_address=team.mailbox, to_name=team.name,
+        reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        in_reply_to=previous[-1] if previous else None, references=tuple(previous))
+    subject = compose.team_subject(msg.subject, case.reference, label)
+    _enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
+
+
+def _acknowledge(ctx: Context, due: dt.date) -> None:
+    settings, msg, case = ctx.settings, ctx.msg, ctx.case
+    text = ctx.renderer.render("resident/acknowledgement", case.language, reference=case.reference,
+                               team_name=ctx.team.name, resident_name=msg.from_name,
+                               due_date=workdays.in_words(due))
+    references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
+    envelope = compose.Envelope(
+        from_name=ctx.team.name, from_address=settings.surgery_address,
+        to_address=msg.from_address, to_name=msg.from_name,
+        reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
+    subject = compose.reply_subject(msg.subject, case.reference)
+    _enqueue(ctx, "resident_ack", envelope, subject, text, ACK_PRIORITY)
+    store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
+
+
+def _enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
+             priority: int, original: bytes | None = None) -> None:
+    settings, now = ctx.settings, ctx.clock.now()
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original)
+    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
+                          rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
+    deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)
+    store.enqueue(mail, now, deadline, case=ctx.case, inbound_id=ctx.inbound_id)
+    store.remember_message_id(message_id, ctx.case, "out")
+
+
+def _local(moment: dt.datetime, timezone: str) -> dt.datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(timezone))

@@ -1,0 +1,113 @@
+"""The stages: parse, screen, thread, route, notify. Each takes the Context and returns None."""
+
+from __future__ import annotations
+
+from gateway import store
+from gateway.errors import Discard, Hold
+from gateway.mail import classify
+from gateway.mail.addresses import base_local, split, verify_reply_address
+from gateway.mail.parse import parse as parse_bytes
+from gateway.pipeline import Context
+from gateway.pipeline import notify as notify_module
+
+
+def parse(ctx: Context) -> None:
+    ctx.msg = parse_bytes(ctx.raw)
+    if not ctx.msg.from_address and ctx.mail_from:
+        ctx.msg.from_address = ctx.mail_from.lower()
+        ctx.msg.problems.append("From header missing; replying to the envelope sender")
+
+
+def screen(ctx: Context) -> None:
+    """Drop loops and duplicates; note robots and officers for the stages after."""
+    msg, settings = ctx.msg, ctx.settings
+    loop = classify.loop(msg, settings.domain, _own_addresses(ctx))
+    if loop:
+        raise Discard("loop", loop)
+    if store.message_id_known(msg.message_id):
+        raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")
+    ctx.automatic = classify.automatic(msg, ctx.mail_from)
+    if not ctx.automatic and not msg.from_address:
+        raise Hold("invalid", "no sender address at all, so no one to answer")
+    police = {t.mailbox for t in settings.teams} | {o for t in settings.teams for o in t.officers}
+    if msg.from_address in police:
+        ctx.sender_role = "officer"
+
+
+def thread(ctx: Context) -> None:
+    """Find the case this message belongs to, by reply address, Message-IDs or subject."""
+    ctx.case, ctx.threaded_by = _find_case(ctx)
+    case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
+    if ctx.automatic:
+        kind = "bounce" if classify.is_bounce(msg, ctx.mail_from) else "auto_reply"
+        if case:
+            store.add_event(case, kind, now, ctx.automatic, ctx.inbound_id)
+        raise Discard(kind, ctx.automatic)
+    if ctx.sender_role == "officer":
+        if case:
+            store.add_event(case, "officer_mail", now, f"from {msg.from_address}", ctx.inbound_id)
+            store.remember_message_id(msg.message_id, case, "in")
+        raise Hold("officer_reply", "mail from police addresses is never treated as a resident's")
+    if case and msg.from_address != case.resident_address:
+        store.add_event(case, "held", now, f"from {msg.from_address}, not the case's resident",
+                        ctx.inbound_id)
+        raise Hold("held", "sender is not the case's resident")
+    ctx.kind = "resident_follow_up" if case else "resident_new"
+
+
+def _find_case(ctx: Context):
+    settings, msg = ctx.settings, ctx.msg
+    for address in ctx.rcpt_tos + msg.to + msg.cc:
+        reference = verify_reply_address(address, settings.secret, settings.domain)
+        if reference and (case := store.case_by_reference(reference)):
+            return case, "reply address"
+    case = store.case_by_message_ids(msg.thread_ids)
+    if case:
+        return case, "References"
+    for reference in classify.subject_references(msg.subject, settings.reference_prefix):
+        case = store.case_by_reference(reference)
+        if case and case.resident_address == msg.from_address:
+            return case, "subject reference"
+    return None, ""
+
+
+def route(ctx: Context) -> None:
+    """Choose the team: the case's own; the address written to; a postcode; the default."""
+    settings = ctx.settings
+    if ctx.case:
+        ctx.team = settings.team(ctx.case.team) or settings.default_team
+        ctx.routed_by = "existing case"
+        return
+    by_address = {t.address: t for t in settings.teams}
+    for address in ctx.rcpt_tos + ctx.msg.to + ctx.msg.cc:
+        local, domain = split(address)
+        team = by_address.get(f"{base_local(local)}@{domain}")
+        if team:
+            ctx.team, ctx.routed_by = team, f"written to {team.address}"
+            return
+    best: tuple[int, object, str] | None = None
+    for postcode in classify.postcodes(f"{ctx.msg.subject}\n{ctx.msg.text}"):
+        for team in settings.teams:
+            for prefix in team.postcodes:
+                if classify.postcode_matches(postcode, prefix) and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), team, postcode)
+        if best:
+            ctx.team, ctx.routed_by = best[1], f"postcode {best[2]}"
+            return
+    ctx.team, ctx.routed_by = settings.default_team, "default team"
+
+
+def notify(ctx: Context) -> None:
+    """Open or update the case and queue the mail it calls for, in the same transaction."""
+    if ctx.kind == "resident_new":
+        notify_module.new_case(ctx)
+    else:
+        notify_module.follow_up(ctx)
+
+
+def _own_addresses(ctx: Context) -> set[str]:
+    settings = ctx.settings
+    return {settings.surgery_address} | {t.address for t in settings.teams}
+
+
+STAGES = (parse, screen, thread, route, notify)

@@ -1,0 +1,39 @@
+"""The jinja2 environment. Templates are plain text, one per audience, event and language:
+<audience>/<event>.<lang>.txt.j2, e.g. resident/acknowledgement.en.txt.j2.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+DEFAULT_LANGUAGE = "en"
+
+
+def packaged_templates() -> Path:
+    """templates/ beside the package in a source checkout, else the copy installed with it."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "resident").is_dir():
+        return checkout
+    return Path(str(resources.files("gateway.templates")))
+
+
+class Renderer:
+    """Renders templates from an administrator's folder first, then the packaged ones."""
+
+    def __init__(self, override: Path | None = None):
+        folders = [str(override)] if override else []
+        folders.append(str(packaged_templates()))
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
+            autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+    def render(self, name: str, language: str = DEFAULT_LANGUAGE, **context: object) -> str:
+        """Render <name>.<language>.txt.j2, falling back to English when there is no translation."""
+        try:
+            template = self.env.get_template(f"{name}.{language}.txt.j2")
+        except jinja2.TemplateNotFound:
+            template = self.env.get_template(f"{name}.{DEFAULT_LANGUAGE}.txt.j2")
+        return template.render(**context)

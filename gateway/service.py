@@ -1,0 +1,102 @@
+"""The composition root: binds the database, starts the SMTP door and the workers, stops them.
+
+SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, exit 0.
+Whatever was stored but not processed, or queued but not delivered, is picked up next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from gateway import outbound, store, worker
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.render import Renderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    clock: Clock
+    renderer: Renderer
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    inbound_wake: threading.Event = field(default_factory=threading.Event)
+    outbound_wake: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    smtp: object | None = None
+
+    @property
+    def owner(self) -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def start(self) -> None:
+        """Start the workers, then open the SMTP door."""
+        s = self.settings
+        inbound_worker = worker.InboundWorker(s, self.clock, self.renderer, f"{self.owner}:in",
+                                              delivered=self.outbound_wake)
+        self._thread("inbound", worker.run_loop, inbound_worker, self.inbound_wake)
+        for n in range(s.delivery_workers):
+            deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}")
+            self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
+        if s.smtp_listen:
+            from gateway.inbound import smtp
+
+            self.smtp = smtp.controller(s, self.clock, self.inbound_wake)
+            self.smtp.start()
+            log.info("listening for SMTP on %s:%s", *s.smtp_listen)
+        where = f"relay {s.relay_host}:{s.relay_port}" if s.relay_host else f"spool {s.spool}"
+        log.info("gateway for %s running; outgoing mail goes to %s", s.domain, where)
+
+    def _thread(self, name: str, target, *args) -> None:
+        thread = threading.Thread(target=target, name=name,
+                                  args=(*args, self.stop_event, self.settings.poll_seconds))
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop accepting, then let the workers finish what they hold."""
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
+        self.stop_event.set()
+        self.inbound_wake.set()
+        self.outbound_wake.set()
+        for thread in self.threads:
+            thread.join()
+        log.info("gateway stopped")
+
+    def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        stopping = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        try:
+            while not stopping.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Service:
+    """Bind the database, apply migrations, and assemble the service (not yet started)."""
+    clock = clock or SystemClock()
+    store.connect(settings.database)
+    applied = store.migrate(clock.now())
+    if applied:
+        log.info("database migrated: %s", ", ".join(applied))
+    if not settings.relay_host:
+        settings.spool.mkdir(parents=True, exist_ok=True)
+    return Service(settings=settings, clock=clock, renderer=Renderer(settings.templates))

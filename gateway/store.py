@@ -1,0 +1,258 @@
+"""Queries and writes as functions. Owns the connection and the transactions.
+
+Work is claimed with a lease (a conditional UPDATE on one row), which behaves the same on
+SQLite and PostgreSQL: two workers, on one host or several, never hold the same item, and an
+item whose worker died is taken again once its lease has run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email import policy
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import peewee as pw
+from playhouse import db_url
+
+from gateway.migrations import MIGRATIONS
+from gateway.models import (Case, CaseEvent, Inbound, MessageRef, Outbound, ReferenceCounter,
+                            SchemaVersion, db)
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "full", "busy_timeout": 30000,
+                  "foreign_keys": 1}
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """The naive-UTC form the tables hold."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def connect(url: str) -> pw.Database:
+    """Open the database named by a peewee URL and bind the models to it."""
+    if url.startswith("sqlite:///"):
+        file = url[len("sqlite:///"):]
+        if file != ":memory:":
+            Path(file).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE: a transaction takes the write lock when it begins, so concurrent writers
+        # wait for each other (busy_timeout) instead of failing with "database is locked".
+        database = pw.SqliteDatabase(file, pragmas=SQLITE_PRAGMAS, timeout=30, lock_type="IMMEDIATE")
+    else:
+        database = db_url.connect(url)
+    db.initialize(database)
+    return database
+
+
+def migrate(now: dt.datetime) -> list[str]:
+    """Apply the migrations not yet applied; return their names."""
+    applied = []
+    with db.atomic():
+        db.create_tables([SchemaVersion])
+        done = {row.version for row in SchemaVersion.select()}
+        for version, name, apply in MIGRATIONS:
+            if version not in done:
+                apply(db.obj)
+                SchemaVersion.create(version=version, name=name, applied_at=utc(now))
+                applied.append(f"{version:04d}_{name}")
+    return applied
+
+
+def schema_is_current() -> bool:
+    if not db.table_exists("schema_version"):
+        return False
+    done = {row.version for row in SchemaVersion.select()}
+    return all(version in done for version, _, _ in MIGRATIONS)
+
+
+# ---- inbound ------------------------------------------------------------------------------
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID, read cheaply from the headers alone; None if absent or unreadable."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:65536])
+        value = headers.get("Message-ID")
+    except Exception:  # any bytes at all may arrive; the worker reports what is wrong
+        return None
+    value = str(value).strip() if value else ""
+    return value[:998] or None
+
+
+def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
+                 now: dt.datetime) -> int:
+    """Store a message durably; when this returns, it is committed."""
+    with db.atomic():
+        row = Inbound.create(received_at=utc(now), source=source, mail_from=mail_from,
+                             rcpt_tos="\n".join(rcpt_tos), raw=raw, size=len(raw),
+                             sha256=hashlib.sha256(raw).hexdigest(),
+                             message_id=header_message_id(raw), state="queued")
+    return row.id
+
+
+def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound | None:
+    """Take the oldest stored message nobody holds; None when there is none."""
+    now = utc(now)
+    free = (Inbound.state == "queued") & (Inbound.lease_until.is_null() | (Inbound.lease_until < now))
+    for candidate in Inbound.select(Inbound.id).where(free).order_by(Inbound.id).limit(8):
+        taken = (Inbound.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
+                                attempts=Inbound.attempts + 1)
+                 .where((Inbound.id == candidate.id) & free).execute())
+        if taken:
+            return Inbound.get_by_id(candidate.id)
+    return None
+
+
+def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime) -> None:
+    Inbound.update(state="done", kind=kind, case=case, processed_at=utc(now), lease_owner=None,
+                   lease_until=None, stage=None, error=None).where(Inbound.id == inbound_id).execute()
+
+
+def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:
+    """Set a message aside after an unexpected failure, with the stage and the reason."""
+    with db.atomic():
+        Inbound.update(state="parked", stage=stage, error=error, processed_at=utc(now),
+                       lease_owner=None, lease_until=None).where(Inbound.id == inbound_id).execute()
+
+
+def parked_inbound() -> list[Inbound]:
+    return list(Inbound.select(Inbound.id, Inbound.received_at, Inbound.mail_from, Inbound.stage,
+                               Inbound.error, Inbound.attempts)
+                .where(Inbound.state == "parked").order_by(Inbound.id))
+
+
+def retry_parked(ids: list[int] | None) -> int:
+    """Put parked messages back in the queue (all of them when ids is None)."""
+    query = Inbound.update(state="queued", stage=None, error=None).where(Inbound.state == "parked")
+    if ids is not None:
+        query = query.where(Inbound.id.in_(ids))
+    return query.execute()
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+def next_reference(prefix: str, year: int) -> str:
+    """A new case reference, e.g. SRG-2026-0042. Call inside the case's transaction."""
+    taken = ReferenceCounter.update(last=ReferenceCounter.last + 1).where(
+        ReferenceCounter.year == year).execute()
+    if not taken:
+        ReferenceCounter.create(year=year, last=1)
+    number = ReferenceCounter.get_by_id(year).last
+    return f"{prefix}-{year}-{number:04d}"
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return Case.get_or_none(Case.reference == reference.upper())
+
+
+def case_by_message_ids(message_ids: Iterable[str]) -> Case | None:
+    """The case that owns the most recent of these Message-IDs, if any."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    refs = {r.message_id: r for r in MessageRef.select().where(MessageRef.message_id.in_(ids))}
+    for message_id in reversed(ids):  # References lists the newest last
+        if message_id in refs:
+            return refs[message_id].case
+    return None
+
+
+def message_id_known(message_id: str | None) -> bool:
+    return bool(message_id) and MessageRef.select().where(MessageRef.message_id == message_id).exists()
+
+
+def remember_message_id(message_id: str | None, case: Case, direction: str) -> None:
+    if message_id and not message_id_known(message_id):
+        MessageRef.create(message_id=message_id, case=case, direction=direction)
+
+
+def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
+              inbound_id: int | None = None) -> None:
+    CaseEvent.create(case=case, at=utc(now), kind=kind, detail=detail, inbound=inbound_id)
+
+
+def team_message_ids(case: Case) -> list[str]:
+    """Message-IDs of what the team already has on this case, oldest first."""
+    rows = (Outbound.select(Outbound.message_id)
+            .where((Outbound.case == case) & Outbound.purpose.startswith("team_")).order_by(Outbound.id))
+    return [row.message_id for row in rows]
+
+
+def cases(status: str | None = None, team: str | None = None) -> Iterator[Case]:
+    query = Case.select().order_by(Case.id)
+    if status:
+        query = query.where(Case.status == status)
+    if team:
+        query = query.where(Case.team == team)
+    return iter(query)
+
+
+# ---- outbound -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message ready for the outbox."""
+
+    purpose: str
+    mail_from: str
+    rcpt_to: str
+    message_id: str
+    raw: bytes
+    priority: int = 5
+
+
+def enqueue(mail: Outgoing, now: dt.datetime, deadline: dt.datetime, case: Case | None = None,
+            inbound_id: int | None = None) -> int:
+    """Add a message to the outbox; call inside the transaction that made it necessary."""
+    row = Outbound.create(created_at=utc(now), case=case, inbound=inbound_id, purpose=mail.purpose,
+                          mail_from=mail.mail_from, rcpt_to=mail.rcpt_to, message_id=mail.message_id,
+                          raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now),
+                          deadline=utc(deadline))
+    return row.id
+
+
+def claim_outbound(owner: str, now: dt.datetime, lease_seconds: int) -> Outbound | None:
+    """Take the most urgent due message nobody holds."""
+    now = utc(now)
+    free = ((Outbound.state == "queued") & (Outbound.next_attempt_at <= now)
+            & (Outbound.lease_until.is_null() | (Outbound.lease_until < now)))
+    order = (Outbound.priority, Outbound.next_attempt_at, Outbound.id)
+    for candidate in Outbound.select(Outbound.id).where(free).order_by(*order).limit(8):
+        taken = (Outbound.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
+                                 attempts=Outbound.attempts + 1)
+                 .where((Outbound.id == candidate.id) & free).execute())
+        if taken:
+            return Outbound.get_by_id(candidate.id)
+    return None
+
+
+def mark_sent(outbound_id: int, now: dt.datetime) -> None:
+    Outbound.update(state="sent", sent_at=utc(now), lease_owner=None, lease_until=None,
+                    last_error=None).where(Outbound.id == outbound_id).execute()
+
+
+def mark_failed(outbound_id: int, error: str) -> None:
+    Outbound.update(state="failed", lease_owner=None, lease_until=None,
+                    last_error=error).where(Outbound.id == outbound_id).execute()
+
+
+def reschedule(outbound_id: int, at: dt.datetime, error: str) -> None:
+    Outbound.update(next_attempt_at=utc(at), lease_owner=None, lease_until=None,
+                    last_error=error).where(Outbound.id == outbound_id).execute()
+
+
+def queue_counts() -> dict[str, int]:
+    """How many items sit in each state, for `gateway status`."""
+    counts: dict[str, int] = {}
+    for model, name in ((Inbound, "inbound"), (Outbound, "outbound")):
+        for row in model.select(model.state, pw.fn.COUNT(model.id).alias("n")).group_by(model.state).dicts():
+            counts[f"{name} {row['state']}"] = row["n"]
+    return counts
+
+
+def case_counts() -> dict[str, int]:
+    rows = Case.select(Case.status, pw.fn.COUNT(Case.id).alias("n")).group_by(Case.status).dicts()
+    return {row["status"]: row["n"] for row in rows}

@@ -1,0 +1,160 @@
+"""Fixtures: settings and a fresh database in tmp_path, a FakeClock, a real relay on loopback,
+and the daemon itself in a subprocess."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway import config, store
+from gateway.clock import FakeClock
+from gateway.mail.parse import ParsedMessage, parse
+from gateway.models import Outbound
+from gateway.render import Renderer
+from gateway.worker import InboundWorker
+from tests.helpers import free_port, wait_for, write_config
+
+
+class Harness:
+    """The pipeline in-process over a real SQLite database, with a FakeClock."""
+
+    def __init__(self, folder: Path, **sections):
+        self.settings = config.load(write_config(folder, **sections))
+        self.clock = FakeClock()
+        store.connect(self.settings.database)
+        store.migrate(self.clock.now())
+        self.worker = InboundWorker(self.settings, self.clock, Renderer(), "test")
+
+    def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None) -> int:
+        raw = msg if isinstance(msg, bytes) else msg.as_bytes()
+        if mail_from is None:
+            mail_from = parse(raw).from_address
+        inbound_id = store.save_inbound(raw, mail_from, rcpt_tos or ["surgery@surgery.example.org"],
+                                        "smtp", self.clock.now())
+        while self.worker.process_one():
+            pass
+        return inbound_id
+
+    def outbox(self, purpose: str | None = None) -> list[email.message.EmailMessage]:
+        query = Outbound.select().order_by(Outbound.id)
+        if purpose:
+            query = query.where(Outbound.purpose == purpose)
+        return [email.message_from_bytes(bytes(row.raw), policy=policy.default) for row in query]
+
+
+@pytest.fixture
+def harness(tmp_path) -> Harness:
+    return Harness(tmp_path)
+
+
+@pytest.fixture
+def make_harness(tmp_path):
+    return lambda **sections: Harness(tmp_path, **sections)
+
+
+class _Collect:
+    def __init__(self, relay: "Relay"):
+        self.relay = relay
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        with self.relay.lock:
+            self.relay.received.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+
+class Relay:
+    """A real SMTP server on loopback playing the outgoing relay; keeps what it receives."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.lock = threading.Lock()
+        self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
+        self.controller: Controller | None = None
+
+    def start(self) -> "Relay":
+        self.controller = Controller(_Collect(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def messages(self, to: str | None = None) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [m for _, rcpts, m in self.received if to is None or to in rcpts]
+
+    def wait(self, count: int, timeout: float = 15.0) -> list[email.message.EmailMessage]:
+        wait_for(lambda: len(self.messages()) >= count, timeout, what=f"{count} messages at the relay")
+        return self.messages()
+
+
+@pytest.fixture
+def relay():
+    server = Relay().start()
+    yield server
+    server.stop()
+
+
+class GatewayProcess:
+    """`gateway --config PATH run` in a subprocess, as an administrator would start it."""
+
+    def __init__(self, config_path: Path, port: int | None):
+        self.config_path, self.port = config_path, port
+        self.log = config_path.parent / "gateway.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "GatewayProcess":
+        handle = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(self.config_path), "run"],
+                                     stdout=handle, stderr=subprocess.STDOUT, cwd=self.config_path.parent)
+        if self.port:
+            wait_for(self._listening, 15, what=f"the gateway to listen on port {self.port}\n{self.log_text()}")
+        return self
+
+    def _listening(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def gateway_process(tmp_path):
+    started: list[GatewayProcess] = []
+
+    def start(config_path: Path, port: int | None) -> GatewayProcess:
+        process = GatewayProcess(config_path, port).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.proc and process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()

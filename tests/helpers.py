@@ -1,0 +1,90 @@
+"""Shared test helpers: configs in tmp_path, messages, free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+BASE_CONFIG = {
+    "gateway": {
+        "domain": "surgery.example.org",
+        "surgery_address": "surgery@surgery.example.org",
+        "database": "sqlite:///var/gateway.db",
+        "secret": "test-secret-0123456789abcdef",
+        "spool": "var/outbox",
+        "reference_prefix": "SRG",
+    },
+    "smtp": {"listen": "", "max_message_bytes": "10485760"},
+    "relay": {"host": "", "port": "25", "retry_delays": "1, 1, 2"},
+    "worker": {"lease_seconds": "3", "poll_seconds": "0.2", "delivery_workers": "2"},
+    "team:hightown": {
+        "name": "Hightown Neighbourhood Policing Team",
+        "mailbox": "hightown.npt@police.example",
+        "address": "hightown@surgery.example.org",
+        "officers": "pc.jones@police.example, sgt.evans@police.example",
+        "postcodes": "LL13 7, LL13 8",
+        "default": "yes",
+    },
+    "team:rhosddu": {
+        "name": "Rhosddu Neighbourhood Policing Team",
+        "mailbox": "rhosddu.npt@police.example",
+        "address": "rhosddu@surgery.example.org",
+        "officers": "pc.hughes@police.example",
+        "postcodes": "LL11 2",
+    },
+}
+
+
+def write_config(folder: Path, **sections: dict[str, str]) -> Path:
+    """Write gateway.ini in folder: BASE_CONFIG with sections updated (None drops a key)."""
+    merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
+    for name, keys in sections.items():
+        name = name.replace("__", ":")
+        merged.setdefault(name, {})
+        for key, value in keys.items():
+            if value is None:
+                merged[name].pop(key, None)
+            else:
+                merged[name][key] = value
+    lines = []
+    for name, keys in merged.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {value}" for key, value in keys.items())
+        lines.append("")
+    path = folder / "gateway.ini"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def resident_mail(subject: str = "Bikes on the pavement", body: str = "They ride on the pavement.",
+                  sender: str = "Ann Resident <ann@example.net>", to: str = "surgery@surgery.example.org",
+                  message_id: str | None = "<a1@example.net>", **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    if message_id:
+        msg["Message-ID"] = message_id
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; return its value, or fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

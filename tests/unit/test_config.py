@@ -1,0 +1,70 @@
+import pytest
+
+from gateway import config
+from gateway.errors import ConfigError
+from tests.helpers import write_config
+
+
+def problems_for(tmp_path, **sections) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        config.load(write_config(tmp_path, **sections))
+    return caught.value.problems
+
+
+def test_the_example_config_loads_with_only_a_secret_warning():
+    settings = config.load("gateway.ini.example")
+    assert settings.domain == "surgery.example.org"
+    assert settings.smtp_listen == ("127.0.0.1", 8025)
+    assert settings.relay_host == ""
+    assert settings.default_team.key == "hightown"
+    assert settings.default_team.postcodes == ("LL13 7", "LL13 8")
+    assert settings.max_message_bytes == 10485760
+    assert [w.split(":")[0] for w in settings.warnings] == ["[gateway] secret"]
+
+
+def test_relative_paths_are_taken_from_the_config_files_folder(tmp_path):
+    settings = config.load(write_config(tmp_path))
+    assert settings.spool == tmp_path / "var" / "outbox"
+    assert settings.database == f"sqlite:///{tmp_path}/var/gateway.db"
+
+
+def test_every_problem_names_its_section_and_key(tmp_path):
+    problems = problems_for(
+        tmp_path,
+        gateway={"domain": "not a domain", "secret": None, "reference_prefix": "srg!"},
+        smtp={"listen": "localhost", "max_message_bytes": "ten"},
+        relay={"port": "99999", "retry_delays": "soon"},
+        team__hightown={"mailbox": "nobody", "postcodes": "LL13 7, nowhere"},
+    )
+    joined = "\n".join(problems)
+    for expected in ("[gateway] domain:", "[gateway] secret: is required", "[gateway] reference_prefix:",
+                     "[smtp] listen:", "[smtp] max_message_bytes: 'ten' is not a whole number",
+                     "[relay] port: must be 65535 or less", "[relay] retry_delays:",
+                     "[team:hightown] mailbox: 'nobody' is not an email address",
+                     "[team:hightown] postcodes: 'NOWHERE'"):
+        assert expected in joined, f"{expected!r} missing from:\n{joined}"
+
+
+def test_exactly_one_default_team(tmp_path):
+    problems = problems_for(tmp_path, team__rhosddu={"default": "yes"})
+    assert problems == ["[team:*] default: exactly one team must have default = yes "
+                        "([team:hightown], [team:rhosddu] has it)"]
+
+
+def test_unknown_keys_and_sections_are_named(tmp_path):
+    problems = problems_for(tmp_path, gateway={"domian": "x.org"}, smtpd={"listen": "1"})
+    assert "[gateway] domian: unknown key" in problems
+    assert any(p.startswith("[smtpd]: unknown section") for p in problems)
+
+
+def test_team_address_must_be_in_our_domain_and_unique(tmp_path):
+    problems = problems_for(tmp_path, team__hightown={"address": "hightown@elsewhere.example"})
+    assert "[team:hightown] address: must be in the gateway's domain surgery.example.org" in problems
+    problems = problems_for(tmp_path, team__rhosddu={"address": "hightown@surgery.example.org"})
+    assert any(p.startswith("[team:rhosddu] address: hightown@surgery.example.org is already used") for p in problems)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        config.load(tmp_path / "absent.ini")
+    assert "cannot read config file" in caught.value.problems[0]
