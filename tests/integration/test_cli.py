@@ -1,0 +1,66 @@
+"""The `gateway` command as an administrator uses it: output and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import resident_mail, write_config
+
+
+def gateway(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=60)
+
+
+def test_check_config_says_ok_and_exits_0(tmp_path):
+    result = gateway("--config", str(write_config(tmp_path)), "check-config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK. Domain surgery.example.org; teams: hightown (default), rhosddu" in result.stdout
+
+
+def test_check_config_and_run_name_section_and_key_and_exit_2(tmp_path):
+    path = write_config(tmp_path, smtp={"listen": "nowhere"}, team__hightown={"mailbox": "not-an-address"})
+    checked = gateway("--config", str(path), "check-config")
+    assert checked.returncode == 2
+    assert "[smtp] listen: 'nowhere' must be HOST:PORT" in checked.stdout
+    assert "[team:hightown] mailbox: 'not-an-address' is not an email address" in checked.stdout
+    ran = gateway("--config", str(path), "run")
+    assert ran.returncode == 2
+    assert "[smtp] listen:" in ran.stderr and "[team:hightown] mailbox:" in ran.stderr
+
+
+def test_gateway_config_environment_variable_names_the_file(tmp_path):
+    result = gateway("check-config", env={"GATEWAY_CONFIG": str(write_config(tmp_path))})
+    assert result.returncode == 0 and "OK." in result.stdout
+    missing = gateway("check-config", env={"GATEWAY_CONFIG": ""})
+    assert missing.returncode == 2 and "give --config PATH or set GATEWAY_CONFIG" in missing.stderr
+
+
+def test_init_creates_then_reports_up_to_date(tmp_path):
+    path = str(write_config(tmp_path))
+    first = gateway("--config", path, "init")
+    assert first.returncode == 0 and "applied 0001_initial" in first.stdout
+    assert (tmp_path / "var" / "gateway.db").exists()
+    second = gateway("--config", path, "init")
+    assert second.returncode == 0 and "up to date" in second.stdout
+
+
+def test_inject_status_and_parked_commands(tmp_path):
+    path = str(write_config(tmp_path))
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(resident_mail().as_bytes())
+    injected = gateway("--config", path, "inject", str(eml))
+    assert injected.returncode == 0 and "stored as inbound 1" in injected.stdout
+    status = gateway("--config", path, "status")
+    assert "inbound queued     1" in status.stdout
+    listed = gateway("--config", path, "parked", "list")
+    assert listed.returncode == 0 and "0 parked" in listed.stderr
+    no_ids = gateway("--config", path, "parked", "retry")
+    assert no_ids.returncode == 2 and "give the ids of parked messages" in no_ids.stderr
+    not_parked = gateway("--config", path, "parked", "retry", "1")
+    assert not_parked.returncode == 1 and "not parked" in not_parked.stderr
+    bad = gateway("--config", path, "parked", "retry", "one")
+    assert bad.returncode == 2 and "'one' is not a valid integer" in bad.stderr

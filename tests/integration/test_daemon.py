@@ -1,0 +1,171 @@
+"""The daemon as a subprocess, over real loopback SMTP: a resident's mail in, a relay out."""
+
+from __future__ import annotations
+
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import Relay
+from tests.helpers import free_port, resident_mail, wait_for, write_config
+
+
+def start(tmp_path, gateway_process, relay_port: int | None, **sections):
+    port = free_port()
+    sections.setdefault("smtp", {})["listen"] = f"127.0.0.1:{port}"
+    if relay_port:
+        sections.setdefault("relay", {}).update(host="127.0.0.1", port=str(relay_port))
+    path = write_config(tmp_path, **sections)
+    return gateway_process(path, port), port
+
+
+def send(port: int, msg, sender: str = "ann@example.net", rcpts=("surgery@surgery.example.org",)):
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        return smtp.sendmail(sender, list(rcpts), msg.as_bytes())
+
+
+def db_rows(tmp_path, sql: str) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_resident_message_reaches_the_team_and_the_resident_is_acknowledged(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    send(port, resident_mail(body="Someone keeps dumping rubbish behind the shops on LL13 7AB.\n\nAnn"))
+    relay.wait(2)
+    forward, = relay.messages("hightown.npt@police.example")
+    ack, = relay.messages("ann@example.net")
+
+    assert forward["Subject"] == "[SRG-2026-0001] Bikes on the pavement"
+    assert forward["Reply-To"].startswith("reply+srg-2026-0001-")
+    text = forward.get_body(("plain",)).get_content()
+    assert "Ann Resident <ann@example.net>" in text
+    assert "dumping rubbish behind the shops" in text
+    original, = forward.iter_attachments()
+    assert original.get_content_type() == "message/rfc822"
+    assert original.get_content()["Message-ID"] == "<a1@example.net>"
+
+    assert ack["From"] == "Hightown Neighbourhood Policing Team <surgery@surgery.example.org>"
+    assert ack["Subject"] == "Re: Bikes on the pavement [SRG-2026-0001]"
+    assert ack["In-Reply-To"] == "<a1@example.net>"
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["Reply-To"] == forward["Reply-To"]
+    body = ack.get_content()
+    assert "Your case reference is SRG-2026-0001." in body
+    assert "You can expect a response by " in body
+    assert "dial 999 now" in body and "call 101" in body
+    assert "police.example" not in ack.as_string()
+    assert gateway.stop() == 0
+
+
+def test_only_our_domain_is_accepted_and_size_is_limited(tmp_path, gateway_process):
+    gateway, port = start(tmp_path, gateway_process, None, smtp={"max_message_bytes": "2048"})
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("ann@example.net")
+        code, reply = smtp.rcpt("victim@other.example")
+        assert code == 550 and b"only for its own addresses" in reply
+        code, _ = smtp.rcpt("nobody@surgery.example.org")
+        assert code == 550
+        smtp.rset()
+        big = resident_mail(body="x" * 5000)
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            smtp.sendmail("ann@example.net", ["surgery@surgery.example.org"], big.as_bytes())
+        assert refused.value.smtp_code == 552
+    assert db_rows(tmp_path, "select count(*) from inbound") == [(0,)]
+
+
+def test_a_storage_failure_answers_451_and_the_retry_is_kept(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    db_rows(tmp_path, "alter table inbound rename to inbound_away")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(port, resident_mail())
+    assert refused.value.smtp_code == 451
+    db_rows(tmp_path, "alter table inbound_away rename to inbound")
+    send(port, resident_mail())
+    relay.wait(2)
+    assert db_rows(tmp_path, "select count(*), min(kind) from inbound") == [(1, "resident_new")]
+
+
+def test_relay_down_then_back_delivers_everything_once(tmp_path, gateway_process):
+    relay = Relay()
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    for n in range(3):
+        send(port, resident_mail(message_id=f"<d{n}@example.net>", sender=f"r{n}@example.net"), f"r{n}@example.net")
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from outbound where attempts > 0 and last_error is not null")
+             == [(6,)], what="six failed first attempts")
+    relay.start()
+    try:
+        relay.wait(6, timeout=20)
+        time.sleep(1.5)  # long enough for a second, wrong delivery to show itself
+        assert len(relay.messages()) == 6
+        assert sorted(m["To"].addresses[0].addr_spec for m in relay.messages()) == sorted(
+            ["hightown.npt@police.example"] * 3 + [f"r{n}@example.net" for n in range(3)])
+        assert db_rows(tmp_path, "select state, count(*) from outbound group by state") == [("sent", 6)]
+    finally:
+        relay.stop()
+    assert gateway.stop() == 0
+
+
+def test_kill_9_after_accepting_loses_nothing_and_doubles_nothing(tmp_path, gateway_process):
+    relay = Relay()
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    count = 10
+    for n in range(count):
+        send(port, resident_mail(message_id=f"<k{n}@example.net>", sender=f"k{n}@example.net"), f"k{n}@example.net")
+    gateway.stop(signal.SIGKILL)
+    relay.start()
+    try:
+        again = gateway_process(gateway.config_path, port)
+        relay.wait(2 * count, timeout=30)
+        time.sleep(1.5)
+        messages = relay.messages()
+        assert len(messages) == 2 * count
+        acks = sorted(m["In-Reply-To"] for m in messages if m["Auto-Submitted"] == "auto-replied")
+        assert acks == sorted(f"<k{n}@example.net>" for n in range(count))
+        forwarded = sorted(next(m.iter_attachments()).get_content()["Message-ID"]
+                           for m in messages if m["Auto-Submitted"] is None)
+        assert forwarded == acks
+        assert db_rows(tmp_path, "select count(*) from \"case\"") == [(count,)]
+        assert again.stop() == 0
+    finally:
+        relay.stop()
+
+
+def test_automatic_mail_and_duplicates_over_smtp(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    send(port, resident_mail(subject="Automatic reply: Out of office", Auto_Submitted="auto-replied",
+                             message_id="<oof@example.net>"))
+    send(port, resident_mail())
+    send(port, resident_mail())  # the same Message-ID again
+    relay.wait(2)
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where state = 'done'") == [(3,)],
+             what="all three processed")
+    time.sleep(0.5)
+    assert len(relay.messages()) == 2
+    assert db_rows(tmp_path, "select kind from inbound order by id") == [
+        ("auto_reply",), ("resident_new",), ("duplicate",)]
+    assert gateway.stop() == 0
+
+
+def test_sigterm_stops_cleanly_and_a_restart_picks_up_stored_mail(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    assert gateway.stop(signal.SIGTERM) == 0
+    with pytest.raises(OSError):
+        send(port, resident_mail())
+    config_path = tmp_path / "gateway.ini"
+    eml = tmp_path / "first.eml"
+    eml.write_bytes(resident_mail().as_bytes())
+    injected = subprocess.run([sys.executable, "-m", "gateway", "--config", str(config_path), "inject", str(eml)],
+                              capture_output=True, text=True)
+    assert injected.returncode == 0, injected.stderr
+    assert "stored as inbound 1" in injected.stdout
+    gateway_process(config_path, port)
+    relay.wait(2)
+    assert {m["Subject"] for m in relay.messages()} == {
+        "[SRG-2026-0001] Bikes on the pavement", "Re: Bikes on the pavement [SRG-2026-0001]"}

@@ -1,0 +1,43 @@
+"""README.md's two commands: the run command works on the example config; CI runs the test command."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import free_port, resident_mail, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_commands() -> list[str]:
+    return re.findall(r"```sh\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_opens_with_the_run_command_then_the_test_command():
+    run_command, test_command = readme_commands()[:2]
+    assert "pip install ." in run_command and "gateway --config gateway.ini.example run" in run_command
+    assert "pytest" in test_command
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines(), ".ci/run must run README.md's test command verbatim"
+
+
+def test_the_example_config_runs_and_writes_readable_mail_to_the_spool(tmp_path, gateway_process):
+    port = free_port()
+    example = (ROOT / "gateway.ini.example").read_text()
+    assert "listen = 127.0.0.1:8025" in example
+    config = tmp_path / "gateway.ini"
+    config.write_text(example.replace("listen = 127.0.0.1:8025", f"listen = 127.0.0.1:{port}"))
+    gateway_process(config, port)
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.send_message(resident_mail())
+    spool = tmp_path / "var" / "outbox"
+    files = wait_for(lambda: sorted(spool.glob("*.eml")) if len(list(spool.glob("*.eml"))) == 2 else None,
+                     what="two .eml files in the spool")
+    team, resident = sorted(files, key=lambda f: "resident_ack" in f.name)
+    assert "Subject: [SRG-2026-0001] Bikes on the pavement" in team.read_text()
+    ack = resident.read_text()
+    assert "Delivered-To: ann@example.net" in ack and "Your case reference is SRG-2026-0001." in ack

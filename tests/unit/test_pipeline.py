@@ -1,0 +1,177 @@
+"""The pipeline over a real SQLite database (no sockets): what each kind of mail becomes."""
+
+from gateway.mail.addresses import reply_address
+from gateway.models import Case, CaseEvent, Inbound
+from tests.helpers import resident_mail
+
+
+def kinds() -> list[str]:
+    return [row.kind for row in Inbound.select().order_by(Inbound.id)]
+
+
+def test_a_new_message_opens_a_case_tells_the_team_and_acknowledges(harness):
+    harness.submit(resident_mail(body="Cars race down Hill St every night.\nAnn"))
+    case = Case.get()
+    assert case.reference == "SRG-2026-0001"
+    assert (case.team, case.status, case.resident_address) == ("hightown", "open", "ann@example.net")
+    assert str(case.due_date) == "2026-12-04"
+
+    forward, = harness.outbox("team_new_case")
+    assert forward["To"] == "Hightown Neighbourhood Policing Team <hightown.npt@police.example>"
+    assert forward["Subject"] == "[SRG-2026-0001] Bikes on the pavement"
+    assert forward["Reply-To"] == reply_address("SRG-2026-0001", harness.settings.secret, "surgery.example.org")
+    text = forward.get_body(("plain",)).get_content()
+    assert "Ann Resident <ann@example.net>" in text and "Cars race down Hill St every night." in text
+    original, = [p for p in forward.iter_attachments()]
+    assert original.get_filename() == "original.eml"
+
+    ack, = harness.outbox("resident_ack")
+    assert ack["To"] == "Ann Resident <ann@example.net>"
+    assert ack["From"] == "Hightown Neighbourhood Policing Team <surgery@surgery.example.org>"
+    assert ack["Subject"] == "Re: Bikes on the pavement [SRG-2026-0001]"
+    assert ack["In-Reply-To"] == "<a1@example.net>" and ack["References"] == "<a1@example.net>"
+    assert ack["Auto-Submitted"] == "auto-replied"
+    body = ack.get_content()
+    assert "SRG-2026-0001" in body and "Friday 4 December 2026" in body
+    assert "dial 999" in body and "101" in body
+    assert kinds() == ["resident_new"]
+
+
+def test_references_are_numbered_and_never_reused(harness):
+    for n in range(3):
+        harness.submit(resident_mail(message_id=f"<m{n}@example.net>", sender=f"r{n}@example.net"))
+    Case.delete().where(Case.reference == "SRG-2026-0003").execute()
+    harness.submit(resident_mail(message_id="<m9@example.net>", sender="r9@example.net"))
+    assert [c.reference for c in Case.select().order_by(Case.id)] == [
+        "SRG-2026-0001", "SRG-2026-0002", "SRG-2026-0004"]
+
+
+def test_routing_by_address_then_postcode_then_default(harness):
+    harness.submit(resident_mail(message_id="<r1@x>", to="rhosddu@surgery.example.org"),
+                   rcpt_tos=["rhosddu@surgery.example.org"])
+    harness.submit(resident_mail(message_id="<r2@x>", body="Near LL11 2AB there is graffiti."))
+    harness.submit(resident_mail(message_id="<r3@x>", body="Somewhere in SW1A 1AA."))
+    assert [c.team for c in Case.select().order_by(Case.id)] == ["rhosddu", "rhosddu", "hightown"]
+    assert [m["To"].addresses[0].addr_spec for m in harness.outbox("team_new_case")] == [
+        "rhosddu.npt@police.example", "rhosddu.npt@police.example", "hightown.npt@police.example"]
+
+
+def test_a_reply_joins_its_case_by_reply_address_references_or_subject(harness):
+    harness.submit(resident_mail())
+    ack, = harness.outbox("resident_ack")
+    case_address = ack["Reply-To"]
+    harness.submit(resident_mail(message_id="<f1@example.net>", to=case_address, subject="more"),
+                   rcpt_tos=[case_address])
+    harness.submit(resident_mail(message_id="<f2@example.net>", subject="Re: thanks",
+                                 In_Reply_To=ack["Message-ID"], References=ack["Message-ID"]))
+    harness.submit(resident_mail(message_id="<f3@example.net>", subject="About SRG-2026-0001 again"))
+    assert Case.select().count() == 1
+    assert kinds() == ["resident_new", "resident_follow_up", "resident_follow_up", "resident_follow_up"]
+    follow_ups = harness.outbox("team_follow_up")
+    assert len(follow_ups) == 3
+    assert follow_ups[0]["Subject"] == "[SRG-2026-0001] Follow-up: more"
+    first_forward = harness.outbox("team_new_case")[0]["Message-ID"]
+    assert follow_ups[0]["In-Reply-To"] == first_forward
+    assert len(harness.outbox("resident_ack")) == 1
+
+
+def test_subject_reference_from_a_stranger_does_not_join_the_case(harness):
+    harness.submit(resident_mail())
+    harness.submit(resident_mail(message_id="<s1@x>", sender="mallory@example.com", subject="SRG-2026-0001"))
+    assert Case.select().count() == 2
+    assert Case.get_by_id(2).resident_address == "mallory@example.com"
+
+
+def test_a_stranger_writing_to_a_case_address_is_held(harness):
+    harness.submit(resident_mail())
+    case_address = harness.outbox("resident_ack")[0]["Reply-To"]
+    harness.submit(resident_mail(message_id="<s2@x>", sender="mallory@example.com", to=case_address),
+                   rcpt_tos=[case_address])
+    assert kinds() == ["resident_new", "held"]
+    assert len(harness.outbox()) == 2
+    assert CaseEvent.select().where(CaseEvent.kind == "held").count() == 1
+
+
+def test_a_forged_case_address_is_no_address(harness):
+    harness.submit(resident_mail())
+    forged = "reply+srg-2026-0001-aaaaaaaaaaaaaaaa@surgery.example.org"
+    harness.submit(resident_mail(message_id="<s3@x>", sender="mallory@example.com", to=forged),
+                   rcpt_tos=[forged])
+    assert kinds() == ["resident_new", "resident_new"]
+    assert Case.select().count() == 2
+
+
+def test_the_same_message_id_twice_makes_one_case_and_one_forward(harness):
+    harness.submit(resident_mail())
+    harness.submit(resident_mail())
+    assert Case.select().count() == 1
+    assert kinds() == ["resident_new", "duplicate"]
+    assert len(harness.outbox("team_new_case")) == 1 and len(harness.outbox("resident_ack")) == 1
+
+
+def test_automatic_mail_is_stored_but_never_answered(harness):
+    harness.submit(resident_mail(message_id="<o1@x>", subject="Out of office", Auto_Submitted="auto-replied"))
+    harness.submit(resident_mail(message_id="<o2@x>", Precedence="junk"))
+    harness.submit(resident_mail(message_id="<o3@x>", sender="MAILER-DAEMON@mx.example.net"), mail_from="")
+    assert Case.select().count() == 0
+    assert harness.outbox() == []
+    assert kinds() == ["auto_reply", "auto_reply", "bounce"]
+    assert all(bytes(row.raw) for row in Inbound.select())
+
+
+def test_an_auto_reply_to_our_acknowledgement_is_recorded_on_the_case(harness):
+    harness.submit(resident_mail())
+    ack, = harness.outbox("resident_ack")
+    harness.submit(resident_mail(message_id="<oof@x>", subject="Automatic reply: away",
+                                 Auto_Submitted="auto-replied", In_Reply_To=ack["Message-ID"]))
+    assert kinds() == ["resident_new", "auto_reply"]
+    assert Inbound.get_by_id(2).case.reference == "SRG-2026-0001"
+    assert len(harness.outbox()) == 2
+
+
+def test_our_own_mail_coming_back_is_dropped_as_a_loop(harness):
+    harness.submit(resident_mail())
+    ack, = harness.outbox("resident_ack")
+    harness.submit(ack.as_bytes(), mail_from="surgery@surgery.example.org")
+    assert kinds() == ["resident_new", "loop"]
+    assert len(harness.outbox()) == 2
+
+
+def test_mail_from_officers_never_opens_a_case(harness):
+    harness.submit(resident_mail(sender="PC Jones <pc.jones@police.example>"))
+    assert Case.select().count() == 0 and harness.outbox() == []
+    assert kinds() == ["officer_reply"]
+
+
+def test_broken_mail_still_reaches_the_team_with_the_original(harness):
+    raw = (b"From: Bob <bob@example.net>\nSubject: =?bogus?q?broken?=\nMessage-ID: <b1@x>\n"
+           b"Content-Type: text/plain; charset=no-such-charset\n\nCaf\xe9 window smashed\n")
+    harness.submit(raw)
+    forward, = harness.outbox("team_new_case")
+    text = forward.get_body(("plain",)).get_content()
+    assert "window smashed" in text and "could not be read perfectly" in text
+    attachment, = forward.iter_attachments()
+    assert attachment.get_content_type() == "application/octet-stream"
+    assert attachment.get_content() == raw
+    assert len(harness.outbox("resident_ack")) == 1
+
+
+def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, monkeypatch):
+    from gateway import store
+    from gateway.pipeline import notify
+
+    def broken(ctx):
+        raise RuntimeError("template store unavailable")
+
+    monkeypatch.setattr(notify, "new_case", broken)
+    inbound_id = harness.submit(resident_mail())
+    row = Inbound.get_by_id(inbound_id)
+    assert (row.state, row.stage) == ("parked", "notify")
+    assert "template store unavailable" in row.error
+    assert Case.select().count() == 0 and harness.outbox() == []
+    monkeypatch.undo()
+    assert store.retry_parked([inbound_id]) == 1
+    while harness.worker.process_one():
+        pass
+    assert Inbound.get_by_id(inbound_id).kind == "resident_new"
+    assert len(harness.outbox()) == 2
