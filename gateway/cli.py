@@ -11,7 +11,7 @@ import click
 
 from gateway import config, store
 from gateway.clock import SystemClock
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError
 
 EXIT_CONFIG = 2
 
@@ -98,7 +98,11 @@ def run(ctx: click.Context) -> None:
     except Exception as exc:
         click.echo(f"Error: cannot start: {type(exc).__name__}: {exc}", err=True)
         ctx.exit(1)
-    svc.run_until_signalled()
+    try:
+        svc.run_until_signalled()
+    except GatewayError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(1)
 
 
 @main.command()

@@ -255,7 +255,7 @@ def _listen(reader: _Reader) -> tuple[str, int] | None:
 
 
 def _retry_delays(reader: _Reader) -> tuple[int, ...]:
-    parts = reader.items("retry_delays", "60, 300, 900, 1800, 3600, 7200, 14400")
+    parts = reader.items("retry_delays", "30, 120, 600, 1800, 3600, 7200, 14400")
     if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
         reader.fail("retry_delays", "must be a comma-separated list of whole seconds above 0")
         return (60,)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from gateway import outbound, store, worker
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
+from gateway.errors import GatewayError
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,13 @@ class Service:
         if s.smtp_listen:
             from gateway.inbound import smtp
 
-            self.smtp = smtp.controller(s, self.clock, self.inbound_wake)
-            self.smtp.start()
+            door = smtp.controller(s, self.clock, self.inbound_wake)
+            try:
+                door.start()
+            except Exception as exc:
+                host, port = s.smtp_listen
+                raise GatewayError(f"[smtp] listen: cannot listen on {host}:{port}: {exc}") from exc
+            self.smtp = door
             log.info("listening for SMTP on %s:%s", *s.smtp_listen)
         where = f"relay {s.relay_host}:{s.relay_port}" if s.relay_host else f"spool {s.spool}"
         log.info("gateway for %s running; outgoing mail goes to %s", s.domain, where)
@@ -82,8 +88,8 @@ class Service:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        self.start()
         try:
+            self.start()
             while not stopping.wait(1.0):
                 pass
         finally:

@@ -97,12 +97,22 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound |
     """Take the oldest stored message nobody holds; None when there is none."""
     now = utc(now)
     free = (Inbound.state == "queued") & (Inbound.lease_until.is_null() | (Inbound.lease_until < now))
-    for candidate in Inbound.select(Inbound.id).where(free).order_by(Inbound.id).limit(8):
-        taken = (Inbound.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
-                                attempts=Inbound.attempts + 1)
-                 .where((Inbound.id == candidate.id) & free).execute())
+    return _claim(Inbound, free, (Inbound.id,), owner, now, lease_seconds)
+
+
+def _claim(model, free, order, owner: str, now: dt.datetime, lease_seconds: int):
+    """Lease one free row of `model` to `owner`: a conditional UPDATE, so only one worker wins.
+
+    The candidates are read in full first: an open SELECT would hold a read snapshot, and
+    SQLite refuses (without waiting) to upgrade a stale snapshot to a write.
+    """
+    candidates = [row.id for row in model.select(model.id).where(free).order_by(*order).limit(8)]
+    for candidate in candidates:
+        taken = (model.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
+                              attempts=model.attempts + 1)
+                 .where((model.id == candidate) & free).execute())
         if taken:
-            return Inbound.get_by_id(candidate.id)
+            return model.get_by_id(candidate)
     return None
 
 
@@ -220,13 +230,7 @@ def claim_outbound(owner: str, now: dt.datetime, lease_seconds: int) -> Outbound
     free = ((Outbound.state == "queued") & (Outbound.next_attempt_at <= now)
             & (Outbound.lease_until.is_null() | (Outbound.lease_until < now)))
     order = (Outbound.priority, Outbound.next_attempt_at, Outbound.id)
-    for candidate in Outbound.select(Outbound.id).where(free).order_by(*order).limit(8):
-        taken = (Outbound.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
-                                 attempts=Outbound.attempts + 1)
-                 .where((Outbound.id == candidate.id) & free).execute())
-        if taken:
-            return Outbound.get_by_id(candidate.id)
-    return None
+    return _claim(Outbound, free, order, owner, now, lease_seconds)
 
 
 def mark_sent(outbound_id: int, now: dt.datetime) -> None:

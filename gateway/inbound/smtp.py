@@ -57,4 +57,4 @@ def controller(settings: Settings, clock: Clock, stored: threading.Event) -> Con
     host, port = settings.smtp_listen
     return Controller(IntakeHandler(settings, clock, stored), hostname=host, port=port,
                       ident="Surgery Gateway", data_size_limit=settings.max_message_bytes,
-                      decode_data=False, server_hostname=settings.domain)
+                      decode_data=False, enable_SMTPUTF8=True, server_hostname=settings.domain)

@@ -64,3 +64,15 @@ def test_inject_status_and_parked_commands(tmp_path):
     assert not_parked.returncode == 1 and "not parked" in not_parked.stderr
     bad = gateway("--config", path, "parked", "retry", "one")
     assert bad.returncode == 2 and "'one' is not a valid integer" in bad.stderr
+
+
+def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = gateway("--config", str(write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"})), "run")
+    assert result.returncode == 1
+    assert f"[smtp] listen: cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -1,0 +1,108 @@
+"""Delivery against a real SMTP server on loopback: permanent refusals, the spool, and claims."""
+
+from __future__ import annotations
+
+import threading
+
+from aiosmtpd.controller import Controller
+
+from gateway import store
+from gateway.models import Outbound
+from gateway.outbound import Deliverer
+from tests.helpers import free_port, resident_mail
+
+
+class Refusing:
+    """A relay that refuses one recipient for good and another for now."""
+
+    def __init__(self):
+        self.accepted = []
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address == "ann@example.net":
+            return "550 5.1.1 No such user"
+        if address.startswith("hightown.npt@"):
+            return "451 4.3.2 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.accepted.append(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_5xx_fails_for_good_and_4xx_is_retried_until_the_deadline(make_harness):
+    port = free_port()
+    handler = Refusing()
+    relay = Controller(handler, hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        harness = make_harness(relay={"host": "127.0.0.1", "port": str(port), "retry_delays": "60, 600",
+                                      "retry_deadline_hours": "1"})
+        harness.submit(resident_mail())
+        deliverer = Deliverer(harness.settings, harness.clock, "test")
+        while deliverer.deliver_one():
+            pass
+        ack = Outbound.get(Outbound.purpose == "resident_ack")
+        assert (ack.state, ack.attempts) == ("failed", 1)
+        assert "550 5.1.1 No such user" in ack.last_error
+        forward = Outbound.get(Outbound.purpose == "team_new_case")
+        assert (forward.state, forward.attempts) == ("queued", 1)
+        assert "451 4.3.2" in forward.last_error
+        assert store.utc(harness.clock.now()).timestamp() + 60 == forward.next_attempt_at.timestamp()
+
+        delays = []
+        for _ in range(10):  # 60 s, then 600 s repeating, until the one-hour deadline passes
+            before = Outbound.get_by_id(forward.id).next_attempt_at
+            harness.clock.advance((before - store.utc(harness.clock.now())).total_seconds())
+            while deliverer.deliver_one():
+                pass
+            row = Outbound.get_by_id(forward.id)
+            if row.state != "queued":
+                break
+            delays.append((row.next_attempt_at - before).total_seconds())
+        assert delays[:2] == [600, 600]
+        assert row.state == "failed" and row.last_error.startswith("gave up after")
+        assert handler.accepted == []
+        deliverer.close()
+    finally:
+        relay.stop()
+
+
+def test_spool_files_are_whole_messages_a_person_can_read(harness):
+    harness.submit(resident_mail())
+    deliverer = Deliverer(harness.settings, harness.clock, "test")
+    while deliverer.deliver_one():
+        pass
+    files = sorted(harness.settings.spool.glob("*.eml"))
+    assert [f.name.split("-", 2)[2] for f in files] == ["team_new_case.eml", "resident_ack.eml"]
+    assert not list(harness.settings.spool.glob(".*"))
+    assert files[1].read_text().startswith("Return-Path: <surgery@surgery.example.org>\nDelivered-To: ann@example.net\n")
+    assert {row.state for row in Outbound.select()} == {"sent"}
+
+
+def test_concurrent_workers_never_claim_the_same_item(harness):
+    for n in range(40):
+        store.save_inbound(resident_mail(message_id=f"<c{n}@x>").as_bytes(), "a@example.net",
+                           ["surgery@surgery.example.org"], "smtp", harness.clock.now())
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def claim(owner: str) -> None:
+        try:
+            while (item := store.claim_inbound(owner, harness.clock.now(), 300)) is not None:
+                with lock:
+                    claimed.append(item.id)
+        except BaseException as exc:  # reported below: a claim must never fail under contention
+            errors.append(exc)
+        finally:
+            store.db.close()
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(claimed) == list(range(1, 41))
