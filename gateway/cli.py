@@ -91,6 +91,8 @@ def run(ctx: click.Context) -> None:
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not ctx.obj["verbose"]:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     for warning in settings.warnings:
         logging.getLogger("gateway").warning(warning)
     try:
