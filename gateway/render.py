@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -13,11 +12,11 @@ DEFAULT_LANGUAGE = "en"
 
 
 def packaged_templates() -> Path:
-    """templates/ beside the package in a source checkout, else the copy installed with it."""
-    checkout = Path(__file__).resolve().parent.parent / "templates"
-    if (checkout / "resident").is_dir():
-        return checkout
-    return Path(str(resources.files("gateway.templates")))
+    """The copy installed inside the package (gateway/templates), else templates/ beside the
+    package in a source checkout or an editable install."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if (installed / "resident").is_dir() else package.parent / "templates"
 
 
 class Renderer:

@@ -41,3 +41,20 @@ def test_the_example_config_runs_and_writes_readable_mail_to_the_spool(tmp_path,
     assert "Subject: [SRG-2026-0001] Bikes on the pavement" in team.read_text()
     ack = resident.read_text()
     assert "Delivered-To: ann@example.net" in ack and "Your case reference is SRG-2026-0001." in ack
+
+
+def test_an_installed_copy_finds_its_templates_and_migrations(tmp_path):
+    """`pip install .` (not editable) must carry templates/ and migrations inside the package."""
+    target = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=180)
+    assert built.returncode == 0, built.stderr
+    probe = ("import gateway.render as r, gateway.migrations as m; "
+             "print(r.packaged_templates()); "
+             "print(r.Renderer().render('resident/acknowledgement', reference='SRG-2026-0001', "
+             "team_name='T', resident_name='Ann', due_date='Friday 4 December 2026'))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(target / "gateway" / "templates"))
+    assert "Your case reference is SRG-2026-0001." in result.stdout
