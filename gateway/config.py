@@ -47,6 +47,7 @@ class Settings:
     response_days: int
     templates: Path | None
     log_level: str
+    trusted_authserv_id: str
     smtp_listen: tuple[str, int] | None
     max_message_bytes: int
     relay_host: str
@@ -125,7 +126,7 @@ def _required(value: str) -> str | None:
 
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
-                "timezone", "response_days", "templates", "log_level"},
+                "timezone", "response_days", "templates", "log_level", "trusted_authserv_id"},
     "smtp": {"listen", "max_message_bytes"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
@@ -176,6 +177,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
         g.fail("templates", f"folder {templates} does not exist")
     log_level = g.text("log_level", "info", lambda v: None if v.lower() in
                        ("debug", "info", "warning", "error") else "must be debug, info, warning or error")
+    trusted_authserv_id = g.text("trusted_authserv_id", "")
 
     s = _Reader(parser, "smtp", problems)
     listen = _listen(s)
@@ -201,6 +203,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
                     secret=secret, spool=spool, reference_prefix=prefix, timezone=timezone,
                     response_days=response_days, templates=templates, log_level=log_level.lower(),
+                    trusted_authserv_id=trusted_authserv_id,
                     smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
                     relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,

@@ -191,6 +191,32 @@ def team_message_ids(case: Case) -> list[str]:
     return [row.message_id for row in rows]
 
 
+def resident_thread_ids(case: Case) -> list[str]:
+    """Message-IDs of the resident's side of the conversation (theirs and ours to them), oldest
+    first, for In-Reply-To and References of the next message to the resident."""
+    theirs = (Inbound.select(Inbound.message_id, Inbound.received_at.alias("at"))
+              .where((Inbound.case == case) & Inbound.kind.in_(("resident_new", "resident_follow_up"))
+                     & Inbound.message_id.is_null(False)))
+    ours = (Outbound.select(Outbound.message_id, Outbound.created_at.alias("at"))
+            .where((Outbound.case == case) & (Outbound.rcpt_to == case.resident_address)))
+    rows = sorted([(r.at, r.message_id) for r in theirs] + [(r.at, r.message_id) for r in ours],
+                  key=lambda row: str(row[0]))
+    return [message_id for _, message_id in rows]
+
+
+def message_count(case: Case) -> int:
+    return MessageRef.select().where(MessageRef.case == case).count()
+
+
+def case_events(case: Case) -> list[CaseEvent]:
+    return list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.id))
+
+
+def first_inbound_raw(case: Case) -> bytes | None:
+    row = Inbound.select(Inbound.raw).where(Inbound.case == case).order_by(Inbound.id).first()
+    return bytes(row.raw) if row else None
+
+
 def cases(status: str | None = None, team: str | None = None) -> Iterator[Case]:
     query = Case.select().order_by(Case.id)
     if status:

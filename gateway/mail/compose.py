@@ -7,7 +7,9 @@ ourselves) can tell it from a person's mail.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from email.utils import format_datetime
 from gateway.mail.classify import LOOP_HEADER
 
 SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
+FILETIME_EPOCH = dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)
 RE_PREFIX = re.compile(r"^\s*(re|aw|sv|ateb)\s*:\s*", re.IGNORECASE)
 
 
@@ -54,9 +57,21 @@ def team_subject(subject: str, reference: str, label: str = "") -> str:
     return f"[{reference}] {label}{base}"
 
 
+def thread_index(reference: str, opened_at: dt.datetime, position: int) -> str:
+    """An Outlook Thread-Index: the same 22-byte root for every message of a case (so Outlook
+    groups them) followed by one 5-byte block per message before this one."""
+    if opened_at.tzinfo is None:
+        opened_at = opened_at.replace(tzinfo=dt.timezone.utc)
+    filetime = int((opened_at - FILETIME_EPOCH).total_seconds() * 10_000_000)
+    root = (filetime >> 16).to_bytes(6, "big") + hashlib.md5(reference.encode()).digest()
+    children = b"".join((n + 1).to_bytes(5, "big") for n in range(min(position, 100)))
+    return base64.b64encode(root + children).decode()
+
+
 def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.datetime,
-          original: bytes | None = None) -> tuple[str, bytes]:
-    """A complete message as bytes, with the original attached unchanged if given."""
+          original: bytes | None = None, thread: tuple[str, str] | None = None) -> tuple[str, bytes]:
+    """A complete message as bytes, with the original attached unchanged if given, and
+    Outlook's Thread-Index and Thread-Topic when `thread` is (index, topic)."""
     msg = EmailMessage(policy=SMTP_POLICY)
     message_id = new_message_id(domain)
     msg["Message-ID"] = message_id
@@ -70,6 +85,8 @@ def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.date
         msg["In-Reply-To"] = envelope.in_reply_to
     if envelope.references:
         msg["References"] = " ".join(envelope.references[-20:])
+    if thread:
+        msg["Thread-Index"], msg["Thread-Topic"] = thread
     if envelope.auto_submitted:
         msg["Auto-Submitted"] = envelope.auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us with an OOF

@@ -10,6 +10,7 @@ from gateway import store, workdays
 from gateway.mail import compose
 from gateway.mail.addresses import reply_address
 from gateway.models import Case
+from gateway.config import Team
 from gateway.pipeline import Context
 
 TEAM_PRIORITY = 3
@@ -50,14 +51,21 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
         resident_address=msg.from_address, subject=msg.subject, text=msg.text,
         received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
         due_date=workdays.in_words(case.due_date), problems=msg.problems, **extra)
+    envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
+    subject = compose.team_subject(msg.subject, case.reference, label)
+    enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
+
+
+def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
+    """To a team's mailbox, answerable through the case's reply address, threaded on what the
+    team already has of this case."""
+    settings, case = ctx.settings, ctx.case
     previous = store.team_message_ids(case)
-    envelope = compose.Envelope(
-        from_name=f"{msg.from_name or msg.from_address} via {team.name}"[:200],
-        from_address=settings.surgery_address, to_address=team.mailbox, to_name=team.name,
+    return compose.Envelope(
+        from_name=f"{resident} via {team.name}"[:200], from_address=settings.surgery_address,
+        to_address=team.mailbox, to_name=team.name,
         reply_to=reply_address(case.reference, settings.secret, settings.domain),
         in_reply_to=previous[-1] if previous else None, references=tuple(previous))
-    subject = compose.team_subject(msg.subject, case.reference, label)
-    _enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
 
 
 def _acknowledge(ctx: Context, due: dt.date) -> None:
@@ -72,14 +80,17 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         reply_to=reply_address(case.reference, settings.secret, settings.domain),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject, case.reference)
-    _enqueue(ctx, "resident_ack", envelope, subject, text, ACK_PRIORITY)
+    enqueue(ctx, "resident_ack", envelope, subject, text, ACK_PRIORITY)
     store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
 
 
-def _enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
-             priority: int, original: bytes | None = None) -> None:
-    settings, now = ctx.settings, ctx.clock.now()
-    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original)
+def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
+            priority: int, original: bytes | None = None) -> None:
+    """Build a message for the case and put it in the outbox (the only way mail leaves)."""
+    settings, now, case = ctx.settings, ctx.clock.now(), ctx.case
+    thread = compose.thread_index(case.reference, case.opened_at, store.message_count(case))
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original,
+                                    thread=(thread, case.subject or case.reference))
     mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
                           rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
     deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)

@@ -9,6 +9,7 @@ from gateway.mail.addresses import base_local, split, verify_reply_address
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
+from gateway.pipeline import officer
 
 
 def parse(ctx: Context) -> None:
@@ -44,15 +45,30 @@ def thread(ctx: Context) -> None:
             store.add_event(case, kind, now, ctx.automatic, ctx.inbound_id)
         raise Discard(kind, ctx.automatic)
     if ctx.sender_role == "officer":
-        if case:
-            store.add_event(case, "officer_mail", now, f"from {msg.from_address}", ctx.inbound_id)
-            store.remember_message_id(msg.message_id, case, "in")
-        raise Hold("officer_reply", "mail from police addresses is never treated as a resident's")
+        _officer(ctx)
+        return
     if case and msg.from_address != case.resident_address:
         store.add_event(case, "held", now, f"from {msg.from_address}, not the case's resident",
                         ctx.inbound_id)
         raise Hold("held", "sender is not the case's resident")
     ctx.kind = "resident_follow_up" if case else "resident_new"
+
+
+def _officer(ctx: Context) -> None:
+    """An officer's mail counts as the team speaking only on its own team's case, and, where
+    a trusted authentication server is configured, only when that server vouches for it."""
+    case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
+    if not case:
+        raise Hold("held", "mail from a police address that belongs to no case")
+    team = ctx.settings.team(case.team)
+    speaks = team is not None and msg.from_address in (team.mailbox, *team.officers)
+    authenticated = classify.authenticated(msg, ctx.settings.trusted_authserv_id)
+    if not (speaks and authenticated):
+        why = "not an officer of the case's team" if not speaks else "not authenticated by the trusted server"
+        store.add_event(case, "held", now, f"from {msg.from_address}: {why}", ctx.inbound_id)
+        raise Hold("held", why)
+    store.remember_message_id(msg.message_id, case, "in")
+    ctx.kind = "officer_reply"
 
 
 def _find_case(ctx: Context):
@@ -66,7 +82,9 @@ def _find_case(ctx: Context):
         return case, "References"
     for reference in classify.subject_references(msg.subject, settings.reference_prefix):
         case = store.case_by_reference(reference)
-        if case and case.resident_address == msg.from_address:
+        team = case and settings.team(case.team)
+        if case and msg.from_address in (case.resident_address, *(team.officers if team else ()),
+                                         team.mailbox if team else None):
             return case, "subject reference"
     return None, ""
 
@@ -101,6 +119,8 @@ def notify(ctx: Context) -> None:
     """Open or update the case and queue the mail it calls for, in the same transaction."""
     if ctx.kind == "resident_new":
         notify_module.new_case(ctx)
+    elif ctx.kind == "officer_reply":
+        officer.officer_reply(ctx)
     else:
         notify_module.follow_up(ctx)
 

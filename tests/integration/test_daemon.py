@@ -169,3 +169,26 @@ def test_sigterm_stops_cleanly_and_a_restart_picks_up_stored_mail(tmp_path, gate
     relay.wait(2)
     assert {m["Subject"] for m in relay.messages()} == {
         "[SRG-2026-0001] Bikes on the pavement", "Re: Bikes on the pavement [SRG-2026-0001]"}
+
+
+def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_team(tmp_path, gateway_process, relay):
+    from tests.unit.test_officer import OUTLOOK_REPLY
+
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    send(port, resident_mail())
+    forward = relay.wait(2) and relay.messages("hightown.npt@police.example")[0]
+    reply = resident_mail(body=OUTLOOK_REPLY.replace("#CMD\n", ""), sender="PC Jones <pc.jones@police.example>",
+                          to=forward["Reply-To"], subject="RE: " + forward["Subject"],
+                          message_id="<outlook-1@police.example>", In_Reply_To=forward["Message-ID"])
+    send(port, reply, sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])
+    send(port, reply, sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])  # a second copy
+    relay.wait(3)
+    time.sleep(1)
+    to_ann = relay.messages("ann@example.net")
+    assert len(to_ann) == 2  # the acknowledgement and one answer
+    answer = to_ann[1]
+    assert answer["From"] == "Hightown Neighbourhood Policing Team <surgery@surgery.example.org>"
+    assert answer.get_content().startswith("Thank you for reporting this. We will patrol Hill Street this week.")
+    assert "police.example" not in answer.as_string()
+    assert db_rows(tmp_path, "select status from \"case\"") == [("answered",)]
+    assert gateway.stop() == 0

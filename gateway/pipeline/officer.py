@@ -1,0 +1,111 @@
+"""An officer's reply to a case: commands, then the new text relayed to the resident under the
+team's name. Runs inside the message's transaction; it only enqueues."""
+
+from __future__ import annotations
+
+import re
+
+from gateway import store, workdays
+from gateway.mail import compose
+from gateway.mail.addresses import reply_address
+from gateway.mail.trim import trim
+from gateway.pipeline import Context
+from gateway.pipeline.notify import enqueue, team_envelope
+
+COMMANDS = ("note", "close", "assign", "reopen")
+COMMAND_RE = re.compile(r"^\s*#(\w+)\b[ \t]*(.*)$")
+EMAIL_RE = re.compile(r"[\w.+'-]+@([\w-]+(?:\.[\w-]+)+)")
+
+
+def officer_reply(ctx: Context) -> None:
+    text = trim(ctx.msg.text)
+    commands, text = _split_commands(text)
+    unknown = [c for c, _ in commands if c not in COMMANDS]
+    if unknown:
+        _error_to_officer(ctx, f"Unknown command #{unknown[0]}.")
+        return
+    names = [c for c, _ in commands]
+    case, now = ctx.case, ctx.clock.now()
+    if "note" in names:
+        store.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id)
+        return
+    if "assign" in names:
+        _assign(ctx, dict(commands)["assign"].strip().lower())
+        return
+    if "reopen" in names:
+        case.status = "open"
+        store.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id)
+    if text or "close" in names:
+        _relay(ctx, text, closing="close" in names)
+    case.updated_at = store.utc(now)
+    case.save()
+
+
+def _split_commands(text: str) -> tuple[list[tuple[str, str]], str]:
+    """Commands on lines of their own at the top, and the text after them."""
+    lines = text.split("\n")
+    commands = []
+    while lines and (not lines[0].strip() or COMMAND_RE.match(lines[0])):
+        match = COMMAND_RE.match(lines.pop(0))
+        if match:
+            commands.append((match.group(1).lower(), match.group(2)))
+    return commands, "\n".join(lines).strip()
+
+
+def _relay(ctx: Context, text: str, closing: bool) -> None:
+    settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
+    police = _police_domains(ctx)
+    text = EMAIL_RE.sub(lambda m: "[address removed]" if m.group(1).lower() in police else m.group(0), text)
+    body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
+                               reference=case.reference, closing=closing)
+    thread = store.resident_thread_ids(case)
+    envelope = compose.Envelope(
+        from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
+        to_name=case.resident_name, reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        in_reply_to=thread[-1] if thread else None, references=tuple(thread))
+    enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference), body, 2)
+    case.status = "closed" if closing else "answered"
+    store.add_event(case, "closed" if closing else "answered", now,
+                    f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
+
+
+def _assign(ctx: Context, key: str) -> None:
+    settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
+    team = settings.team(key)
+    if team is None:
+        _error_to_officer(ctx, f"There is no team {key!r}; teams: {', '.join(t.key for t in settings.teams)}.")
+        return
+    old = ctx.team
+    case.team, case.updated_at = team.key, store.utc(now)
+    case.save()
+    ctx.team = team
+    store.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {ctx.msg.from_address}",
+                    ctx.inbound_id)
+    history = [f"{e.at:%Y-%m-%d %H:%M} {e.kind}: {e.detail}" for e in store.case_events(case)]
+    text = ctx.renderer.render("team/assigned", "en", reference=case.reference, team_name=team.name,
+                               old_team=old.name, resident_name=case.resident_name,
+                               resident_address=case.resident_address, subject=case.subject,
+                               due_date=workdays.in_words(case.due_date), history=history)
+    envelope = team_envelope(ctx, team, case.resident_name or case.resident_address)
+    first = store.first_inbound_raw(case)
+    enqueue(ctx, "team_assigned", envelope, compose.team_subject(case.subject, case.reference, "Assigned: "),
+            text, 3, original=first)
+
+
+def _error_to_officer(ctx: Context, problem: str) -> None:
+    settings, case = ctx.settings, ctx.case
+    text = ctx.renderer.render("team/command_error", "en", problem=problem,
+                               reference=case.reference)
+    envelope = compose.Envelope(
+        from_name=ctx.team.name, from_address=settings.surgery_address, to_address=ctx.msg.from_address,
+        reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
+    enqueue(ctx, "officer_error", envelope, compose.team_subject(ctx.msg.subject, case.reference,
+                                                                 "Not done: "), text, 3)
+    store.add_event(case, "command_error", ctx.clock.now(), problem, ctx.inbound_id)
+
+
+def _police_domains(ctx: Context) -> set[str]:
+    settings = ctx.settings
+    addresses = [t.mailbox for t in settings.teams] + [o for t in settings.teams for o in t.officers]
+    return {a.rsplit("@", 1)[1] for a in addresses}
