@@ -181,3 +181,52 @@ def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
     if ids and count < len(ids):
         click.echo(f"{len(ids) - count} of the ids given are not parked", err=True)
         ctx.exit(1)
+
+
+@main.group()
+def case() -> None:
+    """Look at cases."""
+
+
+@case.command("list")
+@click.option("--status", type=click.Choice(["open", "answered", "closed"]), help="Only cases in this state.")
+@click.option("--team", help="Only this team's cases (KEY as in [team:KEY]).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def case_list(ctx: click.Context, status: str | None, team: str | None, as_json: bool) -> None:
+    """List cases, oldest first."""
+    import json
+
+    settings = _settings(ctx)
+    if team and settings.team(team) is None:
+        raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
+                                 param_hint="--team")
+    _open_database(settings)
+    for row in store.cases(status, team):
+        if as_json:
+            click.echo(json.dumps({"reference": row.reference, "status": row.status, "team": row.team,
+                                   "resident": row.resident_address, "subject": row.subject,
+                                   "opened_at": str(row.opened_at), "due_date": str(row.due_date)}))
+        else:
+            click.echo(f"{row.reference}\t{row.status}\t{row.team}\tdue {row.due_date}\t{row.subject}")
+
+
+@case.command("show")
+@click.argument("reference")
+@click.pass_context
+def case_show(ctx: click.Context, reference: str) -> None:
+    """The whole conversation on a case, oldest first, with who said what."""
+    from gateway.cases import conversation
+
+    settings = _settings(ctx)
+    _open_database(settings)
+    row = store.case_by_reference(reference)
+    if row is None:
+        click.echo(f"Error: no case {reference.upper()}", err=True)
+        ctx.exit(1)
+    click.echo(f"{row.reference}  {row.status}  team {row.team}  due {row.due_date}")
+    click.echo(f"Resident: {row.resident_name} <{row.resident_address}>\nSubject: {row.subject}\n")
+    for entry in conversation(row):
+        click.echo(f"--- {entry.at:%Y-%m-%d %H:%M}  {entry.who}  [{entry.what}]")
+        if entry.text:
+            click.echo(entry.text + "\n")

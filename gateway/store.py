@@ -286,3 +286,10 @@ def queue_counts() -> dict[str, int]:
 def case_counts() -> dict[str, int]:
     rows = Case.select(Case.status, pw.fn.COUNT(Case.id).alias("n")).group_by(Case.status).dicts()
     return {row["status"]: row["n"] for row in rows}
+
+
+def case_mail(case: Case) -> tuple[list[Inbound], list[Outbound]]:
+    """Everything that came in and went out on a case, each oldest first."""
+    inbound = list(Inbound.select().where(Inbound.case == case).order_by(Inbound.id))
+    outbound = list(Outbound.select().where(Outbound.case == case).order_by(Outbound.id))
+    return inbound, outbound

@@ -76,3 +76,31 @@ def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
         result = gateway("--config", str(write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"})), "run")
     assert result.returncode == 1
     assert f"[smtp] listen: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_case_list_and_show_tell_the_whole_conversation(tmp_path):
+    from tests.unit.test_officer import OUTLOOK_REPLY
+
+    from tests.conftest import Harness  # the pipeline in-process, on the database the CLI reads
+
+    path = str(write_config(tmp_path))
+    harness = Harness(tmp_path)
+    harness.submit(resident_mail(body="Bikes every evening near the school."))
+    forward = harness.outbox("team_new_case")[0]
+    reply = resident_mail(body=OUTLOOK_REPLY.replace("#CMD\n", ""), sender="pc.jones@police.example",
+                          to=forward["Reply-To"], message_id="<o@police.example>")
+    harness.submit(reply, rcpt_tos=[forward["Reply-To"]])
+
+    listed = gateway("--config", path, "case", "list", "--json")
+    assert listed.returncode == 0
+    assert '"reference": "SRG-2026-0001", "status": "answered", "team": "hightown"' in listed.stdout
+    bad_team = gateway("--config", path, "case", "list", "--team", "nowhere")
+    assert bad_team.returncode == 2 and "no team 'nowhere'" in bad_team.stderr
+    shown = gateway("--config", path, "case", "show", "srg-2026-0001")
+    assert shown.returncode == 0
+    out = shown.stdout
+    assert out.index("ann@example.net  [resident_new]") < out.index("pc.jones@police.example  [officer_reply]") \
+        < out.index("gateway -> ann@example.net  [resident_answer (queued)]")
+    assert "Bikes every evening near the school." in out
+    missing = gateway("--config", path, "case", "show", "SRG-2026-9999")
+    assert missing.returncode == 1 and "no case SRG-2026-9999" in missing.stderr

@@ -1,0 +1,41 @@
+"""A case's whole conversation, for `gateway case show`: who said what, oldest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from gateway import store
+from gateway.mail.parse import parse
+from gateway.models import Case
+
+NOTE_EVENTS = {"note", "assigned", "held", "reopened", "command_error"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: dt.datetime
+    who: str
+    what: str
+    text: str
+
+
+def conversation(case: Case) -> list[Entry]:
+    inbound, outbound = store.case_mail(case)
+    entries = []
+    for row in inbound:
+        msg = parse(bytes(row.raw))
+        entries.append(Entry(_naive(row.received_at), msg.from_address or row.mail_from or "<>",
+                             row.kind or row.state, msg.text.strip()))
+    for row in outbound:
+        msg = parse(bytes(row.raw))
+        entries.append(Entry(_naive(row.created_at), f"gateway -> {row.rcpt_to}",
+                             f"{row.purpose} ({row.state})", msg.text.strip()))
+    for event in store.case_events(case):
+        if event.kind in NOTE_EVENTS:
+            entries.append(Entry(_naive(event.at), "event", event.kind, event.detail))
+    return sorted(entries, key=lambda e: e.at)
+
+
+def _naive(value) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
