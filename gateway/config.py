@@ -65,6 +65,11 @@ class Settings:
     def default_team(self) -> Team:
         return next(t for t in self.teams if t.default)
 
+    @property
+    def police_addresses(self) -> set[str]:
+        """Every team mailbox and officer address: they never reach a resident."""
+        return {t.mailbox for t in self.teams} | {o for t in self.teams for o in t.officers}
+
     def team(self, key: str) -> Team | None:
         return next((t for t in self.teams if t.key == key), None)
 

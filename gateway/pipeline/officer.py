@@ -106,6 +106,4 @@ def _error_to_officer(ctx: Context, problem: str) -> None:
 
 
 def _police_domains(ctx: Context) -> set[str]:
-    settings = ctx.settings
-    addresses = [t.mailbox for t in settings.teams] + [o for t in settings.teams for o in t.officers]
-    return {a.rsplit("@", 1)[1] for a in addresses}
+    return {address.rsplit("@", 1)[1] for address in ctx.settings.police_addresses}

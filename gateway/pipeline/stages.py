@@ -30,8 +30,7 @@ def screen(ctx: Context) -> None:
     ctx.automatic = classify.automatic(msg, ctx.mail_from)
     if not ctx.automatic and not msg.from_address:
         raise Hold("invalid", "no sender address at all, so no one to answer")
-    police = {t.mailbox for t in settings.teams} | {o for t in settings.teams for o in t.officers}
-    if msg.from_address in police:
+    if msg.from_address in settings.police_addresses:
         ctx.sender_role = "officer"
 
 
