@@ -25,17 +25,13 @@ def conversation(case: Case) -> list[Entry]:
     entries = []
     for row in inbound:
         msg = parse(bytes(row.raw))
-        entries.append(Entry(_naive(row.received_at), msg.from_address or row.mail_from or "<>",
+        entries.append(Entry(store.as_datetime(row.received_at), msg.from_address or row.mail_from or "<>",
                              row.kind or row.state, msg.text.strip()))
     for row in outbound:
         msg = parse(bytes(row.raw))
-        entries.append(Entry(_naive(row.created_at), f"gateway -> {row.rcpt_to}",
+        entries.append(Entry(store.as_datetime(row.created_at), f"gateway -> {row.rcpt_to}",
                              f"{row.purpose} ({row.state})", msg.text.strip()))
     for event in store.case_events(case):
         if event.kind in NOTE_EVENTS:
-            entries.append(Entry(_naive(event.at), "event", event.kind, event.detail))
+            entries.append(Entry(store.as_datetime(event.at), "event", event.kind, event.detail))
     return sorted(entries, key=lambda e: e.at)
-
-
-def _naive(value) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from email.utils import parseaddr
-from pathlib import Path
 
 import click
 

@@ -33,6 +33,11 @@ class Team:
     postcodes: tuple[str, ...]
     default: bool
 
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """The addresses that may speak for the team: its mailbox and its officers."""
+        return (self.mailbox, *self.officers)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -68,7 +73,7 @@ class Settings:
     @property
     def police_addresses(self) -> set[str]:
         """Every team mailbox and officer address: they never reach a resident."""
-        return {t.mailbox for t in self.teams} | {o for t in self.teams for o in t.officers}
+        return {address for t in self.teams for address in t.speakers}
 
     def team(self, key: str) -> Team | None:
         return next((t for t in self.teams if t.key == key), None)

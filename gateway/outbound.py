@@ -110,7 +110,7 @@ def _failure(code: int, reply: bytes | str) -> Exception:
 def write_spool(folder: Path, row: Outbound) -> Path:
     """Write one message as <folder>/<time>-<id>-<purpose>.eml, atomically and durably."""
     folder.mkdir(parents=True, exist_ok=True)
-    created = row.created_at if isinstance(row.created_at, dt.datetime) else dt.datetime.fromisoformat(str(row.created_at))
+    created = store.as_datetime(row.created_at)
     name = f"{created:%Y%m%dT%H%M%S}-{row.id:08d}-{row.purpose}.eml"
     envelope = f"Return-Path: <{row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
     body = bytes(row.raw).replace(b"\r\n", b"\n")

@@ -33,6 +33,11 @@ def utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
+def as_datetime(value: object) -> dt.datetime:
+    """A datetime column's value as a datetime (some drivers hand back text)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
 def connect(url: str) -> pw.Database:
     """Open the database named by a peewee URL and bind the models to it."""
     if url.startswith("sqlite:///"):

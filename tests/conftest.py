@@ -4,13 +4,11 @@ and the daemon itself in a subprocess."""
 from __future__ import annotations
 
 import email
-import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from email import policy
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from gateway import config, store
 from gateway.clock import FakeClock
-from gateway.mail.parse import ParsedMessage, parse
+from gateway.mail.parse import parse
 from gateway.models import Outbound
 from gateway.render import Renderer
 from gateway.worker import InboundWorker

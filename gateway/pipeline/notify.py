@@ -56,6 +56,11 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
     enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
 
 
+def case_reply_address(ctx: Context) -> str:
+    """The signed address through which replies come back to this case."""
+    return reply_address(ctx.case.reference, ctx.settings.secret, ctx.settings.domain)
+
+
 def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
     """To a team's mailbox, answerable through the case's reply address, threaded on what the
     team already has of this case."""
@@ -63,8 +68,7 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
     previous = store.team_message_ids(case)
     return compose.Envelope(
         from_name=f"{resident} via {team.name}"[:200], from_address=settings.surgery_address,
-        to_address=team.mailbox, to_name=team.name,
-        reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        to_address=team.mailbox, to_name=team.name, reply_to=case_reply_address(ctx),
         in_reply_to=previous[-1] if previous else None, references=tuple(previous))
 
 
@@ -76,8 +80,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address,
-        to_address=msg.from_address, to_name=msg.from_name,
-        reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        to_address=msg.from_address, to_name=msg.from_name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject, case.reference)
     enqueue(ctx, "resident_ack", envelope, subject, text, ACK_PRIORITY)

@@ -7,10 +7,9 @@ import re
 
 from gateway import store, workdays
 from gateway.mail import compose
-from gateway.mail.addresses import reply_address
 from gateway.mail.trim import trim
 from gateway.pipeline import Context
-from gateway.pipeline.notify import enqueue, team_envelope
+from gateway.pipeline.notify import case_reply_address, enqueue, team_envelope
 
 COMMANDS = ("note", "close", "assign", "reopen")
 COMMAND_RE = re.compile(r"^\s*#(\w+)\b[ \t]*(.*)$")
@@ -61,7 +60,7 @@ def _relay(ctx: Context, text: str, closing: bool) -> None:
     thread = store.resident_thread_ids(case)
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
-        to_name=case.resident_name, reply_to=reply_address(case.reference, settings.secret, settings.domain),
+        to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
     enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference), body, 2)
     case.status = "closed" if closing else "answered"
@@ -98,8 +97,7 @@ def _error_to_officer(ctx: Context, problem: str) -> None:
                                reference=case.reference)
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address, to_address=ctx.msg.from_address,
-        reply_to=reply_address(case.reference, settings.secret, settings.domain),
-        in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
+        reply_to=case_reply_address(ctx), in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
     enqueue(ctx, "officer_error", envelope, compose.team_subject(ctx.msg.subject, case.reference,
                                                                  "Not done: "), text, 3)
     store.add_event(case, "command_error", ctx.clock.now(), problem, ctx.inbound_id)

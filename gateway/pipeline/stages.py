@@ -60,7 +60,7 @@ def _officer(ctx: Context) -> None:
     if not case:
         raise Hold("held", "mail from a police address that belongs to no case")
     team = ctx.settings.team(case.team)
-    speaks = team is not None and msg.from_address in (team.mailbox, *team.officers)
+    speaks = team is not None and msg.from_address in team.speakers
     authenticated = classify.authenticated(msg, ctx.settings.trusted_authserv_id)
     if not (speaks and authenticated):
         why = "not an officer of the case's team" if not speaks else "not authenticated by the trusted server"
@@ -82,8 +82,7 @@ def _find_case(ctx: Context):
     for reference in classify.subject_references(msg.subject, settings.reference_prefix):
         case = store.case_by_reference(reference)
         team = case and settings.team(case.team)
-        if case and msg.from_address in (case.resident_address, *(team.officers if team else ()),
-                                         team.mailbox if team else None):
+        if case and msg.from_address in (case.resident_address, *(team.speakers if team else ())):
             return case, "subject reference"
     return None, ""
 
