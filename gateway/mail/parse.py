@@ -29,6 +29,7 @@ class ParsedMessage:
     text: str
     headers: dict[str, list[str]]
     problems: list[str] = field(default_factory=list)
+    html: str | None = None     # the HTML part when the message has no plain text, for trimming
 
     def header(self, name: str) -> str:
         """The first value of a header, or ""."""
@@ -59,6 +60,7 @@ def parse(raw: bytes) -> ParsedMessage:
     if not address:
         problems.append("no usable From address")
     message_id = (MSGID_RE.findall(first("message-id")) or [None])[0]
+    text, rich = body_text(msg, problems)
     if message_id is None:
         problems.append("no Message-ID")
     for defect in getattr(msg, "defects", [])[:5]:
@@ -69,7 +71,7 @@ def parse(raw: bytes) -> ParsedMessage:
         to=_addresses(headers.get("to", [])), cc=_addresses(headers.get("cc", [])),
         in_reply_to=MSGID_RE.findall(" ".join(headers.get("in-reply-to", []))),
         references=MSGID_RE.findall(" ".join(headers.get("references", []))),
-        text=body_text(msg, problems), headers=headers, problems=problems)
+        text=text, headers=headers, problems=problems, html=rich)
 
 
 def _headers(msg: Message, problems: list[str]) -> dict[str, list[str]]:
@@ -94,8 +96,9 @@ def _addresses(values: list[str]) -> list[str]:
     return [addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr]
 
 
-def body_text(msg: Message, problems: list[str]) -> str:
-    """The readable text: the first plain part, else the first HTML part made plain."""
+def body_text(msg: Message, problems: list[str]) -> tuple[str, str | None]:
+    """The readable text (the first plain part, else the first HTML part made plain), and
+    the HTML it came from when it came from HTML."""
     plain, rich = None, None
     for part in _walk(msg, problems):
         if part.is_multipart() or part.get_content_disposition() == "attachment":
@@ -106,10 +109,10 @@ def body_text(msg: Message, problems: list[str]) -> str:
         elif kind == "text/html" and rich is None:
             rich = _decode(part, problems)
     if plain is not None and plain.strip():
-        return plain
+        return plain, None
     if rich is not None:
-        return html_to_text(rich)
-    return plain or ""
+        return html_to_text(rich), rich
+    return plain or "", None
 
 
 def _walk(msg: Message, problems: list[str]):
@@ -147,32 +150,52 @@ def _decode(part: Message, problems: list[str]) -> str:
 
 class _TextExtractor(HTMLParser):
     BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
+    SKIP = {"script", "style", "head", "title"}
 
-    def __init__(self) -> None:
+    def __init__(self, quotes: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.skip = 0
+        self.quotes = quotes
+        self.depth = 0          # blockquote nesting, written as "> " when quotes are asked for
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in ("script", "style", "head"):
+        if tag in self.SKIP:
             self.skip += 1
+        elif tag == "hr":
+            self._newline()
+            self.chunks.append("_" * 32)
+            self._newline()
         elif tag in self.BLOCK:
-            self.chunks.append("\n")
+            if tag == "blockquote":
+                self.depth += 1
+            self._newline()
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head") and self.skip:
+        if tag in self.SKIP and self.skip:
             self.skip -= 1
         elif tag in self.BLOCK:
-            self.chunks.append("\n")
+            if tag == "blockquote" and self.depth:
+                self.depth -= 1
+            self._newline()
 
     def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.chunks.append(data)
+        if self.skip:
+            return
+        if self.quotes and self.depth:
+            data = data.replace("\n", " ")
+            if self.chunks and self.chunks[-1].endswith("\n") and data.strip():
+                data = "> " * self.depth + data.lstrip()
+        self.chunks.append(data)
+
+    def _newline(self) -> None:
+        self.chunks.append("\n")
 
 
-def html_to_text(markup: str) -> str:
-    """Readable plain text from HTML mail: tags dropped, blocks on their own lines."""
-    parser = _TextExtractor()
+def html_to_text(markup: str, quotes: bool = False) -> str:
+    """Readable plain text from HTML mail: tags dropped, blocks on their own lines, a rule as
+    a line of underscores; with `quotes`, blockquoted lines start with "> " as in plain mail."""
+    parser = _TextExtractor(quotes)
     try:
         parser.feed(markup)
         parser.close()

@@ -1,78 +1,323 @@
 """Quoted-text trimming: keep what the writer just wrote, drop the history under it.
 
-Cuts at the first line that starts quoted history ("On ... wrote:", an Outlook header block,
-"-----Original Message-----"), at a signature delimiter or a confidentiality footer, and
-drops trailing ">" quotes. Never trims to nothing: if nothing would be left, the whole text
-is kept. A first version: bench/trim_corpus.py measures it (figures in bench/RESULTS.md).
+Pure functions over text. The model (after Mailgun's talon and GitHub's email_reply_parser):
+each line is text, blank, quoted (">") or a *splitter*: the line a client writes above the
+history it quotes ("On ... wrote:" in many languages, "-----Original Message-----", an
+Outlook "From: / Sent: / To: / Subject:" block, a date-and-address attribution, Outlook's
+line of underscores). The reply is the text above the first splitter or quote; text after
+a ">" quote that closes the message (a sign-off under the quote) is kept too; a message that
+starts with the quote (bottom-posting) keeps what follows it. Then the signature goes: a
+"-- " delimiter, "Sent from my ..." lines, confidentiality footers, a closing
+"Regards,\\nName" block, and, when the sender's name is known, a block signed with it.
+Forwarded messages are kept whole: what was forwarded is the point of them.
+
+Never trims to nothing: if nothing would be left, the whole text is kept.
+bench/trim_corpus.py measures it against public corpora (figures in bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import re
 
-# "On <date>, <name> wrote:" and its translations; clients wrap it over two lines.
-ATTRIBUTION = re.compile(
-    r"^\s*(on|am|le|el|op|il|em|den|på|w dniu|ar)\b.{0,300}?"
-    r"(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev|napisał|ysgrifennodd)"
-    r"[^:\n]{0,100}:\s*$",
-    re.IGNORECASE | re.DOTALL)
-ORIGINAL_MESSAGE = re.compile(
-    r"^\s*-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|message d'origine|"
-    r"mensaje original|oorspronkelijk bericht|neges wreiddiol)\s*-{2,}\s*$", re.IGNORECASE)
-HEADER_FROM = re.compile(r"^\s*\*?(from|von|de|van|da|fra|från|od|oddi wrth|gan)\s*:\*?\s", re.IGNORECASE)
-HEADER_OTHER = re.compile(
-    r"^\s*\*?(sent|date|to|subject|cc|gesendet|datum|an|betreff|envoyé|à|objet|enviado|para|asunto|"
-    r"verzonden|aan|onderwerp|anfonwyd|at|pwnc|dyddiad)\s*:", re.IGNORECASE)
-SIGNATURE = re.compile(r"^(-- ?|—+|_{10,})$|^\s*sent from my \w+|^\s*get outlook for", re.IGNORECASE)
+INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u200b\ufeff"), None) | {0xA0: " "}
+
+WROTE = (r"wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|het volgende geschreven|"
+         r"ha scritto|escreveu|skrev|napisał\(a\)|napisała|napisał|ysgrifennodd|написал\(а\)|"
+         r"написала|написал|kirjoitti|napsal|írta|yazdı|写道|のメッセージ|が書きました")
+# "On <date>, <name> wrote:" and its translations, possibly dressed in dashes ("---- X wrote ----").
+ATTRIBUTION = re.compile(rf"^[\s>-]*\S.{{0,400}}?\b({WROTE})[^\n]{{0,80}}?(:|-{{2,}})\s*$",
+                         re.IGNORECASE | re.DOTALL)
+ATTRIBUTION_START = re.compile(
+    r"^[\s-]*(on|am|le|el|op|il|em|den|på|w dniu|ar|el día|dne|в|\d)\b", re.IGNORECASE)
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
+DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}:\d{2}\b|"
+                  r"\b(19|20)\d{2}\b", re.IGNORECASE)
+# "26.06.2014, 14:41, "Alexander L" <abc@example.com>:" and "2011/4/7 Nathan <n@example.com>"
+DATED_ADDRESS = re.compile(r"^\s*(\w{3},?\s+)?\d{1,4}[./\s-]\s*\w{1,9}[./\s-]\s*\d{1,4}\b.{0,120}"
+                           r"(<?[\w.+'-]+@[\w-]+(\.[\w-]+)+>?)\s*:?\s*$", re.IGNORECASE)
+SEPARATOR = re.compile(
+    r"^\s*-{2,}\s*(original message|reply message|antwort nachricht|ursprüngliche nachricht|"
+    r"message d'origine|mensaje original|oorspronkelijk bericht|oprindelig meddelelse|"
+    r"opprinnelig melding|ursprungligt meddelande|alkuperäinen viesti|původní zpráva|"
+    r"wiadomość oryginalna|oryginalna wiadomość|исходное сообщение|messaggio originale|"
+    r"mensagem original|neges wreiddiol|[\w ]{0,30}message[\w ]{0,10})\s*-{2,}\s*$", re.IGNORECASE)
+FORWARD = re.compile(r"^\s*(-{2,}\s*(forwarded message|weitergeleitete nachricht|message transféré|"
+                     r"mensaje reenviado|doorgestuurd bericht|videresendt meddelelse|"
+                     r"vidarebefordrat meddelande|neges wedi'i hanfon ymlaen)\s*-{2,}|"
+                     r"begin forwarded message:)\s*$", re.IGNORECASE)
+UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
+HEADER_NAMES = (
+    "from|sent|date|to|subject|cc|reply-to|"
+    "von|gesendet|datum|an|betreff|"                    # de
+    "de|envoyé|date|à|objet|"                            # fr
+    "van|verzonden|aan|onderwerp|"                       # nl
+    "da|inviato|inviato il|a|oggetto|"                   # it
+    "enviado|enviado el|para|asunto|assunto|"            # es, pt
+    "fra|sendt|til|emne|"                                # da, no
+    "från|skickat|till|ämne|"                            # sv
+    "od|wysłano|wysłane|do|temat|data|"                  # pl
+    "от|отправлено|дата|кому|тема|"                      # ru
+    "差出人|送信日時|宛先|件名|"                          # ja
+    "lähettäjä|lähetetty|vastaanottaja|aihe|"            # fi
+    "oddi wrth|gan|anfonwyd|at|pwnc|dyddiad")            # cy
+HEADER = re.compile(rf"^\s*[*>]?\s*({HEADER_NAMES})\s*:\*?\s*(\S|$)", re.IGNORECASE)
+HEADER_ANCHOR = re.compile(
+    r"^\s*[*>]?\s*(from|date|sent|von|de|van|da|fra|från|od|от|差出人|lähettäjä|oddi wrth|gan|"
+    r"datum|dyddiad|gesendet|envoyé|verzonden|wysłano|отправлено|送信日時)\s*:", re.IGNORECASE)
+
+SIGNATURE_DELIMITER = re.compile(r"^(--\s*|—+)$")
+# "Sent from my iPhone", "Get Outlook for Android", "Anfonwyd o fy iPhone": short, no sentence.
+MOBILE = re.compile(
+    r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|enviado desde|enviado de|"
+    r"von meinem|gesendet von|verzonden (met|vanaf|van)|skickat från|sendt fra|wysłane z|anfonwyd o|"
+    r"inviato da|отправлено с)\s+[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
 FOOTER = re.compile(
-    r"^\s*(this (e-?mail|message)( and any (files|attachments))? (is|are|may be|contains?) "
-    r"(confidential|intended|private)|the information (contained )?in this (e-?mail|message)|"
-    r"confidentiality notice|disclaimer:|mae'r e-?bost hwn|rhybudd:)", re.IGNORECASE)
-
-CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3}[\s-]?\d{3,4}\b")
-MAX_SIGNATURE_LINES = 6
-
-
-def trim(text: str) -> str:
-    """The new text of a reply, without quoted history, signature or footer."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    cut = _cut_index(lines)
-    kept = lines[:cut]
-    while kept and (not kept[-1].strip() or kept[-1].lstrip().startswith(">")):
-        kept.pop()
-    kept = _without_signature_block(kept)
-    result = "\n".join(kept).strip()
-    return result if result else text.strip()
-
-
-def _cut_index(lines: list[str]) -> int:
-    for i, line in enumerate(lines):
-        if ORIGINAL_MESSAGE.match(line) or SIGNATURE.match(line.rstrip()) or FOOTER.match(line):
-            return i
-        if ATTRIBUTION.match(line) or (i + 1 < len(lines) and ATTRIBUTION.match(f"{line} {lines[i + 1]}")
-                                       and not lines[i + 1].lstrip().startswith(">")):
-            return i
-        if HEADER_FROM.match(line) and any(HEADER_OTHER.match(n) for n in lines[i + 1:i + 4]):
-            return i
-        if line.lstrip().startswith(">") and _quoted_to_end(lines[i:]):
-            return i
-    return len(lines)
+    r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
+    r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
+    r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
+    r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended))", re.IGNORECASE)
+VALEDICTION_WORDS = (
+    r"kind(est)? regards|best regards|warm(est)? regards|regards|best wishes|best|"
+    r"many thanks|sincerely|yours (sincerely|faithfully|truly)|yours|cheers|"
+    r"pozdrawiam|z poważaniem|z powazaniem|pozdrowienia|"
+    r"med venlig hilsen|venlig hilsen|kærlig hilsen|kh|mvh|vennlig hilsen|med vennlig hilsen|hilsen|"
+    r"med vänliga hälsningar|vänliga hälsningar|hälsningar|"
+    r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|gruß|lg|"
+    r"cordialement|bien à vous|salutations|"
+    r"saludos|un saludo|atentamente|cumprimentos|atenciosamente|"
+    r"met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|groet|"
+    r"cordiali saluti|distinti saluti|saluti|"
+    r"cofion( cynnes| gorau)?|yn gywir|gyda dymuniadau gorau|"
+    r"с уважением|よろしくお願いします")
+VALEDICTION = re.compile(rf"^\s*({VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
+VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?|thx|diolch|{VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
+NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
+DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")
+CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\(\d{3}\)\s?)\d{2,4}[\s.-]?\d{3}"
+                     r"[\s.-]?\d{3,4}\b|\b\d{3}-\d{3}-\d{4}\b")
+MAX_SIGNATURE_LINES = 8
+MAX_LINES = 5000            # a pathological message is scanned only this far
 
 
-def _without_signature_block(lines: list[str]) -> list[str]:
-    """Drop a last paragraph that looks like a signature (a few short lines carrying an email
-    address or a phone number) when there is text above it."""
-    blanks = [i for i, line in enumerate(lines) if not line.strip()]
-    if not blanks:
+def trim(text: str, sender: str = "") -> str:
+    """The new text of a reply, without quoted history, signature or footer.
+
+    `sender` is the writer's name or address when known; a closing block signed with it goes.
+    """
+    return _trim(text, sender) or text.strip()
+
+
+def trim_html(markup: str, sender: str = "") -> str:
+    """The new text of an HTML reply: blockquotes read as quoted lines, then `trim`."""
+    from gateway.mail.parse import html_to_text
+    return _trim(html_to_text(markup, quotes=True), sender) or html_to_text(markup)
+
+
+def reply_text(msg, sender: str = "") -> str:
+    """The new text of a parsed message, from its HTML when it has no plain text."""
+    return trim_html(msg.html, sender) if msg.html else trim(msg.text, sender)
+
+
+def _trim(text: str, sender: str) -> str:
+    lines = _split_shared_lines(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")[:MAX_LINES]
+    kinds = _inline_quotes_as_text([_kind(lines, i) for i in range(len(lines))])
+    history = _first(kinds, ("splitter", "quote"))
+    if "forward" in kinds[:history]:          # a forward: sign the note above it off, keep the rest
+        at = kinds.index("forward")
+        return "\n".join(_without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
+    reply = _reply_lines(lines, kinds)
+    reply = _without_signature(reply, sender)
+    while reply and (not reply[-1].strip() or re.fullmatch(r"\s*[-_=*]{3,}\s*", reply[-1])):
+        reply.pop()
+    return "\n".join(reply).strip()
+
+
+def _split_shared_lines(text: str) -> str:
+    """'bla-bla--- On Wed, ... wrote:' -> two lines, so the splitter stands on its own."""
+    return re.sub(r"(?m)(?<=\S)(-{3,}\s*On\s.{0,200}?\bwrote:)", r"\n\1", text)
+
+
+def _kind(lines: list[str], i: int) -> str:
+    line = lines[i].translate(INVISIBLE)
+    stripped = line.strip()
+    if not stripped:
+        return "blank"
+    if FORWARD.match(line):
+        return "forward"
+    if stripped.startswith(">") and not _attribution(lines, i):
+        return "quote"
+    if SEPARATOR.match(line) or UNDERSCORES.match(line) or _attribution(lines, i) or _header_block(lines, i):
+        return "splitter"
+    return "text"
+
+
+def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
+    """A ">" quote with the writer's text right above and below it, and no attribution, is
+    quoted inside the reply (answering point by point), not history under it: keep it."""
+    i = 0
+    while i < len(kinds):
+        if kinds[i] != "quote":
+            i += 1
+            continue
+        end = i
+        while end < len(kinds) and kinds[end] in ("quote", "blank"):
+            end += 1
+        before = next((k for k in reversed(kinds[:i]) if k != "blank"), None)
+        if before == "text" and end < len(kinds) and kinds[end] == "text":
+            kinds[i:end] = ["text" if k == "quote" else k for k in kinds[i:end]]
+        i = end
+    return kinds
+
+
+def _attribution(lines: list[str], i: int) -> bool:
+    line = lines[i].translate(INVISIBLE)
+    if len(line) > 400:
+        return False
+    if ATTRIBUTION.match(line) and (ATTRIBUTION_START.match(line) or EMAIL.search(line) or DATE.search(line)
+                                    or re.match(r"^[\s-]*-{2,}", line)):
+        return True
+    # A date-and-address attribution, which clients wrap after "<" or before the address.
+    for width in (1, 2, 3):
+        joined = "".join(part.translate(INVISIBLE).strip() + ("" if part.rstrip().endswith("<") else " ")
+                         for part in lines[i:i + width]).strip()
+        if DATED_ADDRESS.match(joined) and (width == 1 or joined.endswith(":")):
+            return True
+    if line.rstrip().endswith(":") and EMAIL.search(line) and DATE.search(line) and len(line) < 200:
+        return True
+    # "On <date>, <name>" wrapped by the client over several short lines up to "... wrote:"
+    if ATTRIBUTION_START.match(line) and DATE.search(line) and not line.rstrip().endswith((".", "?", "!")):
+        joined = line
+        for nxt in lines[i + 1:i + 6]:
+            nxt = nxt.translate(INVISIBLE)
+            if nxt.lstrip().startswith(">") and not re.match(r"^\s*>\s*wrote:", nxt):
+                return False
+            joined = f"{joined} {nxt.strip()}"
+            if re.search(rf"\b({WROTE})\b\s*:?\s*$", nxt.strip(), re.IGNORECASE):
+                return len(joined) < 500
+    return False
+
+
+def _header_block(lines: list[str], i: int) -> bool:
+    """An Outlook-style header block starts here: a From/Date/Sent line and at least one more
+    header line among the next few (blank lines between them allowed)."""
+    if not HEADER_ANCHOR.match(lines[i].translate(INVISIBLE)):
+        return False
+    seen = 0
+    for nxt in lines[i + 1:i + 9]:
+        nxt = nxt.translate(INVISIBLE)
+        if HEADER.match(nxt):
+            seen += 1
+            if seen >= 2 or (seen >= 1 and re.search(r"\b(sent|subject|to|gesendet|betreff)\s*:", nxt, re.I)):
+                return True
+    return False
+
+
+def _reply_lines(lines: list[str], kinds: list[str]) -> list[str]:
+    cut = _first(kinds, ("splitter", "quote"))
+    if cut == len(lines):
         return lines
-    start = blanks[-1] + 1
-    block = lines[start:]
-    if (0 < len(block) <= MAX_SIGNATURE_LINES and all(len(line) <= 80 for line in block)
-            and any(CONTACT.search(line) for line in block) and any(l.strip() for l in lines[:start])):
-        return lines[:blanks[-1]]
+    before = lines[:cut]
+    if any(k == "text" for k in kinds[:cut]):
+        return before + _closing_text(lines, kinds, cut)
+    # Nothing above the history: a bottom-posted reply, or a header block on top of the text.
+    after = cut
+    while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
+        after += 1
+    if kinds[cut] == "splitter" and "quote" not in kinds[cut:after]:
+        return _reply_lines(lines[after:], kinds[after:]) if after < len(lines) else []
+    rest = lines[after:]
+    rest_kinds = kinds[after:]
+    if "splitter" in rest_kinds or "quote" in rest_kinds:
+        return _reply_lines(rest, rest_kinds)
+    return rest
+
+
+def _closing_text(lines: list[str], kinds: list[str], cut: int) -> list[str]:
+    """Unquoted text after a ">" quote that runs to the end (a reply wrapped round a quote)."""
+    after = cut
+    while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
+        after += 1
+    if after >= len(lines) or "quote" not in kinds[cut:after]:
+        return []
+    if any(k in ("splitter", "quote") for k in kinds[after:]):
+        return []
+    return lines[after:]
+
+
+def _first(kinds: list[str], wanted: tuple[str, ...]) -> int:
+    return next((i for i, kind in enumerate(kinds) if kind in wanted), len(kinds))
+
+
+def _without_signature(lines: list[str], sender: str) -> list[str]:
+    for i, line in enumerate(lines):
+        clean = line.translate(INVISIBLE).rstrip()
+        if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]):
+            lines = lines[:i]
+            break
+        if MOBILE.match(clean) and _has_text(lines[:i]) and not _has_text(lines[i + 1:i + 3]):
+            lines = lines[:i]
+            break
+    for _ in range(3):  # a list footer under a signature under the text: peel them one by one
+        shorter = _without_trailing_block(lines, sender)
+        if len(shorter) == len(lines):
+            break
+        lines = shorter
     return lines
 
 
-def _quoted_to_end(lines: list[str]) -> bool:
-    """Whether everything from here on is quoted or blank (quotes inside a reply survive)."""
-    return all(not line.strip() or line.lstrip().startswith(">") for line in lines)
+def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
+    """Drop a closing block: 'Regards,\\nName', '-Name', a few short lines with contact details,
+    or a block signed with the sender's name."""
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    if not lines:
+        return lines
+    tail = [i for i, line in enumerate(lines) if line.strip()][-2 * MAX_SIGNATURE_LINES:]
+    names = _sender_names(sender)
+    for i in tail:
+        clean = lines[i].translate(INVISIBLE).strip()
+        block = [line for line in lines[i:] if line.strip()]
+        if not _has_text(lines[:i]):
+            continue
+        if re.fullmatch(r"-{4,}", clean) and lines[i - 1].strip() == "" and any(CONTACT.search(b) for b in block):
+            return lines[:i]
+        if len(block) > MAX_SIGNATURE_LINES:
+            continue
+        if VALEDICTION.match(clean) and 1 < len(block) <= 5 and all(len(b) <= 100 for b in block[1:]) \
+                and (NAME_LINE.match(block[1]) or any(CONTACT.search(b) for b in block)):
+            return lines[:i]
+        if names and len(clean) <= 60 and any(re.search(rf"\b{re.escape(n)}\b", clean.lower()) for n in names) \
+                and len(block) <= MAX_SIGNATURE_LINES:
+            start = i
+            while start and lines[start - 1].strip() and i - start < 4:
+                start -= 1
+            if start and VALEDICTION_LIKE.match(lines[start - 1]):
+                start -= 1
+            if _has_text(lines[:start]):
+                return lines[:start]
+        if i == tail[-1] and DASH_NAME.match(clean) and len(clean) <= 30:
+            return lines[:i]
+        if lines[i - 1].strip() == "" and len(block) <= 6 and all(len(b) <= 80 for b in block) \
+                and any(CONTACT.search(b) for b in block) and NAME_LINE.match(block[0]) \
+                and not any(b.rstrip().endswith((".", "?", "!")) and len(b.split()) > 6 for b in block):
+            return lines[:i]
+    return lines
+
+
+
+TITLES = {"mr", "mrs", "ms", "miss", "dr", "pc", "psc", "sgt", "insp", "the", "team", "police"}
+
+
+def _sender_names(sender: str) -> list[str]:
+    """Lower-case forms of the sender's name to look for in a signature."""
+    sender = sender.strip().lower()
+    if not sender:
+        return []
+    if "@" in sender:
+        return [sender]  # an address alone: its local part is too often a common word
+    words = [w for w in re.split(r"[\s,]+", sender) if len(w) > 2 and w not in TITLES]
+    return [sender] + words
+
+
+def _has_text(lines: list[str]) -> bool:
+    return any(line.strip() for line in lines)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from gateway import store, workdays
 from gateway.mail import compose
 from gateway.mail.addresses import reply_address
+from gateway.mail.trim import reply_text
 from gateway.models import Case
 from gateway.config import Team
 from gateway.pipeline import Context
@@ -29,6 +30,7 @@ def new_case(ctx: Context) -> None:
     store.remember_message_id(msg.message_id, case, "in")
     store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
+    other_teams(ctx)
     _acknowledge(ctx, due)
 
 
@@ -41,16 +43,36 @@ def follow_up(ctx: Context) -> None:
     case.updated_at = store.utc(now)
     case.save()
     store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
-    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status)
+    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status,
+             text=reply_text(msg, sender=msg.from_name))
+
+
+def held(ctx: Context, why: str) -> None:
+    """Tell the case's team that mail on their case was held, with the message attached."""
+    _to_team(ctx, "team/held", "team_held", "Held: ", why=why)
+
+
+def other_teams(ctx: Context) -> None:
+    """A message written to several teams' addresses is one case, for the first; tell the rest."""
+    for team in ctx.also_teams:
+        text = ctx.renderer.render(
+            "team/copy_elsewhere", reference=ctx.case.reference, team_name=team.name,
+            case_team_name=ctx.team.name, resident_name=ctx.msg.from_name,
+            resident_address=ctx.msg.from_address, subject=ctx.msg.subject)
+        envelope = team_envelope(ctx, team, ctx.msg.from_name or ctx.msg.from_address)
+        subject = compose.team_subject(ctx.msg.subject, ctx.case.reference, f"For {ctx.team.name}: ")
+        enqueue(ctx, "team_copy_elsewhere", envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
+        store.add_event(ctx.case, "told_team", ctx.clock.now(),
+                        f"{team.key} was also written to; told the case is with {ctx.team.key}", ctx.inbound_id)
 
 
 def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
     settings, msg, case, team = ctx.settings, ctx.msg, ctx.case, ctx.team
-    text = ctx.renderer.render(
-        template, reference=case.reference, team_name=team.name, resident_name=msg.from_name,
-        resident_address=msg.from_address, subject=msg.subject, text=msg.text,
-        received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
-        due_date=workdays.in_words(case.due_date), problems=msg.problems, **extra)
+    values = dict(reference=case.reference, team_name=team.name, resident_name=msg.from_name,
+                  resident_address=msg.from_address, subject=msg.subject, text=msg.text,
+                  received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
+                  due_date=workdays.in_words(case.due_date), problems=msg.problems)
+    text = ctx.renderer.render(template, **(values | extra))
     envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
     subject = compose.team_subject(msg.subject, case.reference, label)
     enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)

@@ -7,7 +7,7 @@ import re
 
 from gateway import store, workdays
 from gateway.mail import compose
-from gateway.mail.trim import trim
+from gateway.mail.trim import reply_text
 from gateway.pipeline import Context
 from gateway.pipeline.notify import case_reply_address, enqueue, team_envelope
 
@@ -17,7 +17,7 @@ EMAIL_RE = re.compile(r"[\w.+'-]+@([\w-]+(?:\.[\w-]+)+)")
 
 
 def officer_reply(ctx: Context) -> None:
-    text = trim(ctx.msg.text)
+    text = reply_text(ctx.msg, sender=ctx.msg.from_name)
     commands, text = _split_commands(text)
     unknown = [c for c, _ in commands if c not in COMMANDS]
     if unknown:

@@ -47,9 +47,7 @@ def thread(ctx: Context) -> None:
         _officer(ctx)
         return
     if case and msg.from_address != case.resident_address:
-        store.add_event(case, "held", now, f"from {msg.from_address}, not the case's resident",
-                        ctx.inbound_id)
-        raise Hold("held", "sender is not the case's resident")
+        _hold(ctx, "not the case's resident")
     ctx.kind = "resident_follow_up" if case else "resident_new"
 
 
@@ -63,11 +61,18 @@ def _officer(ctx: Context) -> None:
     speaks = team is not None and msg.from_address in team.speakers
     authenticated = classify.authenticated(msg, ctx.settings.trusted_authserv_id)
     if not (speaks and authenticated):
-        why = "not an officer of the case's team" if not speaks else "not authenticated by the trusted server"
-        store.add_event(case, "held", now, f"from {msg.from_address}: {why}", ctx.inbound_id)
-        raise Hold("held", why)
+        _hold(ctx, "not an officer of the case's team" if not speaks else "not authenticated by the trusted server")
     store.remember_message_id(msg.message_id, case, "in")
     ctx.kind = "officer_reply"
+
+
+def _hold(ctx: Context, why: str) -> None:
+    """Keep the message on its case, tell the case's team, send nothing to the resident."""
+    case, msg = ctx.case, ctx.msg
+    store.add_event(case, "held", ctx.clock.now(), f"from {msg.from_address}: {why}", ctx.inbound_id)
+    ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
+    notify_module.held(ctx, why)
+    raise Hold("held", why)
 
 
 def _find_case(ctx: Context):
@@ -95,12 +100,16 @@ def route(ctx: Context) -> None:
         ctx.routed_by = "existing case"
         return
     by_address = {t.address: t for t in settings.teams}
+    written_to = []
     for address in ctx.rcpt_tos + ctx.msg.to + ctx.msg.cc:
         local, domain = split(address)
         team = by_address.get(f"{base_local(local)}@{domain}")
-        if team:
-            ctx.team, ctx.routed_by = team, f"written to {team.address}"
-            return
+        if team and team not in written_to:
+            written_to.append(team)
+    if written_to:
+        ctx.team, ctx.routed_by = written_to[0], f"written to {written_to[0].address}"
+        ctx.also_teams = written_to[1:]
+        return
     best: tuple[int, object, str] | None = None
     for postcode in classify.postcodes(f"{ctx.msg.subject}\n{ctx.msg.text}"):
         for team in settings.teams:

@@ -88,7 +88,11 @@ def test_a_stranger_writing_to_a_case_address_is_held(harness):
     harness.submit(resident_mail(message_id="<s2@x>", sender="mallory@example.com", to=case_address),
                    rcpt_tos=[case_address])
     assert kinds() == ["resident_new", "held"]
-    assert len(harness.outbox()) == 2
+    assert len(harness.outbox("resident_ack")) == 1 and harness.outbox("resident_answer") == []
+    notice, = harness.outbox("team_held")
+    assert notice["To"] == harness.outbox("team_new_case")[0]["To"]
+    assert "held: not the case's resident" in notice.get_body(("plain",)).get_content()
+    assert "mallory@example.com" in notice.get_body(("plain",)).get_content()
     assert CaseEvent.select().where(CaseEvent.kind == "held").count() == 1
 
 
@@ -175,3 +179,35 @@ def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, m
         pass
     assert Inbound.get_by_id(inbound_id).kind == "resident_new"
     assert len(harness.outbox()) == 2
+
+
+def test_one_message_to_two_teams_makes_one_case_and_tells_the_second_team(harness):
+    harness.submit(resident_mail(to="hightown@surgery.example.org, rhosddu@surgery.example.org"),
+                   rcpt_tos=["hightown@surgery.example.org", "rhosddu@surgery.example.org"])
+    case = Case.get()
+    assert (Case.select().count(), case.team) == (1, "hightown")
+    forward, = harness.outbox("team_new_case")
+    assert "hightown.npt@police.example" in forward["To"]
+    notice, = harness.outbox("team_copy_elsewhere")
+    assert "rhosddu.npt@police.example" in notice["To"]
+    assert notice["Subject"] == "[SRG-2026-0001] For Hightown Neighbourhood Policing Team: Bikes on the pavement"
+    text = notice.get_body(("plain",)).get_content()
+    assert "SRG-2026-0001" in text and "it is with the\r\nHightown" in text
+    assert [p.get_filename() for p in notice.iter_attachments()] == ["original.eml"]
+    assert len(harness.outbox("resident_ack")) == 1
+
+
+def test_a_follow_up_reaches_the_team_trimmed_with_the_whole_original_attached(harness):
+    harness.submit(resident_mail())
+    ack = harness.outbox("resident_ack")[0]
+    body = ("They were back last night, three of them.\n\n"
+            "On Sat, 28 Nov 2026 at 10:00, Hightown Neighbourhood Policing Team <surgery@surgery.example.org> wrote:\n"
+            "> Thank you for your message.\n> Your reference is SRG-2026-0001.\n")
+    harness.submit(resident_mail(body=body, message_id="<a2@example.net>", to=ack["Reply-To"],
+                                 subject=ack["Subject"]), rcpt_tos=[ack["Reply-To"]])
+    follow, = harness.outbox("team_follow_up")
+    text = follow.get_body(("plain",)).get_content()
+    assert "They were back last night, three of them." in text
+    assert "Thank you for your message" not in text and "wrote:" not in text
+    original, = follow.iter_attachments()
+    assert b"> Thank you for your message." in original.get_content().as_bytes()
