@@ -30,6 +30,27 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "replies"
 HELD_OUT_PERCENT = 30
 
 
+def _baselines() -> dict[str, Callable[[str], str]]:
+    """Published reply parsers, for comparison, when they are installed (they are not
+    dependencies): pip install mail-parser-reply email_reply_parser."""
+    found: dict[str, Callable[[str], str]] = {}
+    try:
+        from mailparser_reply import EmailReplyParser as Mpr
+        langs = ["en", "de", "nl", "pl", "sv", "da", "fr", "it", "ja", "es"]
+        found["mail-parser-reply"] = lambda t: Mpr(languages=langs).parse_reply(text=t)
+    except ImportError:
+        pass
+    try:
+        from email_reply_parser import EmailReplyParser as Erp
+        found["email_reply_parser"] = Erp.parse_reply
+    except ImportError:
+        pass
+    return found
+
+
+TRIMMERS: dict[str, Callable[..., str]] = {}   # name -> text trimmer; set in main()
+
+
 @dataclass
 class Case:
     id: str
@@ -66,7 +87,7 @@ def github(root: Path):
     for c in json.loads((root / "expected.json").read_text()):
         if "visible_text" in c:
             body = (root / c["file"]).read_text()
-            yield Case(f"github/{c['file']}", "github_email_reply_parser", lambda b=body: trim(b),
+            yield Case(f"github/{c['file']}", "github_email_reply_parser", lambda b=body: TEXT(b),
                        c["visible_text"])
 
 
@@ -77,10 +98,10 @@ def talon_inline(root: Path):
             continue
         text = case["input"]
         if case["function"] == "extract_from_html":
-            yield Case(f"talon/{case['id']}", "talon inline", lambda t=text: trim_html(t),
+            yield Case(f"talon/{case['id']}", "talon inline", lambda t=text: HTML(t),
                        visible(case["expected"]), "squashed")
         else:
-            yield Case(f"talon/{case['id']}", "talon inline", lambda t=text: trim(t), case["expected"],
+            yield Case(f"talon/{case['id']}", "talon inline", lambda t=text: TEXT(t), case["expected"],
                        "exact" if case["compare"] == "exact" else "squashed")
 
 
@@ -90,19 +111,19 @@ def talon_fixtures(root: Path):
         cid = f"talon-fixture/{c['input']}"
         if path.suffix == ".eml" and "expected_file" in c:
             want = c["expected"] if c["expected"] is not None else (root / c["expected_file"]).read_text()
-            yield Case(cid, "talon fixtures", lambda p=path: reply_text(parse(p.read_bytes())), want)
+            yield Case(cid, "talon fixtures", lambda p=path: EML(p.read_bytes()), want)
         elif path.suffix == ".eml":
-            yield Case(cid, "talon fixtures", lambda p=path: reply_text(parse(p.read_bytes())), "",
+            yield Case(cid, "talon fixtures", lambda p=path: EML(p.read_bytes()), "",
                        "share_block")
         elif path.suffix == ".html":
             want = c.get("expected") or visible(c["expected_html"])
-            yield Case(cid, "talon fixtures", lambda p=path: trim_html(p.read_text()), want, "squashed")
+            yield Case(cid, "talon fixtures", lambda p=path: HTML(p.read_text()), want, "squashed")
         elif "expected_signature_file" in c:
             body = path.read_text()
             sender = (root / c["sender_file"]).read_text().strip()
             signature = (root / c["expected_signature_file"]).read_text().strip()
             want = body.strip()[:len(body.strip()) - len(signature)] if signature else body
-            yield Case(cid, "talon fixtures", lambda b=body, s=sender: trim(b, sender=s), want)
+            yield Case(cid, "talon fixtures", lambda b=body, s=sender: TEXT(b, sender=s), want)
 
 
 def mail_parser_reply(root: Path):
@@ -111,7 +132,7 @@ def mail_parser_reply(root: Path):
         if checks:
             body = (root / case["file"]).read_text()
             yield Case(f"mpr/{case['test']}/{case['file']}", "mail_parser_reply",
-                       lambda b=body: trim(b), json.dumps(checks), "checks")
+                       lambda b=body: TEXT(b), json.dumps(checks), "checks")
 
 
 def _check(body: str, op: str, value: str) -> bool:
@@ -124,23 +145,61 @@ def all_cases(root: Path) -> list[Case]:
             *talon_fixtures(root / "talon"), *mail_parser_reply(root / "mail_parser_reply")]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root", nargs="?", type=Path, default=DEFAULT)
-    ap.add_argument("--show", choices=("dev", "held-out", "all"), help="print the failures of a split")
-    args = ap.parse_args()
+def TEXT(text: str, sender: str = "") -> str:
+    return TRIMMERS["text"](text, sender)
+
+
+def HTML(markup: str) -> str:
+    return TRIMMERS["html"](markup)
+
+
+def EML(raw: bytes) -> str:
+    return TRIMMERS["eml"](raw)
+
+
+def ours() -> None:
+    TRIMMERS.update(text=lambda t, s="": trim(t, sender=s), html=trim_html,
+                    eml=lambda raw: reply_text(parse(raw)))
+
+
+def library(fn: Callable[[str], str]) -> None:
+    """A plain-text parser is given what it can take: text, HTML made text, an .eml's text."""
+    def text(t: str, s: str = "") -> str:
+        try:
+            return fn(t) or ""
+        except Exception as exc:  # a library crash counts as a miss
+            return f"<crash {type(exc).__name__}>"
+    TRIMMERS.update(text=text, html=lambda m: text(html_to_text(m)), eml=lambda raw: text(parse(raw).text))
+
+
+def score(root: Path, show: str | None) -> dict[str, list[int]]:
     table: dict[str, list[int]] = {}
-    for case in all_cases(args.root):
+    for case in all_cases(root):
         ok, got = case.right()
         split = "held-out" if case.held_out else "dev"
         for key in (case.corpus, split, "all"):
             row = table.setdefault(key, [0, 0])
             row[0] += ok
             row[1] += 1
-        if not ok and args.show in (split, "all"):
+        if not ok and show in (split, "all"):
             print(f"--- FAIL {case.id} [{split}]\n{got}\n--- wanted ({case.compare}):\n{case.want}\n")
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", nargs="?", type=Path, default=DEFAULT)
+    ap.add_argument("--show", choices=("dev", "held-out", "all"), help="print the failures of a split")
+    args = ap.parse_args()
+    ours()
+    table = score(args.root, args.show)
+    print("gateway.mail.trim")
     for name, (right, total) in table.items():
-        print(f"{name:<30} {right:>4}/{total:<4} {right / total:6.1%}")
+        print(f"  {name:<30} {right:>4}/{total:<4} {right / total:6.1%}")
+    for name, fn in _baselines().items():
+        library(fn)
+        right, total = score(args.root, None)["all"]
+        print(f"{name} (for comparison)\n  {'all':<30} {right:>4}/{total:<4} {right / total:6.1%}")
 
 
 if __name__ == "__main__":

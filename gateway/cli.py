@@ -182,6 +182,51 @@ def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
         ctx.exit(1)
 
 
+@main.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Show how the gateway reads each message FILE, changing nothing.
+
+    With a config (--config or GATEWAY_CONFIG) each message is threaded against the database
+    exactly as the daemon would, and nothing is kept; without one it is only classified.
+    Exit 1 if a file could not be read at all."""
+    import json
+
+    from gateway.inspect import inspect
+    from gateway.render import Renderer
+
+    settings = renderer = clock = None
+    if ctx.obj["config"]:
+        settings = _settings(ctx)
+        store.connect(settings.database)  # read as it is: no migrations, nothing written
+        if not store.db.table_exists("case"):
+            click.echo(f"Error: the database {settings.database} has no gateway tables; "
+                       "run `gateway init` first, or inspect without a config", err=True)
+            ctx.exit(EXIT_CONFIG)
+        renderer, clock = Renderer(settings.templates), SystemClock()
+    unreadable = 0
+    for name in files:
+        try:
+            with open(name, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            unreadable += 1
+            click.echo(f"{name}: cannot read: {exc.strerror}", err=True)
+            continue
+        reading = inspect(name, raw, settings, renderer, clock)
+        if as_json:
+            click.echo(json.dumps(reading.as_dict(), ensure_ascii=False))
+        else:
+            first = next((line for line in reading.reply_text.splitlines() if line.strip()), "")
+            click.echo(f"{name}: {reading.kind}" + (f" {reading.case}" if reading.case else "")
+                       + (" (automatic)" if reading.auto_submitted else "")
+                       + (f"\n  text: {first[:100]}" if first else "")
+                       + "".join(f"\n  problem: {p}" for p in reading.problems))
+    ctx.exit(1 if unreadable else 0)
+
+
 @main.group()
 def case() -> None:
     """Look at cases."""

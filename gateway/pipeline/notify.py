@@ -26,7 +26,7 @@ def new_case(ctx: Context) -> None:
     case = Case.create(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
                        resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
                        due_date=due, updated_at=store.utc(now))
-    ctx.case = case
+    ctx.case, ctx.reply_text = case, msg.text
     store.remember_message_id(msg.message_id, case, "in")
     store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
@@ -43,8 +43,8 @@ def follow_up(ctx: Context) -> None:
     case.updated_at = store.utc(now)
     case.save()
     store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
-    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status,
-             text=reply_text(msg, sender=msg.from_name))
+    ctx.reply_text = reply_text(msg, sender=msg.from_name)
+    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
 
 
 def held(ctx: Context, why: str) -> None:

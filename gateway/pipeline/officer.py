@@ -19,6 +19,7 @@ EMAIL_RE = re.compile(r"[\w.+'-]+@([\w-]+(?:\.[\w-]+)+)")
 def officer_reply(ctx: Context) -> None:
     text = reply_text(ctx.msg, sender=ctx.msg.from_name)
     commands, text = _split_commands(text)
+    ctx.reply_text = text
     unknown = [c for c, _ in commands if c not in COMMANDS]
     if unknown:
         _error_to_officer(ctx, f"Unknown command #{unknown[0]}.")
@@ -55,6 +56,7 @@ def _relay(ctx: Context, text: str, closing: bool) -> None:
     settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
     police = _police_domains(ctx)
     text = EMAIL_RE.sub(lambda m: "[address removed]" if m.group(1).lower() in police else m.group(0), text)
+    ctx.reply_text = text
     body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
                                reference=case.reference, closing=closing)
     thread = store.resident_thread_ids(case)

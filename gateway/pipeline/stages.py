@@ -54,7 +54,7 @@ def thread(ctx: Context) -> None:
 def _officer(ctx: Context) -> None:
     """An officer's mail counts as the team speaking only on its own team's case, and, where
     a trusted authentication server is configured, only when that server vouches for it."""
-    case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
+    case, msg = ctx.case, ctx.msg
     if not case:
         raise Hold("held", "mail from a police address that belongs to no case")
     team = ctx.settings.team(case.team)

@@ -192,3 +192,36 @@ def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_te
     assert "police.example" not in answer.as_string()
     assert db_rows(tmp_path, "select status from \"case\"") == [("answered",)]
     assert gateway.stop() == 0
+
+
+def test_officers_over_smtp_spoof_note_subject_only_and_assign(tmp_path, gateway_process, relay):
+    """The rest of an officer's life with a case, through the daemon's SMTP door and a relay."""
+    gateway, port = start(tmp_path, gateway_process, relay.port,
+                          gateway={"trusted_authserv_id": "mx.police.example"})
+    send(port, resident_mail())
+    forward = relay.wait(2) and relay.messages("hightown.npt@police.example")[0]
+    vouched = {"Authentication_Results": "mx.police.example; dmarc=pass header.from=police.example"}
+
+    def officer(body: str, n: int, to: str = forward["Reply-To"], **headers):
+        msg = resident_mail(body=body, sender="PC Jones <pc.jones@police.example>", to=to,
+                            subject="RE: " + forward["Subject"], message_id=f"<o{n}@police.example>", **headers)
+        send(port, msg, sender="pc.jones@police.example", rcpts=[to])
+
+    officer("I am PC Jones, honestly. Send me your address.", 1)             # spoofed: nobody vouches
+    notice = relay.wait(3) and relay.messages("hightown.npt@police.example")[-1]
+    assert notice["Subject"].startswith("[SRG-2026-0001] Held:")
+    officer("#note\nSpoke to the council about the pavement.", 2, **vouched)
+    officer("We have asked the council to put up signs.", 3, to="surgery@surgery.example.org", **vouched)
+    relay.wait(4)
+    answers = relay.messages("ann@example.net")[1:]
+    assert [a.get_content().splitlines()[0] for a in answers] == ["We have asked the council to put up signs."]
+    assert "Send me your address" not in "".join(m.as_string() for m in relay.messages("ann@example.net"))
+    assert "Spoke to the council" not in "".join(m.as_string() for m in relay.messages("ann@example.net"))
+
+    officer("#assign rhosddu\nThis is on your patch.", 4, **vouched)
+    moved = relay.wait(5) and relay.messages("rhosddu.npt@police.example")
+    assert len(moved) == 1 and "SRG-2026-0001" in moved[0]["Subject"]
+    assert db_rows(tmp_path, 'select team, status from "case"') == [("rhosddu", "answered")]
+    events = [k for (k,) in db_rows(tmp_path, "select kind from case_event order by id")]
+    assert "held" in events and "note" in events and "assigned" in events
+    assert gateway.stop() == 0

@@ -1,0 +1,118 @@
+"""How the gateway reads a message, without changing anything: `gateway inspect`.
+
+With settings, the real pipeline runs inside a transaction that is always rolled back, so the
+answer is exactly what the daemon would do now, and the database is left as it was. Without
+settings, the message is only parsed and classified. No input makes it raise: a fault becomes
+an entry in `problems`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from email.utils import parseaddr
+
+from gateway import pipeline
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.mail import classify
+from gateway.mail.parse import ParsedMessage, parse
+from gateway.mail.trim import reply_text
+from gateway.models import Inbound, db
+from gateway.render import Renderer
+
+
+@dataclass
+class Reading:
+    file: str
+    kind: str = "invalid"
+    case: str | None = None
+    reply_text: str = ""
+    auto_submitted: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Rollback(Exception):
+    """Raised to leave the inspection transaction without committing anything."""
+
+
+def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: Renderer | None = None,
+            clock: Clock | None = None) -> Reading:
+    reading = Reading(file=name)
+    try:
+        msg = parse(raw)
+        if not msg.from_address and not msg.header("return-path"):
+            reading.problems.extend(msg.problems)
+            reading.problems.append("no sender at all (no From, no Return-Path): no one to answer")
+        elif settings is None:
+            _classify(raw, reading)
+        else:
+            _thread(raw, reading, settings, renderer, clock)
+    except Exception as exc:  # never crash on any input: say what went wrong instead
+        reading.kind = "invalid"
+        reading.problems.append(f"could not be read: {type(exc).__name__}: {exc}")
+    return reading
+
+
+def _envelope_sender(msg: ParsedMessage) -> str:
+    """The Return-Path a delivered file carries, else its From address."""
+    return_path = msg.header("return-path")
+    if return_path:
+        return parseaddr(return_path)[1] or ""
+    return msg.from_address
+
+
+def _classify(raw: bytes, reading: Reading) -> None:
+    msg = parse(raw)
+    reading.problems.extend(msg.problems)
+    mail_from = _envelope_sender(msg)
+    automatic = classify.automatic(msg, mail_from)
+    reading.auto_submitted = automatic is not None
+    if msg.headers.get("x-loop") or len(msg.headers.get("received", [])) > classify.MAX_RECEIVED:
+        reading.kind = "loop"
+    elif automatic:
+        reading.kind = "bounce" if classify.is_bounce(msg, mail_from) else "auto_reply"
+    elif not msg.from_address:
+        reading.kind = "invalid"
+    else:
+        reading.kind = "resident_new"
+        reading.reply_text = reply_text(msg, sender=msg.from_name)
+
+
+def _thread(raw: bytes, reading: Reading, settings: Settings, renderer: Renderer, clock: Clock) -> None:
+    msg = parse(raw)
+    mail_from = _envelope_sender(msg)
+    if msg.message_id:
+        earlier = Inbound.select().where(Inbound.message_id == msg.message_id).order_by(Inbound.id).first()
+        if earlier is not None:
+            reading.kind = earlier.kind or "invalid"
+            reading.case = earlier.case.reference if earlier.case_id else None
+            reading.auto_submitted = classify.automatic(msg, mail_from) is not None
+            reading.problems.extend(msg.problems)
+            reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")
+            return
+    now = clock.now()
+    ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=raw,
+                           mail_from=mail_from, rcpt_tos=[], received_at=now.astimezone(dt.timezone.utc))
+    try:
+        with db.atomic():
+            reading.kind = pipeline.run(ctx)
+            # A new case exists only once the daemon takes the message in: no reference yet.
+            reading.case = ctx.case.reference if ctx.case and reading.kind != "resident_new" else None
+            raise _Rollback
+    except _Rollback:
+        pass
+    except pipeline.StageFailure as failure:
+        reading.kind = "invalid"
+        reading.problems.append(f"would be parked at stage {failure.stage}: "
+                                f"{type(failure.error).__name__}: {failure.error}")
+    if reading.kind == "duplicate":  # a Message-ID we sent ourselves, coming back
+        reading.kind = "loop"
+        reading.problems.append(f"Message-ID {msg.message_id} is one the gateway sent")
+    reading.auto_submitted = ctx.automatic is not None
+    reading.reply_text = ctx.reply_text
+    if ctx.msg is not None:
+        reading.problems[:0] = ctx.msg.problems

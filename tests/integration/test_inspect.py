@@ -1,0 +1,95 @@
+"""`gateway inspect`: how each message would be read, changing nothing, never crashing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from tests.helpers import resident_mail
+from tests.integration.test_cli import gateway
+
+OUTLOOK_REPLY = """We will patrol Hill Street on Friday evening.
+
+Kind regards,
+PC 1234 Jones | 01978 123456
+
+________________________________
+From: Hightown Neighbourhood Policing Team <surgery@surgery.example.org>
+Sent: 28 November 2026 10:00
+Subject: [SRG-2026-0001] Bikes on the pavement
+
+They ride on the pavement.
+"""
+
+
+def rows(result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_without_a_config_it_classifies_every_file_and_survives_anything(tmp_path):
+    files = {
+        "resident.eml": resident_mail(body="Thanks.\n\nOn Sat, 28 Nov 2026, Team <t@x.org> wrote:\n> hi").as_bytes(),
+        "ooo.eml": resident_mail(subject="Out of office", Auto_Submitted="auto-replied").as_bytes(),
+        "bounce.eml": resident_mail(sender="MAILER-DAEMON@mx.example.net", subject="Undelivered",
+                                    Auto_Submitted="auto-replied").as_bytes(),
+        "garbage.eml": bytes(range(256)) * 40,
+        "empty.eml": b"",
+    }
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(raw)
+    result = gateway("inspect", "--json", *(str(tmp_path / n) for n in files), str(tmp_path / "missing.eml"))
+    assert result.returncode == 1 and "missing.eml: cannot read" in result.stderr
+    by_file = {r["file"].rsplit("/", 1)[1]: r for r in rows(result)}
+    assert set(by_file) == set(files)
+    assert by_file["resident.eml"]["kind"] == "resident_new"
+    assert by_file["resident.eml"]["reply_text"] == "Thanks."
+    assert by_file["resident.eml"]["case"] is None and by_file["resident.eml"]["auto_submitted"] is False
+    assert (by_file["ooo.eml"]["kind"], by_file["ooo.eml"]["auto_submitted"]) == ("auto_reply", True)
+    assert by_file["bounce.eml"]["kind"] == "bounce"
+    assert by_file["garbage.eml"]["kind"] == "invalid" and by_file["garbage.eml"]["problems"]
+    assert by_file["empty.eml"]["kind"] == "invalid"
+    assert "no usable From address" in by_file["empty.eml"]["problems"]
+
+
+def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harness, tmp_path):
+    harness.submit(resident_mail())
+    forward = harness.outbox("team_new_case")[0]
+    reply = resident_mail(body=OUTLOOK_REPLY, sender="PC Jones <pc.jones@police.example>",
+                          subject="RE: [SRG-2026-0001] Bikes on the pavement", to=forward["Reply-To"],
+                          message_id="<o1@police.example>")
+    stranger = resident_mail(body="Let me in", sender="mallory@example.com", to=forward["Reply-To"],
+                             message_id="<m1@example.com>")
+    (tmp_path / "reply.eml").write_bytes(reply.as_bytes())
+    (tmp_path / "stranger.eml").write_bytes(stranger.as_bytes())
+    (tmp_path / "again.eml").write_bytes(resident_mail().as_bytes())
+    database = tmp_path / "var" / "gateway.db"
+    before = _counts(database)
+
+    result = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", "--json",
+                     str(tmp_path / "reply.eml"), str(tmp_path / "stranger.eml"), str(tmp_path / "again.eml"))
+    assert result.returncode == 0, result.stderr
+    reply_row, stranger_row, again_row = rows(result)
+    assert (reply_row["kind"], reply_row["case"]) == ("officer_reply", "SRG-2026-0001")
+    assert reply_row["reply_text"] == "We will patrol Hill Street on Friday evening."
+    assert (stranger_row["kind"], stranger_row["case"]) == ("held", "SRG-2026-0001")
+    assert (again_row["kind"], again_row["case"]) == ("resident_new", "SRG-2026-0001")
+    assert any("already taken in as inbound 1" in p for p in again_row["problems"])
+    assert _counts(database) == before
+
+    human = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", str(tmp_path / "reply.eml"))
+    assert human.returncode == 0
+    assert "reply.eml: officer_reply SRG-2026-0001\n  text: We will patrol Hill Street" in human.stdout
+
+
+def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):
+    from tests.helpers import write_config
+    path = write_config(tmp_path)
+    (tmp_path / "m.eml").write_bytes(resident_mail().as_bytes())
+    result = gateway("--config", str(path), "inspect", str(tmp_path / "m.eml"))
+    assert result.returncode == 2 and "run `gateway init` first" in result.stderr
+
+
+def _counts(database) -> dict[str, int]:
+    with sqlite3.connect(database) as conn:
+        return {table: conn.execute(f'select count(*) from "{table}"').fetchone()[0]
+                for table in ("case", "inbound", "outbound", "case_event", "message_ref", "reference_counter")}
