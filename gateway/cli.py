@@ -228,6 +228,45 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
 
 
 @main.group()
+def imap() -> None:
+    """The IMAP mailbox the gateway reads ([imap] in the config)."""
+
+
+@imap.command("check")
+@click.pass_context
+def imap_check(ctx: click.Context) -> None:
+    """Log in, count the folder's messages; exit 0, or say what is wrong and exit 2."""
+    from imapclient.exceptions import LoginError
+
+    from gateway.inbound.imap import FAULTS, folder_count
+
+    settings = _settings(ctx)
+    cfg = settings.imap
+    if cfg is None:
+        click.echo("Error: no [imap] section in the config; nothing to check", err=True)
+        ctx.exit(EXIT_CONFIG)
+    where = f"{cfg.username}@{cfg.host}:{cfg.port} ({cfg.security})"
+    try:
+        count, done_exists = folder_count(cfg)
+    except LoginError as exc:
+        click.echo(f"Error: login refused for account {cfg.username!r} at {cfg.host}:{cfg.port}: "
+                   f"{_imap_text(exc)}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    except FAULTS as exc:
+        click.echo(f"Error: cannot use {where} folder {cfg.folder!r}: {type(exc).__name__}: "
+                   f"{_imap_text(exc)}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    done = ("" if not cfg.done_folder else
+            f"; processed mail goes to {cfg.done_folder!r}" + ("" if done_exists else " (created on first run)"))
+    click.echo(f"OK. {where}: folder {cfg.folder!r} holds {count} message(s){done}")
+
+
+def _imap_text(exc: BaseException) -> str:
+    from gateway.inbound.imap import error_text
+    return error_text(exc)
+
+
+@main.group()
 def case() -> None:
     """Look at cases."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +40,22 @@ class Team:
 
 
 @dataclass(frozen=True)
+class Imap:
+    """Where to read mail over IMAP, when the gateway cannot have its own MX."""
+    host: str
+    port: int
+    security: str            # tls | starttls | none
+    username: str
+    password: str = field(repr=False)
+    folder: str
+    done_folder: str         # "" : mark \Seen instead of moving
+    idle: bool
+    poll_seconds: float
+    timeout_seconds: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     domain: str
@@ -64,6 +80,7 @@ class Settings:
     poll_seconds: float
     delivery_workers: int
     teams: tuple[Team, ...]
+    imap: Imap | None = None
     warnings: tuple[str, ...] = ()
 
     @property
@@ -140,6 +157,8 @@ KNOWN_KEYS = {
     "smtp": {"listen", "max_message_bytes"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
+    "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
+             "idle", "poll_seconds", "timeout_seconds", "batch_size"},
     "team": {"name", "mailbox", "address", "officers", "postcodes", "default"},
 }
 
@@ -208,6 +227,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     delivery_workers = int(w.number("delivery_workers", "4", int, 1))
 
     teams = _teams(parser, problems, domain, surgery)
+    imap = _imap(parser, problems, base) if parser.has_section("imap") else None
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -217,14 +237,14 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
                     relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
-                    delivery_workers=delivery_workers, teams=teams, warnings=tuple(warnings))
+                    delivery_workers=delivery_workers, teams=teams, imap=imap, warnings=tuple(warnings))
 
 
 def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:
     for section in parser.sections():
         kind = "team" if section.startswith("team:") else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, team:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, team:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:
@@ -265,6 +285,44 @@ def _listen(reader: _Reader) -> tuple[str, int] | None:
         reader.fail("listen", f"{raw!r} must be HOST:PORT, e.g. 127.0.0.1:8025 (empty: no SMTP listener)")
         return None
     return host, int(port)
+
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) -> Imap:
+    r = _Reader(parser, "imap", problems)
+    host = r.text("host", "", lambda v: None if v else "is required (the IMAP server's name)")
+    security = r.text("security", "tls").lower()
+    if security not in ("tls", "starttls", "none"):
+        r.fail("security", f"{security!r} must be tls, starttls or none")
+    elif security == "none" and host and host not in LOOPBACK and not host.startswith("127."):
+        r.fail("security", f"none sends the password in clear: only allowed for loopback, not {host}")
+    port = int(r.number("port", "993" if security == "tls" else "143", int, 1))
+    if port > 65535:
+        r.fail("port", "must be 65535 or less")
+    username = r.text("username", "", _required)
+    password = r.text("password", "")
+    password_file = r.text("password_file", "")
+    if password and password_file:
+        r.fail("password_file", "give password or password_file, not both")
+    elif password_file:
+        path = base / password_file
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            r.fail("password_file", f"cannot read {path}: {exc.strerror or exc}")
+    elif not password:
+        r.fail("password_file", "is required (or password)")
+    folder = r.text("folder", "INBOX", _required)
+    done_folder = r.text("done_folder", "Processed")
+    if done_folder and done_folder == folder:
+        r.fail("done_folder", "must differ from folder (empty: mark messages \\Seen instead)")
+    return Imap(host=host, port=port, security=security, username=username, password=password,
+                folder=folder, done_folder=done_folder, idle=r.boolean("idle", "yes"),
+                poll_seconds=float(r.number("poll_seconds", "60", float, 1)),
+                timeout_seconds=float(r.number("timeout_seconds", "60", float, 1)),
+                batch_size=int(r.number("batch_size", "50", int, 1)))
 
 
 def _retry_delays(reader: _Reader) -> tuple[int, ...]:

@@ -106,4 +106,14 @@ class CaseEvent(BaseModel):
     detail = pw.TextField(default="")
 
 
+class ImapState(BaseModel):
+    """Per IMAP account and folder: the UIDVALIDITY seen and the highest UID taken in."""
+
+    mailbox = pw.CharField(unique=True)   # user@host:port/folder
+    uidvalidity = pw.BigIntegerField()
+    last_uid = pw.BigIntegerField(default=0)
+    updated_at = pw.DateTimeField()
+
+
+# The first schema (migration 0001); later tables are created by their own migrations.
 ALL_TABLES = (SchemaVersion, ReferenceCounter, Case, Inbound, MessageRef, Outbound, CaseEvent)

@@ -46,6 +46,11 @@ class Service:
         for n in range(s.delivery_workers):
             deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}")
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
+        if s.imap is not None:
+            from gateway.inbound import imap
+
+            intake = imap.ImapIntake(s, self.clock, self.inbound_wake)
+            self._thread("imap", intake.run)
         if s.smtp_listen:
             from gateway.inbound import smtp
 
@@ -71,7 +76,7 @@ class Service:
         if self.smtp is not None:
             self.smtp.stop()
             self.smtp = None
-        self.stop_event.set()
+        self.stop_event.set()  # the IMAP reader stops between batches, within a second
         self.inbound_wake.set()
         self.outbound_wake.set()
         for thread in self.threads:

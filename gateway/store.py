@@ -19,8 +19,8 @@ import peewee as pw
 from playhouse import db_url
 
 from gateway.migrations import MIGRATIONS
-from gateway.models import (Case, CaseEvent, Inbound, MessageRef, Outbound, ReferenceCounter,
-                            SchemaVersion, db)
+from gateway.models import (Case, CaseEvent, ImapState, Inbound, MessageRef, Outbound,
+                            ReferenceCounter, SchemaVersion, db)
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "full", "busy_timeout": 30000,
                   "foreign_keys": 1}
@@ -96,6 +96,30 @@ def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: st
                              sha256=hashlib.sha256(raw).hexdigest(),
                              message_id=header_message_id(raw), state="queued")
     return row.id
+
+
+def save_inbound_once(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
+                      now: dt.datetime) -> tuple[int, bool]:
+    """Store a message unless these exact bytes are already stored; (id, whether it is new).
+    A mailbox read again after a crash hands us the same bytes: they must not count twice."""
+    digest = hashlib.sha256(raw).hexdigest()
+    with db.atomic():
+        earlier = Inbound.select(Inbound.id).where(Inbound.sha256 == digest).order_by(Inbound.id).first()
+        if earlier is not None:
+            return earlier.id, False
+        return save_inbound(raw, mail_from, rcpt_tos, source, now), True
+
+
+def imap_state(mailbox: str) -> ImapState | None:
+    return ImapState.get_or_none(ImapState.mailbox == mailbox)
+
+
+def set_imap_state(mailbox: str, uidvalidity: int, last_uid: int, now: dt.datetime) -> None:
+    with db.atomic():
+        updated = (ImapState.update(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=utc(now))
+                   .where(ImapState.mailbox == mailbox).execute())
+        if not updated:
+            ImapState.create(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=utc(now))
 
 
 def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound | None:

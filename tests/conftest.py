@@ -156,3 +156,12 @@ def gateway_process(tmp_path):
         if process.proc and process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()
+
+
+@pytest.fixture
+def dovecot():
+    from tests.servers.dovecot import Dovecot
+
+    server = Dovecot().start()
+    yield server
+    server.remove()

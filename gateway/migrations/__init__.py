@@ -6,6 +6,9 @@ a later change to a table is a new migration (peewee's playhouse.migrate adds co
 
 from __future__ import annotations
 
-from gateway.migrations import m0001_initial
+from gateway.migrations import m0001_initial, m0002_imap_state
 
-MIGRATIONS = ((1, "initial", m0001_initial.apply),)
+MIGRATIONS = (
+    (1, "initial", m0001_initial.apply),
+    (2, "imap_state", m0002_imap_state.apply),
+)

@@ -1,0 +1,1 @@
+"""Real servers the tests start themselves on loopback (see ../shared/recipes/REAL_SERVERS.md)."""
