@@ -68,3 +68,20 @@ def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as caught:
         config.load(tmp_path / "absent.ini")
     assert "cannot read config file" in caught.value.problems[0]
+
+
+def test_the_example_config_documents_every_key():
+    import re
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / "gateway.ini.example").read_text()
+    documented: dict[str, set[str]] = {}
+    section = None
+    for line in example.splitlines():
+        line = line.lstrip(";").strip()
+        if m := re.fullmatch(r"\[(\w+)(?::\w+)?\]", line):
+            section = m.group(1)
+        elif section and (m := re.match(r"(\w+)\s*=", line)):
+            documented.setdefault(section, set()).add(m.group(1))
+    for section, keys in config.KNOWN_KEYS.items():
+        assert keys <= documented.get(section, set()), (section, keys - documented.get(section, set()))
