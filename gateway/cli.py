@@ -313,3 +313,8 @@ def case_show(ctx: click.Context, reference: str) -> None:
         click.echo(f"--- {entry.at:%Y-%m-%d %H:%M}  {entry.who}  [{entry.what}]")
         if entry.text:
             click.echo(entry.text + "\n")
+
+
+from gateway import cli_alerts  # noqa: E402  registers `subscribers` and `bulletin`
+
+COMMAND_MODULES = (cli_alerts,)

@@ -40,6 +40,15 @@ class Team:
 
 
 @dataclass(frozen=True)
+class Area:
+    """An alert area: residents subscribe to it; its team's officers may send to it."""
+    key: str
+    name: str
+    team: str
+    postcodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Imap:
     """Where to read mail over IMAP, when the gateway cannot have its own MX."""
     host: str
@@ -80,7 +89,11 @@ class Settings:
     poll_seconds: float
     delivery_workers: int
     teams: tuple[Team, ...]
+    areas: tuple[Area, ...] = ()
     imap: Imap | None = None
+    http_listen: tuple[str, int] | None = None
+    base_url: str = ""
+    max_per_second: float = 0.0   # 0: no limit
     warnings: tuple[str, ...] = ()
 
     @property
@@ -94,6 +107,13 @@ class Settings:
 
     def team(self, key: str) -> Team | None:
         return next((t for t in self.teams if t.key == key), None)
+
+    def area(self, key: str) -> Area | None:
+        return next((a for a in self.areas if a.key == key), None)
+
+    @property
+    def alerts_address(self) -> str:
+        return f"alerts@{self.domain}"
 
 
 class _Reader:
@@ -155,7 +175,9 @@ KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
                 "timezone", "response_days", "templates", "log_level", "trusted_authserv_id"},
     "smtp": {"listen", "max_message_bytes"},
-    "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours"},
+    "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second"},
+    "http": {"listen", "base_url"},
+    "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
              "idle", "poll_seconds", "timeout_seconds", "batch_size"},
@@ -220,6 +242,14 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     relay_timeout = float(r.number("timeout_seconds", "30", float, 1))
     retry_delays = _retry_delays(r)
     deadline = float(r.number("retry_deadline_hours", "120", float, 0.001))
+    max_per_second = float(r.number("max_per_second", "0", float, 0))
+
+    h = _Reader(parser, "http", problems)
+    http_listen = _listen(h, "") if parser.has_section("http") else None
+    base_url = h.text("base_url", "").rstrip("/")
+    if http_listen and not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
+        h.fail("base_url", "is required with listen: the address residents' browsers reach, "
+                           "e.g. https://alerts.example.org (served through your HTTPS proxy)")
 
     w = _Reader(parser, "worker", problems)
     lease = int(w.number("lease_seconds", "300", int, 1))
@@ -228,6 +258,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
 
     teams = _teams(parser, problems, domain, surgery)
     imap = _imap(parser, problems, base) if parser.has_section("imap") else None
+    areas = _areas(parser, problems, teams)
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -237,14 +268,16 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
                     relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
-                    delivery_workers=delivery_workers, teams=teams, imap=imap, warnings=tuple(warnings))
+                    delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
+                    http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
+                    warnings=tuple(warnings))
 
 
 def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:
     for section in parser.sections():
-        kind = "team" if section.startswith("team:") else section
+        kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, team:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:
@@ -275,16 +308,37 @@ def _check_timezone(value: str) -> str | None:
     return None
 
 
-def _listen(reader: _Reader) -> tuple[str, int] | None:
-    raw = reader.text("listen", "127.0.0.1:8025")
+def _listen(reader: _Reader, default: str = "127.0.0.1:8025") -> tuple[str, int] | None:
+    raw = reader.text("listen", default)
     if not raw:
         return None
     host, sep, port = raw.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        reader.fail("listen", f"{raw!r} must be HOST:PORT, e.g. 127.0.0.1:8025 (empty: no SMTP listener)")
+        reader.fail("listen", f"{raw!r} must be HOST:PORT, e.g. 127.0.0.1:8025 (empty: do not listen)")
         return None
     return host, int(port)
+
+
+def _areas(parser: configparser.ConfigParser, problems: list[str], teams: tuple[Team, ...]) -> tuple[Area, ...]:
+    areas = []
+    team_keys = {t.key for t in teams}
+    for section in parser.sections():
+        if not section.startswith("area:"):
+            continue
+        key = section.split(":", 1)[1]
+        a = _Reader(parser, section, problems)
+        if not TEAM_KEY_RE.match(key):
+            problems.append(f"[{section}]: area key {key!r} must be lower-case letters, digits, - or _")
+        team = a.text("team", "", _required)
+        if team and teams and team not in team_keys:
+            a.fail("team", f"{team!r} is not a team (known: {', '.join(sorted(team_keys))})")
+        postcodes = tuple(p.upper() for p in a.items("postcodes"))
+        for prefix in postcodes:
+            if not POSTCODE_PREFIX_RE.match(prefix):
+                a.fail("postcodes", f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
+        areas.append(Area(key=key, name=a.text("name", "", _required), team=team, postcodes=postcodes))
+    return tuple(areas)
 
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}

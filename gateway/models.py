@@ -91,6 +91,10 @@ class Outbound(BaseModel):
     lease_until = pw.DateTimeField(null=True)
     last_error = pw.TextField(null=True)
     sent_at = pw.DateTimeField(null=True)
+    # Bulletin rows (migration 0003) carry no raw message: it is rendered when sent, so an
+    # unsubscribe between fan-out and delivery is still honoured.
+    bulletin = pw.IntegerField(null=True)
+    subscriber = pw.IntegerField(null=True)
 
     class Meta:
         indexes = ((("state", "priority", "next_attempt_at"), False),)
@@ -113,6 +117,53 @@ class ImapState(BaseModel):
     uidvalidity = pw.BigIntegerField()
     last_uid = pw.BigIntegerField(default=0)
     updated_at = pw.DateTimeField()
+
+
+class Subscriber(BaseModel):
+    """A resident who asked for alert bulletins. Their subscriptions say which areas."""
+
+    address = pw.CharField(unique=True)
+    name = pw.CharField(default="")
+    language = pw.CharField(default="en")
+    created_at = pw.DateTimeField()
+
+
+class Subscription(BaseModel):
+    """One subscriber, one area: pending until confirmed by reply, ended by unsubscribing."""
+
+    subscriber = pw.ForeignKeyField(Subscriber, backref="subscriptions", on_delete="CASCADE")
+    area = pw.CharField(index=True)
+    state = pw.CharField(default="pending", index=True)  # pending | active | ended
+    created_at = pw.DateTimeField()
+    confirmed_at = pw.DateTimeField(null=True)
+    ended_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("subscriber", "area"), True), (("area", "state", "subscriber"), False))
+
+
+class Suppression(BaseModel):
+    """An address nothing optional is sent to: hard bounces, complaints, unsubscribes."""
+
+    address = pw.CharField(unique=True)
+    reason = pw.CharField()  # bounce | complaint | unsubscribed | admin
+    at = pw.DateTimeField()
+
+
+class Bulletin(BaseModel):
+    """An alert bulletin and how far its fan-out has gone (the cursor makes it resumable)."""
+
+    areas = pw.TextField()  # area keys, comma-separated
+    subject = pw.TextField()
+    body = pw.TextField()
+    created_by = pw.CharField()
+    created_at = pw.DateTimeField()
+    # draft (awaiting an officer's confirmation) | enqueuing | queued | cancelled
+    state = pw.CharField(default="enqueuing", index=True)
+    cursor = pw.IntegerField(default=0)  # the last subscriber id given an outbox row
+    recipients = pw.IntegerField(default=0)
+    skipped = pw.IntegerField(default=0)  # suppressed addresses passed over
+    enqueued_at = pw.DateTimeField(null=True)
 
 
 # The first schema (migration 0001); later tables are created by their own migrations.

@@ -12,7 +12,9 @@ import logging
 import os
 import smtplib
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 from gateway import store
 from gateway.clock import Clock
@@ -21,14 +23,40 @@ from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.models import Outbound
 
 log = logging.getLogger(__name__)
+IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with NOOP first
+
+
+class RateLimit:
+    """At most `per_second` sends across every delivery worker ([relay] max_per_second; 0: none)."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.lock = threading.Lock()
+        self.next_slot = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            slot = max(self.next_slot, now)
+            self.next_slot = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
 
 
 class Deliverer:
-    """One delivery worker; keeps its relay connection open while there is work."""
+    """One delivery worker; keeps its relay connection open while there is work.
 
-    def __init__(self, settings: Settings, clock: Clock, owner: str):
+    `copies` renders the rows that carry no message (bulletins) at send time, returning None
+    when the copy must not go (the resident unsubscribed); `rate` spaces out every send."""
+
+    def __init__(self, settings: Settings, clock: Clock, owner: str,
+                 copies: Callable[[Outbound], bytes | None] | None = None, rate: RateLimit | None = None):
         self.settings, self.clock, self.owner = settings, clock, owner
+        self.copies, self.rate = copies, rate
         self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def deliver_one(self) -> bool:
         """Claim and deliver one due message; False when nothing is due."""
@@ -36,8 +64,17 @@ class Deliverer:
         if row is None:
             self.close()
             return False
+        raw = bytes(row.raw)
+        if row.bulletin is not None:
+            copy = self.copies(row) if self.copies else None
+            if copy is None:
+                store.mark_skipped(row.id, "no longer subscribed, or suppressed")
+                return True
+            raw = copy
+        if self.rate is not None:
+            self.rate.wait()
         try:
-            self._send(row)
+            self._send(row, raw)
         except TemporaryFailure as exc:
             self._retry_later(row, str(exc))
         except PermanentFailure as exc:
@@ -48,11 +85,10 @@ class Deliverer:
             log.info("outbound %s (%s) delivered to %s", row.id, row.purpose, row.rcpt_to)
         return True
 
-    def _send(self, row: Outbound) -> None:
+    def _send(self, row: Outbound, raw: bytes) -> None:
         if not self.settings.relay_host:
-            write_spool(self.settings.spool, row)
+            write_spool(self.settings.spool, row, raw)
             return
-        raw = bytes(row.raw)
         try:
             smtp = self._connection()
             smtp.sendmail(row.mail_from, [row.rcpt_to], raw)
@@ -69,8 +105,12 @@ class Deliverer:
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is not None:
+            if time.monotonic() - self._last_used < IDLE_CHECK_SECONDS:
+                self._last_used = time.monotonic()
+                return self._smtp  # busy: a dropped connection shows up as a send error
             try:
                 if self._smtp.noop()[0] == 250:
+                    self._last_used = time.monotonic()
                     return self._smtp
             except (OSError, smtplib.SMTPException):
                 pass
@@ -79,6 +119,7 @@ class Deliverer:
                             local_hostname=self.settings.domain, timeout=self.settings.relay_timeout)
         smtp.ehlo_or_helo_if_needed()
         self._smtp = smtp
+        self._last_used = time.monotonic()
         return smtp
 
     def close(self) -> None:
@@ -107,13 +148,13 @@ def _failure(code: int, reply: bytes | str) -> Exception:
     return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
 
 
-def write_spool(folder: Path, row: Outbound) -> Path:
+def write_spool(folder: Path, row: Outbound, raw: bytes | None = None) -> Path:
     """Write one message as <folder>/<time>-<id>-<purpose>.eml, atomically and durably."""
     folder.mkdir(parents=True, exist_ok=True)
     created = store.as_datetime(row.created_at)
     name = f"{created:%Y%m%dT%H%M%S}-{row.id:08d}-{row.purpose}.eml"
     envelope = f"Return-Path: <{row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
-    body = bytes(row.raw).replace(b"\r\n", b"\n")
+    body = (bytes(row.raw) if raw is None else raw).replace(b"\r\n", b"\n")
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(envelope + body)

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from gateway import outbound, store, worker
+from gateway import bulletins, outbound, store, worker
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import GatewayError
@@ -32,6 +32,7 @@ class Service:
     outbound_wake: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     smtp: object | None = None
+    web: object | None = None
 
     @property
     def owner(self) -> str:
@@ -43,9 +44,22 @@ class Service:
         inbound_worker = worker.InboundWorker(s, self.clock, self.renderer, f"{self.owner}:in",
                                               delivered=self.outbound_wake)
         self._thread("inbound", worker.run_loop, inbound_worker, self.inbound_wake)
+        rate = outbound.RateLimit(s.max_per_second)
         for n in range(s.delivery_workers):
-            deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}")
+            deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}",
+                                           copies=bulletins.Copies(s, self.renderer), rate=rate)
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
+        if s.areas:
+            self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake)
+        if s.http_listen:
+            from gateway.web import WebServer
+
+            self.web = WebServer(s, self.clock)
+            try:
+                self.web.start()
+            except OSError as exc:
+                host, port = s.http_listen
+                raise GatewayError(f"[http] listen: cannot listen on {host}:{port}: {exc}") from exc
         if s.imap is not None:
             from gateway.inbound import imap
 
@@ -76,6 +90,9 @@ class Service:
         if self.smtp is not None:
             self.smtp.stop()
             self.smtp = None
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         self.stop_event.set()  # the IMAP reader stops between batches, within a second
         self.inbound_wake.set()
         self.outbound_wake.set()

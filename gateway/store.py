@@ -298,6 +298,11 @@ def mark_failed(outbound_id: int, error: str) -> None:
                     last_error=error).where(Outbound.id == outbound_id).execute()
 
 
+def mark_skipped(outbound_id: int, why: str) -> None:
+    Outbound.update(state="skipped", lease_owner=None, lease_until=None,
+                    last_error=why).where(Outbound.id == outbound_id).execute()
+
+
 def reschedule(outbound_id: int, at: dt.datetime, error: str) -> None:
     Outbound.update(next_attempt_at=utc(at), lease_owner=None, lease_until=None,
                     last_error=error).where(Outbound.id == outbound_id).execute()

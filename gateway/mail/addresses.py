@@ -31,8 +31,43 @@ def base_local(local: str) -> str:
 
 
 def sign(reference: str, secret: str) -> str:
-    digest = hmac.new(secret.encode(), f"reply:{reference.upper()}".encode(), hashlib.sha256).digest()
+    return _mac("reply", reference.upper(), secret)
+
+
+def _mac(purpose: str, value: str, secret: str) -> str:
+    digest = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:SIGNATURE_CHARS]
+
+
+# Signed tokens for the alert service: confirm a subscription, unsubscribe, publish a
+# bulletin. The value is a row id; the purpose is part of what is signed, so a token for one
+# purpose is worthless for another.
+TOKEN_RE = re.compile(r"^([a-z0-9]{1,20})-([a-z2-7]{16})$")
+
+
+def token(purpose: str, value: int | str, secret: str) -> str:
+    """'<value>-<signature>', for an address's +detail or a URL."""
+    return f"{str(value).lower()}-{_mac(purpose, str(value).lower(), secret)}"
+
+
+def verify_token(text: str, purpose: str, secret: str) -> str | None:
+    """The value a token stands for, or None if it is not a valid token for `purpose`."""
+    match = TOKEN_RE.match(text.strip().lower())
+    if not match or not hmac.compare_digest(match.group(2), _mac(purpose, match.group(1), secret)):
+        return None
+    return match.group(1)
+
+
+def token_address(purpose: str, value: int | str, secret: str, domain: str) -> str:
+    """e.g. unsubscribe+42-k3j...@surgery.example.org."""
+    return f"{purpose}+{token(purpose, value, secret)}@{domain}"
+
+
+def verify_token_address(address: str, purpose: str, secret: str, domain: str) -> str | None:
+    local, addr_domain = split(address)
+    if addr_domain != domain or not local.startswith(purpose + "+"):
+        return None
+    return verify_token(local[len(purpose) + 1:], purpose, secret)
 
 
 def reply_address(reference: str, secret: str, domain: str) -> str:
@@ -57,10 +92,14 @@ def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
     return reference.upper()
 
 
+TOKEN_PURPOSES = ("confirm", "unsubscribe", "publish")
+
+
 def accepts(address: str, domain: str, known: set[str]) -> bool:
     """Whether mail for `address` is ours to take: a known address of our domain (with or
-    without a +detail), postmaster, or any reply+ address (verified later, not here)."""
+    without a +detail), postmaster, or any signed reply+/confirm+/unsubscribe+/publish+
+    address (verified later, not here)."""
     local, addr_domain = split(address)
     if addr_domain != domain:
         return False
-    return local.startswith(REPLY_LOCAL + "+") or base_local(local) in known | {"postmaster"}
+    return base_local(local) in known | {"postmaster", REPLY_LOCAL, *TOKEN_PURPOSES}

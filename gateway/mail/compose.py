@@ -8,6 +8,7 @@ ourselves) can tell it from a person's mail.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
 import re
@@ -120,3 +121,56 @@ def _original_part(raw: bytes) -> MIMEPart:
     part.set_content(raw, maintype="application", subtype="octet-stream",
                      disposition="attachment", filename="original.eml")
     return part
+
+
+# --- Alert bulletins: one message rendered per bulletin, made personal per recipient by
+# replacing marks, because building an EmailMessage for each of 200,000 residents is too slow.
+
+NAME_MARK = "\x01name\x01"
+UNSUBSCRIBE_ADDRESS_MARK = "\x01unsubscribe-address\x01"
+UNSUBSCRIBE_URL_MARK = "\x01unsubscribe-url\x01"
+
+
+@dataclass(frozen=True)
+class BulletinMessage:
+    """A bulletin ready to personalise: fixed headers, and the body text with marks in it."""
+
+    head: bytes
+    text_named: str      # for a subscriber whose name we know (contains NAME_MARK)
+    text_unnamed: str
+    domain: str
+
+
+def bulletin(from_name: str, from_address: str, subject: str, list_id: str, reply_to: str,
+             domain: str, now: dt.datetime, text_named: str, text_unnamed: str) -> BulletinMessage:
+    """The headers every copy shares: bulk mail from the surgery address, marked as such."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["Date"] = format_datetime(now)
+    msg["From"] = _address(from_name, from_address)
+    msg["Subject"] = subject
+    msg["Reply-To"] = reply_to
+    msg["List-Id"] = list_id
+    msg["Precedence"] = "bulk"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = domain
+    head = msg.as_bytes(policy=SMTP_POLICY).split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    return BulletinMessage(head=head, text_named=text_named, text_unnamed=text_unnamed, domain=domain)
+
+
+def personal_copy(message: BulletinMessage, to_address: str, name: str, unsubscribe_address: str,
+                  unsubscribe_url: str, message_id: str) -> bytes:
+    """One resident's copy: their address, greeting and unsubscribe links (RFC 2369, RFC 8058)."""
+    text = message.text_named.replace(NAME_MARK, name) if name else message.text_unnamed
+    text = text.replace(UNSUBSCRIBE_ADDRESS_MARK, unsubscribe_address).replace(UNSUBSCRIBE_URL_MARK, unsubscribe_url)
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"), istext=True)
+    unsubscribe = f"<mailto:{unsubscribe_address}?subject=unsubscribe>"
+    head = [f"To: {to_address}", f"Message-ID: {message_id}"]
+    if unsubscribe_url:
+        head += [f"List-Unsubscribe: <{unsubscribe_url}>, {unsubscribe}",
+                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+    else:
+        head.append(f"List-Unsubscribe: {unsubscribe}")
+    head += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+             "Content-Transfer-Encoding: quoted-printable"]
+    return message.head + "\r\n".join(head).encode("utf-8") + b"\r\n\r\n" + body

@@ -9,7 +9,7 @@ from gateway.mail.addresses import base_local, split, verify_reply_address
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import officer
+from gateway.pipeline import alerts, officer
 
 
 def parse(ctx: Context) -> None:
@@ -103,6 +103,10 @@ def route(ctx: Context) -> None:
     written_to = []
     for address in ctx.rcpt_tos + ctx.msg.to + ctx.msg.cc:
         local, domain = split(address)
+        area = settings.area(local.partition("+")[2]) if local.startswith("area+") and domain == settings.domain else None
+        if area and settings.team(area.team):  # a reply to a bulletin: that area's team
+            ctx.team, ctx.routed_by = settings.team(area.team), f"reply to the {area.name} alerts"
+            return
         team = by_address.get(f"{base_local(local)}@{domain}")
         if team and team not in written_to:
             written_to.append(team)
@@ -137,4 +141,4 @@ def _own_addresses(ctx: Context) -> set[str]:
     return {settings.surgery_address} | {t.address for t in settings.teams}
 
 
-STAGES = (parse, screen, thread, route, notify)
+STAGES = (parse, screen, alerts.alerts, thread, route, notify)

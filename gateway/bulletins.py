@@ -1,0 +1,163 @@
+"""Alert bulletins: area -> subscribers -> outbox rows -> a personal copy at delivery time.
+
+Fan-out streams the subscribers of the bulletin's areas in id order, a batch at a time; each
+batch's outbox rows and the bulletin's cursor are committed together, so a crash at any
+point resumes from the cursor with no one missed and no one twice (a unique index on
+(bulletin, subscriber) backs this up). The rows hold no message: the copy is rendered when
+it is sent, and a resident who unsubscribed in between gets nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import peewee as pw
+
+from gateway import store
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.mail import compose
+from gateway.mail.addresses import token, token_address
+from gateway.models import Bulletin, Outbound, Subscriber, Subscription, Suppression, db
+from gateway.render import Renderer
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+BULLETIN_PRIORITY = 8   # after every case message
+
+
+def create(areas: Iterable[str], subject: str, body: str, created_by: str, now: dt.datetime,
+           state: str = "enqueuing") -> Bulletin:
+    return Bulletin.create(areas=",".join(areas), subject=subject, body=body, created_by=created_by,
+                           created_at=store.utc(now), state=state)
+
+
+def _active(areas: list[str]):
+    return (Subscription.select(Subscription.subscriber)
+            .where(Subscription.area.in_(areas) & (Subscription.state == "active")))
+
+
+def audience(areas: list[str]) -> tuple[int, int]:
+    """(residents who would receive a bulletin to these areas, suppressed ones skipped)."""
+    subscribers = Subscriber.select().where(Subscriber.id.in_(_active(areas)))
+    total = subscribers.count()
+    suppressed = subscribers.where(Subscriber.address.in_(Suppression.select(Suppression.address))).count()
+    return total - suppressed, suppressed
+
+
+def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: str,
+            progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> Bulletin:
+    """Give every current subscriber of the bulletin's areas one outbox row; resumable."""
+    while True:
+        with db.atomic():
+            bulletin = Bulletin.get_by_id(bulletin_id)
+            if bulletin.state != "enqueuing":
+                return bulletin
+            rows = list(Subscriber.select(Subscriber.id, Subscriber.address)
+                        .where(Subscriber.id.in_(_active(bulletin.areas.split(",")))
+                               & (Subscriber.id > bulletin.cursor))
+                        .order_by(Subscriber.id).limit(batch).tuples())
+            now = store.utc(clock.now())
+            if not rows:
+                bulletin.state, bulletin.enqueued_at = "queued", now
+                bulletin.save()
+                log.info("bulletin %s: %s recipients queued, %s suppressed skipped",
+                         bulletin.id, bulletin.recipients, bulletin.skipped)
+                return bulletin
+            suppressed = set(Suppression.select(Suppression.address)
+                             .where(Suppression.address.in_([a for _, a in rows])).tuples())
+            suppressed = {a for (a,) in suppressed}
+            deadline = now + dt.timedelta(hours=deadline_hours)
+            fresh = [dict(created_at=now, purpose="bulletin", mail_from=mail_from, rcpt_to=address,
+                          message_id=f"<bulletin-{bulletin.id}-{sid}@{mail_from.rpartition('@')[2]}>",
+                          raw=b"", priority=BULLETIN_PRIORITY, next_attempt_at=now, deadline=deadline,
+                          bulletin=bulletin.id, subscriber=sid)
+                     for sid, address in rows if address not in suppressed]
+            for start in range(0, len(fresh), 500):  # SQLite's limit on bound variables
+                Outbound.insert_many(fresh[start:start + 500]).on_conflict_ignore().execute()
+            bulletin.cursor = rows[-1][0]
+            bulletin.recipients += len(fresh)
+            bulletin.skipped += len(rows) - len(fresh)
+            bulletin.save()
+        if progress is not None:
+            progress(bulletin.recipients, bulletin.skipped)
+
+
+def progress_counts(bulletin_id: int) -> dict[str, int]:
+    """Outbox rows of a bulletin by state: queued, sent, failed, skipped."""
+    counts = {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    query = (Outbound.select(Outbound.state, pw.fn.COUNT(Outbound.id).alias("n"))
+             .where(Outbound.bulletin == bulletin_id).group_by(Outbound.state).tuples())
+    for state, n in query:
+        counts[state] = n
+    return counts
+
+
+@dataclass
+class Copies:
+    """Renders a resident's copy of a bulletin when it is sent (bulletins cached per worker)."""
+
+    settings: Settings
+    renderer: Renderer
+
+    def __post_init__(self) -> None:
+        self._cache: dict[int, compose.BulletinMessage] = {}
+
+    def __call__(self, row: Outbound) -> bytes | None:
+        """The copy for this outbox row, or None if the resident is no longer subscribed."""
+        bulletin = Bulletin.get_or_none(Bulletin.id == row.bulletin)
+        subscriber = Subscriber.get_or_none(Subscriber.id == row.subscriber)
+        if bulletin is None or subscriber is None or bulletin.state == "cancelled":
+            return None
+        areas = bulletin.areas.split(",")
+        still = (Subscription.select().where((Subscription.subscriber == subscriber.id)
+                                             & Subscription.area.in_(areas) & (Subscription.state == "active")))
+        if not still.exists() or Suppression.select().where(Suppression.address == subscriber.address).exists():
+            return None
+        message = self._cache.get(bulletin.id) or self._message(bulletin)
+        s = self.settings
+        unsubscribe = token_address("unsubscribe", subscriber.id, s.secret, s.domain)
+        url = f"{s.base_url}/unsubscribe/{token('unsubscribe', subscriber.id, s.secret)}" if s.base_url else ""
+        return compose.personal_copy(message, subscriber.address, subscriber.name, unsubscribe, url,
+                                     row.message_id)
+
+    def _message(self, bulletin: Bulletin) -> compose.BulletinMessage:
+        s = self.settings
+        areas = [a for a in (s.area(k) for k in bulletin.areas.split(",")) if a is not None]
+        first = areas[0] if areas else None
+        team = s.team(first.team) if first else s.default_team
+        names = " and ".join(a.name for a in areas) or "your area"
+        values = dict(subject=bulletin.subject, body=bulletin.body, area_names=names,
+                      team_name=team.name, unsubscribe_address=compose.UNSUBSCRIBE_ADDRESS_MARK,
+                      unsubscribe_url=compose.UNSUBSCRIBE_URL_MARK if s.base_url else "")
+        named = self.renderer.render("bulletin/bulletin", "en", resident_name=compose.NAME_MARK, **values)
+        unnamed = self.renderer.render("bulletin/bulletin", "en", resident_name="", **values)
+        list_id = (f"{first.name} alerts <{first.key}.alerts.{s.domain}>" if len(areas) == 1
+                   else f"Alerts <alerts.{s.domain}>")
+        reply_to = f"area+{first.key}@{s.domain}" if first else s.surgery_address
+        message = compose.bulletin(team.name, s.surgery_address, bulletin.subject, list_id, reply_to, s.domain,
+                                   store.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
+                                   named, unnamed)
+        self._cache[bulletin.id] = message
+        return message
+
+
+def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, stop: threading.Event,
+                     poll: float) -> None:
+    """In the daemon: finish any bulletin left enqueuing (published by email, or a CLI that
+    was interrupted), then wake the delivery workers."""
+    while not stop.is_set():
+        try:
+            pending = [b.id for b in Bulletin.select(Bulletin.id).where(Bulletin.state == "enqueuing")]
+            for bulletin_id in pending:
+                fan_out(bulletin_id, clock, settings.retry_deadline_hours, settings.surgery_address,
+                        progress=lambda *_: wake.set())
+                wake.set()
+        except Exception:
+            log.exception("bulletin fan-out: unexpected error; trying again")
+        stop.wait(max(poll, 1.0))

@@ -1,0 +1,211 @@
+"""`gateway subscribers ...` and `gateway bulletin ...`: the alert service from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from gateway import bulletins, subscribers
+from gateway.cli import EXIT_CONFIG, _open_database, _settings, main
+from gateway.clock import SystemClock
+from gateway.models import Bulletin
+
+
+def _areas_option(ctx: click.Context, settings, areas: tuple[str, ...]) -> None:
+    known = {a.key for a in settings.areas}
+    for area in areas:
+        if area not in known:
+            raise click.BadParameter(f"{area!r} is not an area (known: {', '.join(sorted(known)) or 'none; add [area:KEY] sections'})",
+                                     param_hint="--area")
+
+
+@main.group("subscribers")
+def subscribers_group() -> None:
+    """Residents signed up for alert bulletins."""
+
+
+@subscribers_group.command("list")
+@click.option("--area", help="Only this area (KEY as in [area:KEY]).")
+@click.option("--state", type=click.Choice(["pending", "active", "ended"]), help="Only subscriptions in this state.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def subscribers_list(ctx: click.Context, area: str | None, state: str | None, as_json: bool) -> None:
+    """Subscribers and the state of each of their areas."""
+    settings = _settings(ctx)
+    if area:
+        _areas_option(ctx, settings, (area,))
+    _open_database(settings)
+    count = 0
+    for row in subscribers.rows(area, state):
+        count += 1
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            areas = " ".join(f"{a}:{s}" for a, s in row["areas"].items())
+            click.echo(f"{row['address']}\t{row['name']}\t{areas}")
+    click.echo(f"{count} subscriber(s)", err=True)
+
+
+@subscribers_group.command("add")
+@click.argument("address")
+@click.option("--area", "areas", multiple=True, required=True, help="Area KEY; repeat for several.")
+@click.option("--name", default="", help="The resident's name, for the greeting.")
+@click.pass_context
+def subscribers_add(ctx: click.Context, address: str, areas: tuple[str, ...], name: str) -> None:
+    """Subscribe ADDRESS at once (you vouch for it: no confirmation is asked)."""
+    settings = _settings(ctx)
+    _areas_option(ctx, settings, areas)
+    if not subscribers.ADDRESS_RE.match(address.strip()):
+        raise click.BadParameter(f"{address!r} is not an email address", param_hint="ADDRESS")
+    _open_database(settings)
+    started = subscribers.add(address, areas, name, SystemClock().now())
+    click.echo(f"{address.lower()}: {started} subscription(s) started" if started else
+               f"{address.lower()} already receives alerts for {', '.join(areas)}")
+
+
+@subscribers_group.command("remove")
+@click.argument("address")
+@click.pass_context
+def subscribers_remove(ctx: click.Context, address: str) -> None:
+    """End every subscription of ADDRESS at once."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    ended = subscribers.remove(address, SystemClock().now())
+    if ended is None:
+        click.echo(f"Error: {address} is not a subscriber", err=True)
+        ctx.exit(1)
+    click.echo(f"{address.lower()}: {ended} subscription(s) ended")
+
+
+@subscribers_group.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--area", "areas", multiple=True, help="Area for rows without a third column; repeatable.")
+@click.pass_context
+def subscribers_import(ctx: click.Context, csv_file, areas: tuple[str, ...]) -> None:
+    """Subscribe everyone in CSV_FILE (address[,name[,areas]]) at once; '-' reads standard input.
+    Bad lines are listed and skipped; exit 1 if there were any."""
+    settings = _settings(ctx)
+    _areas_option(ctx, settings, areas)
+    _open_database(settings)
+    result = subscribers.import_csv(csv_file, settings, areas, SystemClock().now())
+    for problem in result.problems[:50]:
+        click.echo(f"  {problem}", err=True)
+    if len(result.problems) > 50:
+        click.echo(f"  ... and {len(result.problems) - 50} more", err=True)
+    click.echo(f"{result.added} subscription(s) started; {len(result.problems)} line(s) skipped")
+    ctx.exit(1 if result.problems else 0)
+
+
+@subscribers_group.command("export")
+@click.argument("csv_file", type=click.File("w", encoding="utf-8"))
+@click.option("--area", help="Only this area.")
+@click.pass_context
+def subscribers_export(ctx: click.Context, csv_file, area: str | None) -> None:
+    """Write every subscriber to CSV_FILE ('-' for standard output)."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    count = subscribers.export_csv(csv_file, area)
+    click.echo(f"{count} subscriber(s) written", err=True)
+
+
+@main.group("bulletin")
+def bulletin_group() -> None:
+    """Alert bulletins to the residents of one or more areas."""
+
+
+@bulletin_group.command("send")
+@click.option("--area", "areas", multiple=True, required=True, help="Area KEY; repeat for several.")
+@click.option("--subject", required=True, help="The bulletin's subject line.")
+@click.option("--body", "body_file", required=True, type=click.File("r", encoding="utf-8"),
+              help="A file holding the bulletin's text ('-': standard input).")
+@click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def bulletin_send(ctx: click.Context, areas: tuple[str, ...], subject: str, body_file, dry_run: bool,
+                  yes: bool) -> None:
+    """Queue a bulletin for every current subscriber of the areas; the daemon delivers it."""
+    settings = _settings(ctx)
+    _areas_option(ctx, settings, areas)
+    body = body_file.read().strip()
+    if not body:
+        raise click.BadParameter("the body file is empty", param_hint="--body")
+    _open_database(settings)
+    recipients, suppressed = bulletins.audience(list(areas))
+    names = ", ".join(settings.area(a).name for a in areas)
+    click.echo(f"Bulletin \"{subject}\" for {names}: {recipients} recipient(s)"
+               + (f", {suppressed} suppressed address(es) skipped" if suppressed else ""))
+    if dry_run:
+        click.echo("Dry run: nothing queued.")
+        return
+    if recipients == 0:
+        click.echo("Error: nobody to send it to", err=True)
+        ctx.exit(1)
+    if not yes and not click.confirm("Send it?", default=False):
+        click.echo("Not sent.")
+        ctx.exit(1)
+    clock = SystemClock()
+    bulletin = bulletins.create(areas, subject, body, "cli", clock.now())
+    started = time.monotonic()
+    with click.progressbar(length=recipients, label=f"Queueing bulletin {bulletin.id}",
+                           file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(queued: int, skipped: int) -> None:
+            bar.update(queued + skipped - done[0])
+            done[0] = queued + skipped
+
+        bulletin = bulletins.fan_out(bulletin.id, clock, settings.retry_deadline_hours,
+                                     settings.surgery_address, progress)
+    click.echo(f"Bulletin {bulletin.id}: {bulletin.recipients} queued, {bulletin.skipped} suppressed "
+               f"skipped, in {time.monotonic() - started:.1f} s. The running gateway delivers it; follow it "
+               f"with: gateway bulletin status {bulletin.id}")
+
+
+@bulletin_group.command("list")
+@click.pass_context
+def bulletin_list(ctx: click.Context) -> None:
+    """Every bulletin, newest first, with its progress."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    for row in Bulletin.select().order_by(Bulletin.id.desc()):
+        counts = bulletins.progress_counts(row.id)
+        click.echo(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.state}\t{row.areas}\t"
+                   f"sent {counts['sent']}/{row.recipients}, failed {counts['failed']}, "
+                   f"skipped {counts['skipped'] + row.skipped}\t{row.subject}")
+
+
+@bulletin_group.command("status")
+@click.argument("bulletin_id", type=int)
+@click.option("--watch/--no-watch", default=None, help="Follow delivery with a progress bar "
+              "(the default on a terminal).")
+@click.pass_context
+def bulletin_status(ctx: click.Context, bulletin_id: int, watch: bool | None) -> None:
+    """Queued, sent, failed and skipped counts for one bulletin."""
+    settings = _settings(ctx)
+    _open_database(settings)
+    row = Bulletin.get_or_none(Bulletin.id == bulletin_id)
+    if row is None:
+        click.echo(f"Error: no bulletin {bulletin_id}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    if watch is None:
+        watch = sys.stdout.isatty()
+    counts = bulletins.progress_counts(bulletin_id)
+    if watch and counts["queued"]:
+        with click.progressbar(length=row.recipients, label=f"Bulletin {bulletin_id}") as bar:
+            finished = 0
+            while True:
+                counts = bulletins.progress_counts(bulletin_id)
+                now_finished = counts["sent"] + counts["failed"] + counts["skipped"]
+                bar.update(now_finished - finished)
+                finished = now_finished
+                if not counts["queued"] and Bulletin.get_by_id(bulletin_id).state != "enqueuing":
+                    break
+                time.sleep(1)
+    row = Bulletin.get_by_id(bulletin_id)
+    click.echo(f"Bulletin {row.id} ({row.state}): \"{row.subject}\" to {row.areas}")
+    click.echo(f"  recipients {row.recipients}  queued {counts['queued']}  sent {counts['sent']}  "
+               f"failed {counts['failed']}  skipped {counts['skipped'] + row.skipped} "
+               f"({row.skipped} suppressed at fan-out, {counts['skipped']} unsubscribed since)")

@@ -1,0 +1,204 @@
+"""Mail to the alert service's addresses: subscribe, confirm, unsubscribe, and bulletins sent
+by officers. Runs inside the message's transaction; it only writes rows and enqueues.
+
+  alerts@ / subscribe+<area>@   ask to subscribe: a confirmation request goes back
+  confirm+<token>@              the resident's reply to that request: the subscription starts
+  unsubscribe+<token>@          ends every subscription of that resident at once
+  bulletin+<area>@              an officer of the area's team drafts a bulletin: a preview goes back
+  publish+<token>@              the officer's reply to the preview: the bulletin goes out
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from gateway import bulletins, store
+from gateway.errors import Discard, Hold
+from gateway.mail import classify, compose
+from gateway.mail.addresses import split, token_address, verify_token_address
+from gateway.mail.trim import reply_text
+from gateway.models import Bulletin, Subscriber, Subscription
+from gateway.pipeline import Context
+
+ALERT_PRIORITY = 4
+
+
+def alerts(ctx: Context) -> None:
+    """The pipeline stage: handle alert-service mail and stop, or let anything else through."""
+    target = _alert_address(ctx)
+    if target is None:
+        return
+    purpose, detail = target
+    if ctx.automatic:
+        raise Discard("auto_reply", f"automatic mail to the alert service: {ctx.automatic}")
+    handlers = {"alerts": _subscribe, "subscribe": _subscribe, "confirm": _confirm,
+                "unsubscribe": _unsubscribe, "bulletin": _draft, "publish": _publish}
+    kind, reason = handlers[purpose](ctx, detail)
+    raise Discard(kind, reason)  # handled: nothing more for the case stages to do
+
+
+def _alert_address(ctx: Context) -> tuple[str, str] | None:
+    settings = ctx.settings
+    if not settings.areas:
+        return None
+    for address in ctx.rcpt_tos + ctx.msg.to + ctx.msg.cc:
+        local, domain = split(address)
+        if domain != settings.domain:
+            continue
+        purpose, _, detail = local.partition("+")
+        if purpose in ("alerts", "subscribe", "bulletin", "confirm", "unsubscribe", "publish"):
+            return purpose, detail if purpose in ("subscribe", "bulletin") else address
+    return None
+
+
+def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
+    settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
+    areas = [settings.area(area_key)] if settings.area(area_key) else _areas_named(ctx)
+    if not areas:
+        _send(ctx, "alerts/no_area", "Which area would you like alerts for?", msg.from_address,
+              areas=settings.areas)
+        return "subscribe_unknown_area", "named no known area"
+    subscriber, _ = Subscriber.get_or_create(address=msg.from_address,
+                                             defaults={"name": msg.from_name[:200], "created_at": store.utc(now)})
+    pending = []
+    for area in areas:
+        row, created = Subscription.get_or_create(subscriber=subscriber, area=area.key,
+                                                  defaults={"created_at": store.utc(now)})
+        if row.state != "active":
+            row.state, row.ended_at = "pending", None
+            row.save()
+            pending.append(area)
+    if not pending:
+        _send(ctx, "alerts/already", "You already receive these alerts", msg.from_address,
+              areas=areas, resident_name=subscriber.name)
+        return "subscribe_already", f"{msg.from_address} already subscribed"
+    confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
+    _send(ctx, "alerts/confirm_request", "Please confirm: community alerts for " + _names(pending),
+          msg.from_address, reply_to=confirm, areas=pending, resident_name=subscriber.name)
+    return "subscribe_requested", f"{msg.from_address} asked for {', '.join(a.key for a in pending)}"
+
+
+def _areas_named(ctx: Context) -> list:
+    """Areas named in the subject or text, by key, name or a postcode they cover."""
+    text = f"{ctx.msg.subject}\n{reply_text(ctx.msg)}"
+    found = []
+    for area in ctx.settings.areas:
+        words = {area.key, area.name.lower(), area.name.lower().removesuffix(" area")}
+        if any(re.search(rf"\b{re.escape(w)}\b", text.lower()) for w in words if w):
+            found.append(area)
+    for postcode in classify.postcodes(text):
+        for area in ctx.settings.areas:
+            if area not in found and any(classify.postcode_matches(postcode, p) for p in area.postcodes):
+                found.append(area)
+    return found
+
+
+def _confirm(ctx: Context, address: str) -> tuple[str, str]:
+    settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
+    value = verify_token_address(address, "confirm", settings.secret, settings.domain)
+    subscriber = value and Subscriber.get_or_none(Subscriber.id == int(value))
+    if not subscriber:
+        raise Hold("invalid", "a confirmation address that is not one of ours")
+    if msg.from_address != subscriber.address:
+        raise Hold("held", f"confirmation for {subscriber.address} sent from {msg.from_address}")
+    started = list(Subscription.select().where((Subscription.subscriber == subscriber)
+                                               & (Subscription.state == "pending")))
+    for row in started:
+        row.state, row.confirmed_at = "active", store.utc(now)
+        row.save()
+    areas = [a for a in (settings.area(r.area) for r in started) if a]
+    if areas:
+        _send(ctx, "alerts/subscribed", "You will now receive community alerts for " + _names(areas),
+              subscriber.address, areas=areas, resident_name=subscriber.name,
+              unsubscribe=token_address("unsubscribe", subscriber.id, settings.secret, settings.domain))
+    return "subscribe_confirmed", f"{subscriber.address}: {', '.join(a.key for a in areas) or 'nothing pending'}"
+
+
+def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
+    settings, now = ctx.settings, ctx.clock.now()
+    value = verify_token_address(address, "unsubscribe", settings.secret, settings.domain)
+    subscriber = value and Subscriber.get_or_none(Subscriber.id == int(value))
+    if not subscriber:
+        raise Hold("invalid", "an unsubscribe address that is not one of ours")
+    ended = unsubscribe(subscriber, now)
+    _send(ctx, "alerts/unsubscribed", "You will receive no more community alerts", subscriber.address,
+          resident_name=subscriber.name)
+    return "unsubscribed", f"{subscriber.address}: {ended} subscription(s) ended"
+
+
+def unsubscribe(subscriber: Subscriber, now) -> int:
+    """End every subscription of a resident at once (by mail, the web, or the CLI)."""
+    return (Subscription.update(state="ended", ended_at=store.utc(now))
+            .where((Subscription.subscriber == subscriber) & (Subscription.state != "ended")).execute())
+
+
+def _officer_of(ctx: Context, area_key: str):
+    area = ctx.settings.area(area_key)
+    team = area and ctx.settings.team(area.team)
+    if not team or ctx.msg.from_address not in team.speakers:
+        return area, None
+    if not classify.authenticated(ctx.msg, ctx.settings.trusted_authserv_id):
+        return area, None
+    return area, team
+
+
+def _draft(ctx: Context, area_key: str) -> tuple[str, str]:
+    settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
+    area, team = _officer_of(ctx, area_key)
+    if area is None or team is None:
+        return _refuse(ctx, area_key)
+    text = reply_text(msg, sender=msg.from_name)
+    bulletin = bulletins.create([area.key], msg.subject or f"Community alert: {area.name}", text,
+                                msg.from_address, now, state="draft")
+    recipients, suppressed = bulletins.audience([area.key])
+    publish = token_address("publish", bulletin.id, settings.secret, settings.domain)
+    _send(ctx, "alerts/preview", f"Preview of bulletin {bulletin.id}: {bulletin.subject}", msg.from_address,
+          reply_to=publish, bulletin=bulletin, area=area, recipients=recipients, suppressed=suppressed)
+    return "bulletin_draft", f"bulletin {bulletin.id} drafted by {msg.from_address} for {area.key}"
+
+
+def _refuse(ctx: Context, area_key: str) -> tuple[str, str]:
+    """Only a police address is told why (a stranger's forged sender gets no backscatter)."""
+    msg = ctx.msg
+    if msg.from_address in ctx.settings.police_addresses:
+        _send(ctx, "alerts/refused", "Bulletin not sent", msg.from_address, area_key=area_key,
+              areas=ctx.settings.areas)
+    raise Hold("held", f"bulletin for {area_key!r} from {msg.from_address}, not an officer of its team")
+
+
+def _publish(ctx: Context, address: str) -> tuple[str, str]:
+    settings, msg = ctx.settings, ctx.msg
+    value = verify_token_address(address, "publish", settings.secret, settings.domain)
+    bulletin = value and Bulletin.get_or_none(Bulletin.id == int(value))
+    if not bulletin:
+        raise Hold("invalid", "a publish address that is not one of ours")
+    area, team = _officer_of(ctx, bulletin.areas.split(",")[0])
+    if team is None:
+        return _refuse(ctx, bulletin.areas)
+    if bulletin.state != "draft":
+        return "bulletin_publish_again", f"bulletin {bulletin.id} is already {bulletin.state}"
+    bulletin.state = "enqueuing"
+    bulletin.save()
+    recipients, _ = bulletins.audience(bulletin.areas.split(","))
+    _send(ctx, "alerts/published", f"Bulletin {bulletin.id} is going out: {bulletin.subject}",
+          msg.from_address, bulletin=bulletin, recipients=recipients)
+    return "bulletin_published", f"bulletin {bulletin.id} published by {msg.from_address}"
+
+
+def _names(areas) -> str:
+    return " and ".join(a.name for a in areas)
+
+
+def _send(ctx: Context, template: str, subject: str, to_address: str, reply_to: str | None = None,
+          **values) -> None:
+    """A service message to one person (not part of a case)."""
+    settings, now = ctx.settings, ctx.clock.now()
+    text = ctx.renderer.render(template, "en", **values)
+    envelope = compose.Envelope(from_name="Community alerts", from_address=settings.surgery_address,
+                                to_address=to_address, reply_to=reply_to or settings.alerts_address,
+                                in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, now)
+    mail = store.Outgoing(purpose=template.replace("/", "_"), mail_from=settings.surgery_address,
+                          rcpt_to=to_address, message_id=message_id, raw=raw, priority=ALERT_PRIORITY)
+    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
