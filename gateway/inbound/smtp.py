@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
 
 
+ALERT_LOCALS = {"alerts", "subscribe", "bulletin", "area"}
+
+
 def known_locals(settings: Settings) -> set[str]:
-    return {split(a)[0] for a in [settings.surgery_address] + [t.address for t in settings.teams]}
+    """Local parts we take mail for: the surgery, the teams, and the alert service's."""
+    known = {split(a)[0] for a in [settings.surgery_address] + [t.address for t in settings.teams]}
+    return known | (ALERT_LOCALS if settings.areas else set())
 
 
 class IntakeHandler:
