@@ -21,7 +21,7 @@ from gateway import store
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail import compose
-from gateway.mail.addresses import token, token_address
+from gateway.mail.addresses import token
 from gateway.models import Bulletin, Outbound, Subscriber, Subscription, Suppression, db
 from gateway.render import Renderer
 
@@ -107,24 +107,57 @@ class Copies:
 
     def __post_init__(self) -> None:
         self._cache: dict[int, compose.BulletinMessage] = {}
+        self._ready: dict[int, tuple[store.Person | None, bool]] = {}   # row id -> (subscriber, may send)
+        self._bulletins: dict[int, Bulletin | None] = {}
+
+    def prepare(self, rows: list[Outbound]) -> None:
+        """Look up a whole claimed batch in three queries instead of four per copy."""
+        self._ready = {}
+        self._bulletins = {b.id: b for b in Bulletin.select().where(Bulletin.id.in_({r.bulletin for r in rows}))}
+        if not rows:
+            return
+        people, active, suppressed = store.subscribers_for_sending(list({r.subscriber for r in rows}))
+        for row in rows:
+            person = people.get(row.subscriber)
+            bulletin = self._bulletin(row.bulletin)
+            areas = bulletin.areas.split(",") if bulletin else []
+            ok = (person is not None and bulletin is not None and bulletin.state != "cancelled"
+                  and person.address not in suppressed and any((person.id, a) in active for a in areas))
+            self._ready[row.id] = (person, ok)
 
     def __call__(self, row: Outbound) -> bytes | None:
         """The copy for this outbox row, or None if the resident is no longer subscribed."""
-        bulletin = Bulletin.get_or_none(Bulletin.id == row.bulletin)
-        subscriber = Subscriber.get_or_none(Subscriber.id == row.subscriber)
-        if bulletin is None or subscriber is None or bulletin.state == "cancelled":
+        if row.id in self._ready:
+            subscriber, ok = self._ready.pop(row.id)
+        else:
+            subscriber, ok = self._check(row)
+        if not ok:
             return None
-        areas = bulletin.areas.split(",")
-        still = (Subscription.select().where((Subscription.subscriber == subscriber.id)
-                                             & Subscription.area.in_(areas) & (Subscription.state == "active")))
-        if not still.exists() or Suppression.select().where(Suppression.address == subscriber.address).exists():
-            return None
+        bulletin = self._bulletin(row.bulletin)
         message = self._cache.get(bulletin.id) or self._message(bulletin)
         s = self.settings
-        unsubscribe = token_address("unsubscribe", subscriber.id, s.secret, s.domain)
-        url = f"{s.base_url}/unsubscribe/{token('unsubscribe', subscriber.id, s.secret)}" if s.base_url else ""
+        signed = token("unsubscribe", subscriber.id, s.secret)
+        unsubscribe = f"unsubscribe+{signed}@{s.domain}"
+        url = f"{s.base_url}/unsubscribe/{signed}" if s.base_url else ""
         return compose.personal_copy(message, subscriber.address, subscriber.name, unsubscribe, url,
                                      row.message_id)
+
+    def _bulletin(self, bulletin_id: int) -> Bulletin | None:
+        """Bulletins are read once a batch (their state may change: a cancel must be seen)."""
+        if bulletin_id not in self._bulletins:
+            self._bulletins[bulletin_id] = Bulletin.get_or_none(Bulletin.id == bulletin_id)
+        return self._bulletins[bulletin_id]
+
+    def _check(self, row: Outbound) -> tuple[Subscriber | None, bool]:
+        bulletin = self._bulletin(row.bulletin)
+        subscriber = Subscriber.get_or_none(Subscriber.id == row.subscriber)
+        if bulletin is None or subscriber is None or bulletin.state == "cancelled":
+            return subscriber, False
+        still = (Subscription.select().where((Subscription.subscriber == subscriber.id)
+                                             & Subscription.area.in_(bulletin.areas.split(","))
+                                             & (Subscription.state == "active")))
+        suppressed = Suppression.select().where(Suppression.address == subscriber.address).exists()
+        return subscriber, still.exists() and not suppressed
 
     def _message(self, bulletin: Bulletin) -> compose.BulletinMessage:
         s = self.settings

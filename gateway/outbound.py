@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import smtplib
 import threading
 import time
@@ -24,6 +25,7 @@ from gateway.models import Outbound
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with NOOP first
+BATCH = 50   # messages leased per claim
 
 
 class RateLimit:
@@ -45,6 +47,28 @@ class RateLimit:
             time.sleep(slot - now)
 
 
+class _Relay(smtplib.SMTP):
+    """smtplib, without re-parsing addresses we wrote ourselves: smtplib runs every envelope
+    address through email.utils.parseaddr, which cost a fifth of a bulletin copy's time."""
+
+    def mail(self, sender, options=()):
+        if not _PLAIN.match(sender) or any(o.lower() == "smtputf8" for o in options):
+            return super().mail(sender, options)
+        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("mail", f"FROM:<{sender}>{optionlist}")
+        return self.getreply()
+
+    def rcpt(self, recip, options=()):
+        if not _PLAIN.match(recip):
+            return super().rcpt(recip, options)
+        optionlist = " " + " ".join(options) if options else ""
+        self.putcmd("rcpt", f"TO:<{recip}>{optionlist}")
+        return self.getreply()
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+
+
 class Deliverer:
     """One delivery worker; keeps its relay connection open while there is work.
 
@@ -55,15 +79,32 @@ class Deliverer:
                  copies: Callable[[Outbound], bytes | None] | None = None, rate: RateLimit | None = None):
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate = copies, rate
+        self.stopping: threading.Event | None = None
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
     def deliver_one(self) -> bool:
-        """Claim and deliver one due message; False when nothing is due."""
-        row = store.claim_outbound(self.owner, self.clock.now(), self.settings.lease_seconds)
-        if row is None:
+        """Claim and deliver what is due, a batch at a time; False when nothing is due.
+
+        Each message is marked sent in its own commit as soon as the relay takes it, so a
+        crash can send again at most the one message in hand."""
+        rows = store.claim_outbound_batch(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
+        if not rows:
             self.close()
             return False
+        if self.copies is not None and hasattr(self.copies, "prepare"):
+            self.copies.prepare([r for r in rows if r.bulletin is not None])
+        for n, row in enumerate(rows):
+            if self.stopping is not None and self.stopping.is_set():
+                store.release([r.id for r in rows[n:]])
+                break
+            if not self._deliver(row):  # the relay is down: let the rest wait their turn
+                store.release([r.id for r in rows[n + 1:]])
+                break
+        return True
+
+    def _deliver(self, row: Outbound) -> bool:
+        """Send one claimed message and record the outcome; False if the relay is unreachable."""
         raw = bytes(row.raw)
         if row.bulletin is not None:
             copy = self.copies(row) if self.copies else None
@@ -77,12 +118,14 @@ class Deliverer:
             self._send(row, raw)
         except TemporaryFailure as exc:
             self._retry_later(row, str(exc))
+            return self._smtp is not None or not self.settings.relay_host
         except PermanentFailure as exc:
             store.mark_failed(row.id, str(exc))
             log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
         else:
             store.mark_sent(row.id, self.clock.now())
-            log.info("outbound %s (%s) delivered to %s", row.id, row.purpose, row.rcpt_to)
+            log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
+                    row.id, row.purpose, row.rcpt_to)
         return True
 
     def _send(self, row: Outbound, raw: bytes) -> None:
@@ -115,7 +158,7 @@ class Deliverer:
             except (OSError, smtplib.SMTPException):
                 pass
             self.close()
-        smtp = smtplib.SMTP(self.settings.relay_host, self.settings.relay_port,
+        smtp = _Relay(self.settings.relay_host, self.settings.relay_port,
                             local_hostname=self.settings.domain, timeout=self.settings.relay_timeout)
         smtp.ehlo_or_helo_if_needed()
         self._smtp = smtp
@@ -166,6 +209,10 @@ def write_spool(folder: Path, row: Outbound, raw: bytes | None = None) -> Path:
 
 def run_loop(deliverer: Deliverer, wake: threading.Event, stop: threading.Event, poll: float) -> None:
     """Deliver until told to stop; sleep on `wake` when nothing is due."""
+    deliverer.stopping = stop
+    # A "sent" mark lost to a power cut means one message sent twice, never one lost, so this
+    # thread's commits need not wait for the disk: process crashes are still safe (WAL).
+    store.relaxed_durability_for_this_thread()
     while not stop.is_set():
         try:
             busy = deliverer.deliver_one()
