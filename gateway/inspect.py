@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from gateway import pipeline
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.mail import classify
+from gateway.mail import bounces, classify
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.models import Inbound, db
@@ -30,9 +30,13 @@ class Reading:
     reply_text: str = ""
     auto_submitted: bool = False
     problems: list[str] = field(default_factory=list)
+    bounce: dict | None = None      # when kind is bounce: {"recipients": [...], "permanent": bool}
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        row = asdict(self)
+        if self.kind != "bounce":
+            row.pop("bounce")
+        return row
 
 
 class _Rollback(Exception):
@@ -44,17 +48,31 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
     reading = Reading(file=name)
     try:
         msg = parse(raw)
-        if not msg.from_address and not msg.header("return-path"):
+        if not msg.from_address and not msg.header("return-path") and _report(msg, raw):
+            reading.kind = "bounce"
+            reading.problems.extend(msg.problems)
+        elif not msg.from_address and not msg.header("return-path"):
             reading.problems.extend(msg.problems)
             reading.problems.append("no sender at all (no From, no Return-Path): no one to answer")
         elif settings is None:
-            _classify(raw, reading)
+            _classify(raw, msg, reading)
         else:
-            _thread(raw, reading, settings, renderer, clock)
+            _thread(raw, msg, reading, settings, renderer, clock)
+        if reading.kind == "bounce":
+            report = bounces.read(raw)
+            reading.bounce = {"recipients": report.recipients if report else [],
+                              "permanent": bool(report and report.permanent and report.kind != "delay"),
+                              "type": report.kind if report else "unreadable"}
     except Exception as exc:  # never crash on any input: say what went wrong instead
         reading.kind = "invalid"
         reading.problems.append(f"could not be read: {type(exc).__name__}: {exc}")
     return reading
+
+
+def _report(msg: ParsedMessage, raw: bytes) -> bool:
+    """A delivery report that arrived with no sender at all (some bounces are that broken)."""
+    report = bounces.read(raw) if classify.looks_like_report(msg) else None
+    return report is not None and report.kind != "receipt"
 
 
 def _envelope_sender(msg: ParsedMessage) -> str:
@@ -65,16 +83,28 @@ def _envelope_sender(msg: ParsedMessage) -> str:
     return msg.from_address
 
 
-def _classify(raw: bytes, reading: Reading) -> None:
-    msg = parse(raw)
+def _classify(raw: bytes, msg: ParsedMessage, reading: Reading) -> None:
     reading.problems.extend(msg.problems)
     mail_from = _envelope_sender(msg)
     automatic = classify.automatic(msg, mail_from)
     reading.auto_submitted = automatic is not None
-    if msg.headers.get("x-loop") or len(msg.headers.get("received", [])) > classify.MAX_RECEIVED:
+    # Without a config there is no "our domain": only an absurd Received count means a loop.
+    if len(msg.headers.get("received", [])) > classify.MAX_RECEIVED:
         reading.kind = "loop"
-    elif automatic:
-        reading.kind = "bounce" if classify.is_bounce(msg, mail_from) else "auto_reply"
+    elif automatic or classify.looks_like_report(msg):
+        report = bounces.read(raw)
+        is_report = report is not None and report.kind != "receipt"
+        unreadable_bounce = report is None and classify.is_bounce(msg, mail_from)
+        if report is not None and report.kind == "complaint":
+            reading.kind = "auto_reply"  # an abuse report: the address is suppressed, no answer
+            reading.problems.append(f"abuse report (ARF) about mail to {', '.join(report.recipients) or 'us'}")
+        elif is_report or unreadable_bounce:
+            reading.kind = "bounce"
+        elif automatic:
+            reading.kind = "auto_reply"
+        else:
+            reading.kind = "resident_new"
+            reading.reply_text = reply_text(msg, sender=msg.from_name)
     elif not msg.from_address:
         reading.kind = "invalid"
     else:
@@ -82,8 +112,8 @@ def _classify(raw: bytes, reading: Reading) -> None:
         reading.reply_text = reply_text(msg, sender=msg.from_name)
 
 
-def _thread(raw: bytes, reading: Reading, settings: Settings, renderer: Renderer, clock: Clock) -> None:
-    msg = parse(raw)
+def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings, renderer: Renderer,
+            clock: Clock) -> None:
     mail_from = _envelope_sender(msg)
     if msg.message_id:
         earlier = Inbound.select().where(Inbound.message_id == msg.message_id).order_by(Inbound.id).first()

@@ -21,6 +21,7 @@ from gateway import store
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
+from gateway.mail.addresses import token_address
 from gateway.models import Outbound
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,19 @@ class Deliverer:
                     row.id, row.purpose, row.rcpt_to)
         return True
 
+    def return_path(self, row: Outbound) -> str:
+        """The envelope sender: a signed bounces+<id> address (VERP), so a delivery report
+        names the very message that failed."""
+        s = self.settings
+        return token_address("bounces", row.id, s.secret, s.domain)
+
     def _send(self, row: Outbound, raw: bytes) -> None:
         if not self.settings.relay_host:
-            write_spool(self.settings.spool, row, raw)
+            write_spool(self.settings.spool, row, raw, self.return_path(row))
             return
         try:
             smtp = self._connection()
-            smtp.sendmail(row.mail_from, [row.rcpt_to], raw)
+            smtp.sendmail(self.return_path(row), [row.rcpt_to], raw)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _failure(code, reply) from exc
@@ -191,12 +198,12 @@ def _failure(code: int, reply: bytes | str) -> Exception:
     return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
 
 
-def write_spool(folder: Path, row: Outbound, raw: bytes | None = None) -> Path:
+def write_spool(folder: Path, row: Outbound, raw: bytes | None = None, return_path: str | None = None) -> Path:
     """Write one message as <folder>/<time>-<id>-<purpose>.eml, atomically and durably."""
     folder.mkdir(parents=True, exist_ok=True)
     created = store.as_datetime(row.created_at)
     name = f"{created:%Y%m%dT%H%M%S}-{row.id:08d}-{row.purpose}.eml"
-    envelope = f"Return-Path: <{row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
+    envelope = f"Return-Path: <{return_path or row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
     body = (bytes(row.raw) if raw is None else raw).replace(b"\r\n", b"\n")
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:

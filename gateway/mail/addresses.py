@@ -92,7 +92,7 @@ def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
     return reference.upper()
 
 
-TOKEN_PURPOSES = ("confirm", "unsubscribe", "publish")
+TOKEN_PURPOSES = ("confirm", "unsubscribe", "publish", "bounces")
 
 
 def accepts(address: str, domain: str, known: set[str]) -> bool:

@@ -56,12 +56,26 @@ def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
+BOUNCE_SUBJECT_RE = re.compile(
+    r"undeliver|returned mail|delivery (status|failure|notification|has failed|problem)|failure notice|"
+    r"mail delivery failed|could not be delivered|non remis|nicht zustellbar|non distribuable|"
+    r"methiant wrth anfon|heb ei anfon", re.IGNORECASE)
+
+
+def looks_like_report(msg: ParsedMessage) -> bool:
+    """Worth reading as a delivery report: a multipart/report, or a bounce's subject."""
+    return "multipart/report" in msg.header("content-type").lower() or bool(BOUNCE_SUBJECT_RE.search(msg.subject))
+
+
 def is_bounce(msg: ParsedMessage, envelope_from: str) -> bool:
-    """A delivery report rather than some other automatic message."""
+    """A delivery report rather than some other automatic message (when the report itself
+    could not be read: see mail.bounces)."""
     content_type = msg.header("content-type").lower()
     if "multipart/report" in content_type and "delivery-status" in content_type:
         return True
-    return not envelope_from.strip("<>") or split(msg.from_address)[0] == "mailer-daemon"
+    if not envelope_from.strip("<>") or split(msg.from_address)[0] in ROBOT_LOCALS:
+        return True
+    return bool(BOUNCE_SUBJECT_RE.search(msg.subject))
 
 
 def loop(msg: ParsedMessage, domain: str, own_addresses: set[str]) -> str | None:

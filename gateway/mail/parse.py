@@ -12,6 +12,7 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 MAX_PARTS = 200
+BOM = b"\xef\xbb\xbf"  # some Windows tools start a saved .eml with one
 MAX_DEPTH = 20
 MSGID_RE = re.compile(r"<[^<>\s]+>")
 
@@ -50,7 +51,7 @@ def parse(raw: bytes) -> ParsedMessage:
     """Read what can be read of a message; what could not be read is listed in problems."""
     problems: list[str] = []
     try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
+        msg = email.message_from_bytes(raw.removeprefix(BOM), policy=policy.default)
     except Exception as exc:  # the stdlib parser is lenient, but any bytes may arrive
         problems.append(f"unparseable message: {type(exc).__name__}")
         msg = email.message_from_bytes(b"", policy=policy.default)

@@ -10,7 +10,7 @@ from gateway import store, workdays
 from gateway.mail import compose
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
-from gateway.models import Case
+from gateway.models import Case, Suppression
 from gateway.config import Team
 from gateway.pipeline import Context
 
@@ -96,6 +96,11 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
 
 def _acknowledge(ctx: Context, due: dt.date) -> None:
     settings, msg, case = ctx.settings, ctx.msg, ctx.case
+    if Suppression.get_or_none(Suppression.address == msg.from_address) is not None:
+        store.add_event(case, "not_acknowledged", ctx.clock.now(),
+                        f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
+                        ctx.inbound_id)
+        return
     text = ctx.renderer.render("resident/acknowledgement", case.language, reference=case.reference,
                                team_name=ctx.team.name, resident_name=msg.from_name,
                                due_date=workdays.in_words(due))

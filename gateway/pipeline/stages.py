@@ -9,7 +9,7 @@ from gateway.mail.addresses import base_local, split, verify_reply_address
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import alerts, officer
+from gateway.pipeline import alerts, officer, reports
 
 
 def parse(ctx: Context) -> None:
@@ -39,7 +39,8 @@ def thread(ctx: Context) -> None:
     ctx.case, ctx.threaded_by = _find_case(ctx)
     case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
     if ctx.automatic:
-        kind = "bounce" if classify.is_bounce(msg, ctx.mail_from) else "auto_reply"
+        receipt = ctx.report is not None and ctx.report.kind == "receipt"
+        kind = "bounce" if not receipt and classify.is_bounce(msg, ctx.mail_from) else "auto_reply"
         if case:
             store.add_event(case, kind, now, ctx.automatic, ctx.inbound_id)
         raise Discard(kind, ctx.automatic)
@@ -141,4 +142,4 @@ def _own_addresses(ctx: Context) -> set[str]:
     return {settings.surgery_address} | {t.address for t in settings.teams}
 
 
-STAGES = (parse, screen, alerts.alerts, thread, route, notify)
+STAGES = (parse, screen, reports.reports, alerts.alerts, thread, route, notify)

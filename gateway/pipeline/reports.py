@@ -1,0 +1,72 @@
+"""Delivery reports and complaints about mail we sent: the reports stage.
+
+Outgoing mail leaves with a signed VERP envelope sender, bounces+<outbound id>-<signature>,
+so a report names the exact message that failed even when the report itself is garbled. A
+permanent failure marks that delivery failed, suppresses the address (no more
+acknowledgements or bulletins), and, when it was a reply to a resident, tells the case's team
+so they can reach the resident another way. A complaint (ARF) suppresses too. A delay is
+only recorded. Read receipts are left to the robot check (no answer, no suppression).
+"""
+
+from __future__ import annotations
+
+from gateway import store
+from gateway.errors import Discard
+from gateway.mail import bounces, classify
+from gateway.mail.addresses import verify_token_address
+from gateway.models import Case, Outbound, Suppression
+from gateway.pipeline import Context
+
+RESIDENT_PURPOSES = ("resident_answer", "resident_ack", "resident_closed")
+
+
+def reports(ctx: Context) -> None:
+    """The pipeline stage: handle a delivery report or complaint and stop; else pass."""
+    outbound = _verp_outbound(ctx)
+    if outbound is None and not ctx.automatic and not classify.looks_like_report(ctx.msg):
+        return
+    report = bounces.read(ctx.raw)
+    ctx.report = report
+    if report is None or report.kind == "receipt":
+        if outbound is not None:  # mail to a bounce address that reports nothing: keep it, say so
+            raise Discard("auto_reply", "mail to a bounce address that is no delivery report")
+        return
+    now = ctx.clock.now()
+    recipients = report.recipients or ([outbound.rcpt_to] if outbound is not None else [])
+    if report.kind == "complaint" or (report.kind == "bounce" and report.permanent):
+        for address in recipients:
+            _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
+    if outbound is not None and report.kind == "bounce" and report.permanent:
+        store.mark_failed(outbound.id, f"bounced: {report.detail or 'permanent failure'}"[:500])
+    case = outbound.case if outbound is not None and outbound.case_id else None
+    if case is not None:
+        ctx.case = case
+        store.add_event(case, report.kind, now, f"{', '.join(recipients)}: {report.detail}"[:500], ctx.inbound_id)
+        if report.kind == "bounce" and report.permanent and outbound.purpose in RESIDENT_PURPOSES:
+            _tell_team(ctx, case, outbound, report)
+    raise Discard("bounce", f"{report.kind} for {', '.join(recipients) or 'an unknown address'}")
+
+
+def _verp_outbound(ctx: Context) -> Outbound | None:
+    settings = ctx.settings
+    for address in ctx.rcpt_tos + ctx.msg.to:
+        value = verify_token_address(address, "bounces", settings.secret, settings.domain)
+        if value and value.isdigit():
+            return Outbound.get_or_none(Outbound.id == int(value))
+    return None
+
+
+def _suppress(address: str, reason: str, now) -> None:
+    Suppression.insert(address=address.lower(), reason=reason, at=store.utc(now)).on_conflict_ignore().execute()
+
+
+def _tell_team(ctx: Context, case: Case, outbound: Outbound, report: bounces.DeliveryReport) -> None:
+    from gateway.pipeline import notify
+
+    ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
+    text = ctx.renderer.render("team/bounce", reference=case.reference, team_name=ctx.team.name,
+                               resident_address=outbound.rcpt_to, detail=report.detail or "permanent failure",
+                               what="your answer" if outbound.purpose == "resident_answer" else "our acknowledgement")
+    envelope = notify.team_envelope(ctx, ctx.team, case.resident_name or case.resident_address)
+    subject = f"[{case.reference}] Undeliverable to the resident: {case.subject or '(no subject)'}"
+    notify.enqueue(ctx, "team_bounce", envelope, subject, text, notify.TEAM_PRIORITY, original=ctx.raw)

@@ -1,0 +1,80 @@
+"""Delivery reports: who failed and for good; complaints; receipts are not bounces."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from gateway.mail.bounces import read
+from gateway.models import CaseEvent, Outbound, Suppression
+from tests.helpers import resident_mail
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "bounces"
+
+
+def test_reports_from_real_mail_servers():
+    postfix = read((DATA / "postfix_01.txt").read_bytes())
+    assert (postfix.kind, postfix.recipients, postfix.permanent) == ("bounce", ["xxxxx@local.ie"], True)
+    free_text = read((DATA / "flufl_simple_01.txt").read_bytes())
+    assert (free_text.kind, free_text.recipients) == ("bounce", ["bbbsss@example.com"])
+    dsn = read((DATA / "dsn_multi_enmime.eml").read_bytes())
+    assert dsn.kind == "bounce" and "arathib@vnet.ibm.com" in dsn.recipients and dsn.permanent
+    complaint = read((DATA / "arf_yahoo.eml").read_bytes())
+    assert (complaint.kind, complaint.recipients) == ("complaint", ["user@yahoo.com"])
+    assert read((DATA / "mdn_mimekit.eml").read_bytes()).kind == "receipt"
+    assert read(resident_mail().as_bytes()) is None
+    assert read(b"\x00\xff" * 100) is None
+
+
+def dsn(to: str, failed: str, status: str = "5.1.1", action: str = "failed") -> bytes:
+    """A delivery status notification as Postfix writes one (RFC 3464)."""
+    msg = EmailMessage()
+    msg["From"] = "MAILER-DAEMON@mx.example.net (Mail Delivery System)"
+    msg["To"] = to
+    msg["Subject"] = "Undelivered Mail Returned to Sender"
+    msg["Message-ID"] = f"<dsn-{failed}-{status}@mx.example.net>"
+    msg.set_content(f"I'm sorry to have to inform you that your message could not be delivered.\n\n<{failed}>: "
+                    "host mx.example.net said: 550 5.1.1 User unknown")
+    msg.make_mixed()
+    msg.replace_header("Content-Type", 'multipart/report; report-type=delivery-status; boundary="b1"')
+    status_part = email.message_from_string(
+        f"Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        f"Final-Recipient: rfc822; {failed}\nAction: {action}\nStatus: {status}\n", policy=policy.default)
+    msg.attach(status_part)
+    return msg.as_bytes()
+
+
+def test_a_bounced_answer_tells_the_team_suppresses_and_marks_the_delivery_failed(harness):
+    from gateway.outbound import Deliverer
+    from tests.unit.test_officer import officer_reply
+
+    harness.submit(resident_mail())
+    officer_reply(harness, "We will patrol on Friday.")
+    answer = Outbound.get(Outbound.purpose == "resident_answer")
+    verp = Deliverer(harness.settings, harness.clock, "t").return_path(answer)
+    assert verp.startswith(f"bounces+{answer.id}-") and verp.endswith("@surgery.example.org")
+
+    harness.submit(dsn(verp, "ann@example.net"), mail_from="", rcpt_tos=[verp])
+    notice, = harness.outbox("team_bounce")
+    assert "hightown.npt@police.example" in notice["To"]
+    assert notice["Subject"].startswith("[SRG-2026-0001] Undeliverable to the resident")
+    assert "could not deliver your answer" in notice.get_body(("plain",)).get_content()
+    assert Outbound.get_by_id(answer.id).state == "failed"
+    assert Suppression.get().address == "ann@example.net"
+    assert CaseEvent.select().where(CaseEvent.kind == "bounce").count() == 1
+
+    harness.submit(resident_mail(message_id="<again@x>", subject="Another matter"))
+    assert len(harness.outbox("resident_ack")) == 1  # only the first case's
+    assert CaseEvent.select().where(CaseEvent.kind == "not_acknowledged").count() == 1
+
+
+def test_a_delay_is_recorded_and_suppresses_nothing(harness):
+    harness.submit(resident_mail())
+    ack = Outbound.get(Outbound.purpose == "resident_ack")
+    from gateway.outbound import Deliverer
+    verp = Deliverer(harness.settings, harness.clock, "t").return_path(ack)
+    harness.submit(dsn(verp, "ann@example.net", "4.4.1", "delayed"), mail_from="", rcpt_tos=[verp])
+    assert Suppression.select().count() == 0 and harness.outbox("team_bounce") == []
+    assert CaseEvent.select().where(CaseEvent.kind == "delay").count() == 1
