@@ -20,6 +20,15 @@ DOMAIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 TEAM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 POSTCODE_PREFIX_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?(?: [0-9][A-Z]{0,2})?$")
+# Words in a resident's message that mean someone may be in danger now (English and Welsh).
+# The case is marked urgent, goes to the team first, and the resident is told to dial 999.
+DEFAULT_URGENT_PHRASES = (
+    "knife, knives, gun, firearm, weapon, stabbed, stabbing, shooting, been shot, machete, "
+    "happening now, right now, in danger, being attacked, attacking me, breaking in, "
+    "going to kill, threatened to kill, threatening to kill, kill me, kill myself, end my life, "
+    "suicide, suicidal, hurt myself, self-harm, self harm, overdose, "
+    "cyllell, cyllyll, dryll, arf, arfau, yn digwydd nawr, yn digwydd rŵan, mewn perygl, "
+    "ymosod arna i, lladd fy hun, hunanladdiad, niweidio fy hun, bygwth fy lladd")
 WEAK_SECRETS = {"change-me", "changeme", "secret", "password"}
 
 
@@ -94,6 +103,7 @@ class Settings:
     http_listen: tuple[str, int] | None = None
     base_url: str = ""
     max_per_second: float = 0.0   # 0: no limit
+    urgent_phrases: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
@@ -177,6 +187,7 @@ KNOWN_KEYS = {
     "smtp": {"listen", "max_message_bytes"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second"},
     "http": {"listen", "base_url"},
+    "urgent": {"phrases"},
     "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
@@ -259,6 +270,8 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     teams = _teams(parser, problems, domain, surgery)
     imap = _imap(parser, problems, base) if parser.has_section("imap") else None
     areas = _areas(parser, problems, teams)
+    u = _Reader(parser, "urgent", problems)
+    urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -270,6 +283,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
+                    urgent_phrases=urgent_phrases,
                     warnings=tuple(warnings))
 
 
@@ -277,7 +291,7 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, urgent, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:

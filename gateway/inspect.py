@@ -14,7 +14,7 @@ from email.utils import parseaddr
 
 from gateway import pipeline
 from gateway.clock import Clock
-from gateway.config import Settings
+from gateway.config import DEFAULT_URGENT_PHRASES, Settings
 from gateway.mail import bounces, classify
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
@@ -31,6 +31,7 @@ class Reading:
     auto_submitted: bool = False
     problems: list[str] = field(default_factory=list)
     bounce: dict | None = None      # when kind is bounce: {"recipients": [...], "permanent": bool}
+    urgent: bool = False            # emergency wording: the case would be marked urgent
 
     def as_dict(self) -> dict:
         row = asdict(self)
@@ -110,6 +111,8 @@ def _classify(raw: bytes, msg: ParsedMessage, reading: Reading) -> None:
     else:
         reading.kind = "resident_new"
         reading.reply_text = reply_text(msg, sender=msg.from_name)
+        phrases = tuple(p.strip() for p in DEFAULT_URGENT_PHRASES.split(","))
+        reading.urgent = bool(classify.urgent(f"{msg.subject}\n{msg.text}", phrases))
 
 
 def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings, renderer: Renderer,
@@ -144,5 +147,6 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
         reading.problems.append(f"Message-ID {msg.message_id} is one the gateway sent")
     reading.auto_submitted = ctx.automatic is not None
     reading.reply_text = ctx.reply_text
+    reading.urgent = bool(ctx.urgent)
     if ctx.msg is not None:
         reading.problems[:0] = ctx.msg.problems

@@ -39,6 +39,7 @@ class Case(BaseModel):
     opened_at = pw.DateTimeField()
     due_date = pw.DateField()
     updated_at = pw.DateTimeField()
+    urgent = pw.BooleanField(default=False)  # migration 0004
 
 
 class Inbound(BaseModel):

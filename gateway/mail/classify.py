@@ -91,6 +91,12 @@ def loop(msg: ParsedMessage, domain: str, own_addresses: set[str]) -> str | None
     return None
 
 
+def urgent(text: str, phrases: tuple[str, ...]) -> list[str]:
+    """The emergency phrases a message uses (whole words, any case), in the configured order."""
+    lowered = " ".join(text.lower().split())
+    return [p for p in phrases if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered)]
+
+
 def subject_references(subject: str, prefix: str) -> list[str]:
     """Case references named in a subject line, upper case, in order."""
     pattern = re.compile(rf"\b{re.escape(prefix)}-(\d{{4}})-(\d{{4,}})\b", re.IGNORECASE)

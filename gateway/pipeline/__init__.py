@@ -41,7 +41,8 @@ class Context:
     team: Team | None = None
     routed_by: str = ""
     report: object | None = None   # a delivery report, when the message is one (mail.bounces)
-    reply_text: str = ""      # what is relayed to the resident or forwarded to the team
+    reply_text: str = ""
+    urgent: list[str] = field(default_factory=list)   # emergency phrases the message uses      # what is relayed to the resident or forwarded to the team
     also_teams: list[Team] = field(default_factory=list)   # other teams written to at once
     notes: list[str] = field(default_factory=list)
 

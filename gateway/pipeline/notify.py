@@ -7,13 +7,14 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from gateway import store, workdays
-from gateway.mail import compose
+from gateway.mail import classify, compose
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
 from gateway.models import Case, Suppression
 from gateway.config import Team
 from gateway.pipeline import Context
 
+URGENT_PRIORITY = 0   # ahead of everything else in the outbox
 TEAM_PRIORITY = 3
 ACK_PRIORITY = 4
 
@@ -27,6 +28,11 @@ def new_case(ctx: Context) -> None:
                        resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
                        due_date=due, updated_at=store.utc(now))
     ctx.case, ctx.reply_text = case, msg.text
+    ctx.urgent = classify.urgent(f"{msg.subject}\n{msg.text}", settings.urgent_phrases)
+    if ctx.urgent:
+        case.urgent = True
+        case.save()
+        store.add_event(case, "urgent", now, "emergency wording: " + ", ".join(ctx.urgent), ctx.inbound_id)
     store.remember_message_id(msg.message_id, case, "in")
     store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
@@ -44,6 +50,11 @@ def follow_up(ctx: Context) -> None:
     case.save()
     store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
     ctx.reply_text = reply_text(msg, sender=msg.from_name)
+    ctx.urgent = classify.urgent(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases)
+    if ctx.urgent and not case.urgent:
+        case.urgent = True
+        case.save()
+        store.add_event(case, "urgent", now, "emergency wording: " + ", ".join(ctx.urgent), ctx.inbound_id)
     _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
 
 
@@ -71,11 +82,14 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
     values = dict(reference=case.reference, team_name=team.name, resident_name=msg.from_name,
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
-                  due_date=workdays.in_words(case.due_date), problems=msg.problems)
+                  due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent)
     text = ctx.renderer.render(template, **(values | extra))
     envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
     subject = compose.team_subject(msg.subject, case.reference, label)
-    enqueue(ctx, purpose, envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
+    if ctx.urgent:
+        subject = f"[URGENT] {subject}"
+    enqueue(ctx, purpose, envelope, subject, text, URGENT_PRIORITY if ctx.urgent else TEAM_PRIORITY,
+            original=ctx.raw)
 
 
 def case_reply_address(ctx: Context) -> str:
@@ -101,7 +115,8 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
         return
-    text = ctx.renderer.render("resident/acknowledgement", case.language, reference=case.reference,
+    template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
+    text = ctx.renderer.render(template, case.language, reference=case.reference,
                                team_name=ctx.team.name, resident_name=msg.from_name,
                                due_date=workdays.in_words(due))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
@@ -110,7 +125,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         to_address=msg.from_address, to_name=msg.from_name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject, case.reference)
-    enqueue(ctx, "resident_ack", envelope, subject, text, ACK_PRIORITY)
+    enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY)
     store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 from tests.helpers import resident_mail
 from tests.integration.test_cli import gateway
@@ -33,6 +34,8 @@ def test_without_a_config_it_classifies_every_file_and_survives_anything(tmp_pat
         "bounce.eml": resident_mail(sender="MAILER-DAEMON@mx.example.net", subject="Undelivered",
                                     Auto_Submitted="auto-replied").as_bytes(),
         "garbage.eml": bytes(range(256)) * 40,
+        "urgent.eml": resident_mail(body="There is a man with a knife in the park.").as_bytes(),
+        "postfix_bounce.eml": (Path(__file__).resolve().parents[1] / "data" / "bounces" / "postfix_01.txt").read_bytes(),
         "empty.eml": b"",
     }
     for name, raw in files.items():
@@ -46,6 +49,10 @@ def test_without_a_config_it_classifies_every_file_and_survives_anything(tmp_pat
     assert by_file["resident.eml"]["case"] is None and by_file["resident.eml"]["auto_submitted"] is False
     assert (by_file["ooo.eml"]["kind"], by_file["ooo.eml"]["auto_submitted"]) == ("auto_reply", True)
     assert by_file["bounce.eml"]["kind"] == "bounce"
+    assert by_file["postfix_bounce.eml"]["bounce"] == {"recipients": ["xxxxx@local.ie"], "permanent": True,
+                                                       "type": "bounce"}
+    assert "bounce" not in by_file["resident.eml"] and by_file["resident.eml"]["urgent"] is False
+    assert by_file["urgent.eml"]["urgent"] is True
     assert by_file["garbage.eml"]["kind"] == "invalid" and by_file["garbage.eml"]["problems"]
     assert by_file["empty.eml"]["kind"] == "invalid"
     assert "no usable From address" in by_file["empty.eml"]["problems"]

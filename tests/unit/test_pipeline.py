@@ -211,3 +211,25 @@ def test_a_follow_up_reaches_the_team_trimmed_with_the_whole_original_attached(h
     assert "Thank you for your message" not in text and "wrote:" not in text
     original, = follow.iter_attachments()
     assert b"> Thank you for your message." in original.get_content().as_bytes()
+
+
+def test_emergency_wording_marks_the_case_urgent_and_it_goes_first(harness):
+    harness.submit(resident_mail(message_id="<calm@x>", subject="Bins", body="The bins were not collected."))
+    harness.submit(resident_mail(message_id="<urgent@x>", sender="bob@example.net", subject="Help",
+                                 body="A man with a knife is outside my door right now."))
+    calm, urgent = Case.select().order_by(Case.id)
+    assert (calm.urgent, urgent.urgent) == (False, True)
+    forward = [m for m in harness.outbox("team_new_case") if "Help" in m["Subject"]][0]
+    assert forward["Subject"] == "[URGENT] [SRG-2026-0002] Help"
+    assert "URGENT: this message uses emergency wording (knife, right now)" in forward.get_body(("plain",)).get_content()
+    ack = harness.outbox("resident_ack")[-1]
+    assert ack["To"] == "bob@example.net" and "DIAL 999 NOW" in ack.get_content()
+    from gateway.models import Outbound
+    first = Outbound.select().where(Outbound.state == "queued").order_by(Outbound.priority, Outbound.id).first()
+    assert first.purpose == "team_new_case" and first.case.reference == "SRG-2026-0002"
+
+
+def test_words_inside_other_words_are_not_emergencies(harness):
+    harness.submit(resident_mail(body="The knifelike wind and the gunwale of my boat; Garfield the cat."))
+    assert Case.get().urgent is False
+    assert "DIAL 999 NOW" not in harness.outbox("resident_ack")[0].get_content()
