@@ -26,7 +26,7 @@ def start(tmp_path, gateway_process, relay_port: int | None, **sections):
 
 def send(port: int, msg, sender: str = "ann@example.net", rcpts=("surgery@surgery.example.org",)):
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-        return smtp.sendmail(sender, list(rcpts), msg.as_bytes())
+        return smtp.sendmail(sender, list(rcpts), msg if isinstance(msg, bytes) else msg.as_bytes())
 
 
 def db_rows(tmp_path, sql: str) -> list[tuple]:
