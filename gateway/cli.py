@@ -315,6 +315,6 @@ def case_show(ctx: click.Context, reference: str) -> None:
             click.echo(entry.text + "\n")
 
 
-from gateway import cli_alerts  # noqa: E402  registers `subscribers` and `bulletin`
+from gateway import cli_alerts, cli_queue  # noqa: E402  register `subscribers`, `bulletin`, `queue`
 
-COMMAND_MODULES = (cli_alerts,)
+COMMAND_MODULES = (cli_alerts, cli_queue)

@@ -104,6 +104,12 @@ class Settings:
     base_url: str = ""
     max_per_second: float = 0.0   # 0: no limit
     urgent_phrases: tuple[str, ...] = ()
+    acks_per_sender_per_day: int = 5
+    new_cases_per_sender_per_hour: int = 10
+    spam_header: str = "X-Spam-Flag"
+    spam_threshold: float = 0.0     # 0: the header's YES/NO is the verdict; else a score at or above it
+    max_attachments: int = 20
+    max_attachment_bytes: int = 20 * 1024 * 1024
     warnings: tuple[str, ...] = ()
 
     @property
@@ -188,6 +194,8 @@ KNOWN_KEYS = {
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second"},
     "http": {"listen", "base_url"},
     "urgent": {"phrases"},
+    "limits": {"acks_per_sender_per_day", "new_cases_per_sender_per_hour", "spam_header", "spam_threshold",
+               "max_attachments", "max_attachment_bytes"},
     "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
@@ -272,6 +280,13 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     areas = _areas(parser, problems, teams)
     u = _Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
+    lim = _Reader(parser, "limits", problems)
+    limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 1)),
+                  new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 1)),
+                  spam_header=lim.text("spam_header", "X-Spam-Flag"),
+                  spam_threshold=float(lim.number("spam_threshold", "0", float, 0)),
+                  max_attachments=int(lim.number("max_attachments", "20", int, 0)),
+                  max_attachment_bytes=int(lim.number("max_attachment_bytes", str(20 * 1024 * 1024), int, 0)))
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -283,7 +298,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
-                    urgent_phrases=urgent_phrases,
+                    urgent_phrases=urgent_phrases, **limits,
                     warnings=tuple(warnings))
 
 
@@ -291,7 +306,7 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, urgent, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, urgent, limits, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:

@@ -142,6 +142,9 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
         reading.kind = "invalid"
         reading.problems.append(f"would be parked at stage {failure.stage}: "
                                 f"{type(failure.error).__name__}: {failure.error}")
+    if reading.kind == "quarantine":
+        reading.kind = "held"
+        reading.problems.append("would be quarantined: an upstream spam verdict (gateway queue release lets it in)")
     if reading.kind == "duplicate":  # a Message-ID we sent ourselves, coming back
         reading.kind = "loop"
         reading.problems.append(f"Message-ID {msg.message_id} is one the gateway sent")

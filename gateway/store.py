@@ -180,6 +180,73 @@ def retry_parked(ids: list[int] | None) -> int:
     return query.execute()
 
 
+# ---- queues a person looks after: parked and quarantined mail in, failed deliveries out -------
+
+QUEUES = ("parked", "quarantine", "failed")
+
+
+def queue_items(queue: str | None = None) -> list[dict]:
+    """Items needing a person, oldest first: in:<id> for inbound mail, out:<id> for deliveries."""
+    items = []
+    if queue in (None, "parked", "quarantine"):
+        where = (Inbound.state == "parked") if queue == "parked" else (
+            (Inbound.state == "done") & (Inbound.kind == "quarantine")) if queue == "quarantine" else (
+            (Inbound.state == "parked") | ((Inbound.state == "done") & (Inbound.kind == "quarantine")))
+        for row in Inbound.select(Inbound.id, Inbound.received_at, Inbound.mail_from, Inbound.state, Inbound.kind,
+                                  Inbound.stage, Inbound.error, Inbound.size).where(where).order_by(Inbound.id):
+            items.append({"id": f"in:{row.id}", "queue": "parked" if row.state == "parked" else "quarantine",
+                          "at": str(row.received_at), "who": row.mail_from, "size": row.size,
+                          "why": (row.error or "").splitlines()[-1][:200] if row.error else row.stage or ""})
+    if queue in (None, "failed"):
+        for row in Outbound.select(Outbound.id, Outbound.created_at, Outbound.rcpt_to, Outbound.purpose,
+                                   Outbound.last_error, Outbound.attempts).where(Outbound.state == "failed") \
+                .order_by(Outbound.id):
+            items.append({"id": f"out:{row.id}", "queue": "failed", "at": str(row.created_at), "who": row.rcpt_to,
+                          "purpose": row.purpose, "attempts": row.attempts, "why": (row.last_error or "")[:200]})
+    return items
+
+
+def queue_item(item_id: str) -> Inbound | Outbound | None:
+    kind, _, number = item_id.partition(":")
+    if not number.isdigit():
+        return None
+    model = {"in": Inbound, "out": Outbound}.get(kind)
+    return model.get_or_none(model.id == int(number)) if model else None
+
+
+def requeue(item_id: str, now: dt.datetime, deadline_hours: float) -> str | None:
+    """Put an item back: a parked message into the pipeline, a failed delivery into the
+    outbox with a fresh deadline. Returns what was done, or None if it cannot be retried."""
+    row = queue_item(item_id)
+    if isinstance(row, Inbound) and row.state == "parked":
+        Inbound.update(state="queued", stage=None, error=None, attempts=0).where(Inbound.id == row.id).execute()
+        return "back in the inbound queue"
+    if isinstance(row, Outbound) and row.state == "failed":
+        Outbound.update(state="queued", next_attempt_at=utc(now), lease_owner=None, lease_until=None, attempts=0,
+                        deadline=utc(now) + dt.timedelta(hours=deadline_hours)).where(Outbound.id == row.id).execute()
+        return "back in the outbox"
+    return None
+
+
+def release_quarantined(item_id: str) -> bool:
+    """Let a quarantined message through: it goes through the pipeline without the spam check."""
+    row = queue_item(item_id)
+    if not (isinstance(row, Inbound) and row.state == "done" and row.kind == "quarantine"):
+        return False
+    Inbound.update(state="queued", kind="released", stage=None, error=None, attempts=0) \
+        .where(Inbound.id == row.id).execute()
+    return True
+
+
+def purge(item_id: str) -> bool:
+    """Delete a quarantined message for good (spam a person has looked at)."""
+    row = queue_item(item_id)
+    if not (isinstance(row, Inbound) and row.state == "done" and row.kind == "quarantine"):
+        return False
+    Inbound.delete().where(Inbound.id == row.id).execute()
+    return True
+
+
 # ---- cases ----------------------------------------------------------------------------------
 
 def next_reference(prefix: str, year: int) -> str:
@@ -220,6 +287,24 @@ def remember_message_id(message_id: str | None, case: Case, direction: str) -> N
 def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
               inbound_id: int | None = None) -> None:
     CaseEvent.create(case=case, at=utc(now), kind=kind, detail=detail, inbound=inbound_id)
+
+
+def cases_opened_since(resident_address: str, since: dt.datetime) -> list[Case]:
+    """A resident's cases opened after `since`, oldest first."""
+    return list(Case.select().where((Case.resident_address == resident_address) & (Case.opened_at > utc(since)))
+                .order_by(Case.id))
+
+
+def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
+    return CaseEvent.select().where((CaseEvent.case == case) & (CaseEvent.kind == kind)
+                                    & (CaseEvent.at > utc(since))).exists()
+
+
+def acks_since(address: str, since: dt.datetime) -> int:
+    """Acknowledgements queued to an address after `since` (the outbox keeps them: the limit
+    holds across restarts)."""
+    return Outbound.select().where((Outbound.purpose == "resident_ack") & (Outbound.rcpt_to == address)
+                                   & (Outbound.created_at > utc(since))).count()
 
 
 def team_message_ids(case: Case) -> list[str]:

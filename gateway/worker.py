@@ -39,7 +39,7 @@ class InboundWorker:
         ctx = pipeline.Context(settings=self.settings, clock=self.clock, renderer=self.renderer,
                                inbound_id=item.id, raw=bytes(item.raw), mail_from=item.mail_from,
                                rcpt_tos=[r for r in item.rcpt_tos.split("\n") if r],
-                               received_at=item.received_at)
+                               received_at=item.received_at, released=item.kind == "released")
         try:
             with db.atomic():
                 kind = pipeline.run(ctx)

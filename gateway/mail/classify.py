@@ -97,6 +97,20 @@ def urgent(text: str, phrases: tuple[str, ...]) -> list[str]:
     return [p for p in phrases if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered)]
 
 
+def spam(msg: ParsedMessage, header: str, threshold: float) -> str | None:
+    """The upstream filter's verdict, when it says spam: X-Spam-Flag: YES, or a score in the
+    configured header at or above the threshold ("7.3", "Yes, score=7.3", "score=7.3")."""
+    value = msg.header(header).strip()
+    if not value:
+        return None
+    if threshold <= 0:
+        return f"{header}: {value[:60]}" if value.lower().startswith("yes") else None
+    match = re.search(r"(?:score=)?(-?\d+(?:\.\d+)?)", value)
+    if match and float(match.group(1)) >= threshold:
+        return f"{header}: {value[:60]} (threshold {threshold:g})"
+    return None
+
+
 def subject_references(subject: str, prefix: str) -> list[str]:
     """Case references named in a subject line, upper case, in order."""
     pattern = re.compile(rf"\b{re.escape(prefix)}-(\d{{4}})-(\d{{4,}})\b", re.IGNORECASE)

@@ -45,6 +45,7 @@ class Context:
     urgent: list[str] = field(default_factory=list)   # emergency phrases the message uses      # what is relayed to the resident or forwarded to the team
     also_teams: list[Team] = field(default_factory=list)   # other teams written to at once
     notes: list[str] = field(default_factory=list)
+    released: bool = False   # let out of quarantine by a person: no spam or flood check
 
 
 class StageFailure(Exception):

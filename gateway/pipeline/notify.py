@@ -58,6 +58,12 @@ def follow_up(ctx: Context) -> None:
     _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
 
 
+def flood(ctx: Context, count: int) -> None:
+    """Tell a case's team, once an hour, that its resident is writing more than the limit."""
+    _to_team(ctx, "team/flood", "team_flood", "Many messages: ", count=count,
+             limit=ctx.settings.new_cases_per_sender_per_hour)
+
+
 def held(ctx: Context, why: str) -> None:
     """Tell the case's team that mail on their case was held, with the message attached."""
     _to_team(ctx, "team/held", "team_held", "Held: ", why=why)
@@ -110,6 +116,11 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
 
 def _acknowledge(ctx: Context, due: dt.date) -> None:
     settings, msg, case = ctx.settings, ctx.msg, ctx.case
+    if store.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1)) >= settings.acks_per_sender_per_day:
+        store.add_event(case, "not_acknowledged", ctx.clock.now(),
+                        f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
+                        ctx.inbound_id)
+        return
     if Suppression.get_or_none(Suppression.address == msg.from_address) is not None:
         store.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from gateway import store
 from gateway.errors import Discard, Hold
 from gateway.mail import classify
@@ -27,6 +29,9 @@ def screen(ctx: Context) -> None:
         raise Discard("loop", loop)
     if store.message_id_known(msg.message_id):
         raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")
+    verdict = classify.spam(msg, settings.spam_header, settings.spam_threshold)
+    if verdict and not ctx.released:
+        raise Hold("quarantine", f"upstream spam verdict: {verdict}")
     ctx.automatic = classify.automatic(msg, ctx.mail_from)
     if not ctx.automatic and not msg.from_address:
         raise Hold("invalid", "no sender address at all, so no one to answer")
@@ -50,6 +55,25 @@ def thread(ctx: Context) -> None:
     if case and msg.from_address != case.resident_address:
         _hold(ctx, "not the case's resident")
     ctx.kind = "resident_follow_up" if case else "resident_new"
+    if ctx.kind == "resident_new" and not ctx.released:
+        _limit_new_cases(ctx)
+
+
+def _limit_new_cases(ctx: Context) -> None:
+    """Over [limits] new_cases_per_sender_per_hour: keep the message on the sender's newest
+    case, acknowledge nothing, and tell the team once an hour."""
+    settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
+    recent = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1))
+    if len(recent) < settings.new_cases_per_sender_per_hour:
+        return
+    ctx.case = recent[-1]
+    store.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
+                    f"{settings.new_cases_per_sender_per_hour} new cases an hour", ctx.inbound_id)
+    if not store.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):
+        store.add_event(ctx.case, "flood_notice", now, "team told", ctx.inbound_id)
+        ctx.team = settings.team(ctx.case.team) or settings.default_team
+        notify_module.flood(ctx, len(recent))
+    raise Hold("held", f"over {settings.new_cases_per_sender_per_hour} new cases an hour from {msg.from_address}")
 
 
 def _officer(ctx: Context) -> None:

@@ -104,3 +104,41 @@ def test_case_list_and_show_tell_the_whole_conversation(tmp_path):
     assert "Bikes every evening near the school." in out
     missing = gateway("--config", path, "case", "show", "SRG-2026-9999")
     assert missing.returncode == 1 and "no case SRG-2026-9999" in missing.stderr
+
+
+def test_queue_commands_list_show_retry_release_and_purge(harness, tmp_path):
+    import json
+
+    from gateway import store
+    from gateway.models import Outbound
+
+    path = str(tmp_path / "gateway.ini")
+    spam = harness.submit(resident_mail(message_id="<spam1@x>", X_Spam_Flag="YES"))
+    spam2 = harness.submit(resident_mail(message_id="<spam2@x>", X_Spam_Flag="YES"))
+    harness.submit(resident_mail(message_id="<ok@x>"))
+    ack = Outbound.get(Outbound.purpose == "resident_ack")
+    store.mark_failed(ack.id, "relay answered 550 5.1.1 no such user")
+    broken = store.save_inbound(b"x", "a@b.c", ["surgery@surgery.example.org"], "inject", harness.clock.now())
+    store.park_inbound(broken, "notify", "Traceback...\nKeyError: 'x'", harness.clock.now())
+
+    listed = gateway("--config", path, "queue", "list", "--json")
+    assert listed.returncode == 0
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {(r["id"], r["queue"]) for r in rows} == {(f"in:{spam}", "quarantine"), (f"in:{spam2}", "quarantine"),
+                                                   (f"in:{broken}", "parked"), (f"out:{ack.id}", "failed")}
+    assert "4 item(s)" in listed.stderr
+    shown = gateway("--config", path, "queue", "show", f"out:{ack.id}")
+    assert "550 5.1.1 no such user" in shown.stdout and "ann@example.net" in shown.stdout
+    missing = gateway("--config", path, "queue", "show", "in:999")
+    assert missing.returncode == 1 and "no item 'in:999'" in missing.stderr
+
+    retried = gateway("--config", path, "queue", "retry", f"out:{ack.id}", f"in:{broken}")
+    assert retried.returncode == 0 and "back in the outbox" in retried.stdout and "back in the inbound queue" in retried.stdout
+    released = gateway("--config", path, "queue", "release", f"in:{spam}")
+    assert released.returncode == 0 and "released" in released.stdout
+    refused = gateway("--config", path, "queue", "purge", f"out:{ack.id}", "--yes")
+    assert refused.returncode == 1 and "not a quarantined message" in refused.stderr
+    purged = gateway("--config", path, "queue", "purge", f"in:{spam2}", "--yes")
+    assert purged.returncode == 0 and "deleted" in purged.stdout
+    left = gateway("--config", path, "queue", "list")
+    assert "0 item(s)" in left.stderr

@@ -1,0 +1,56 @@
+"""Limits that keep a gateway calm: acknowledgements, floods, spam verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway import store
+from gateway.models import Case, CaseEvent, Inbound
+from tests.conftest import Harness
+from tests.helpers import resident_mail
+
+
+def test_acknowledgements_per_sender_per_day_hold_across_restarts(make_harness, tmp_path):
+    harness = make_harness(limits={"acks_per_sender_per_day": "2"})
+    for n in range(2):
+        harness.submit(resident_mail(message_id=f"<m{n}@x>", subject=f"Matter {n}"))
+    restarted = Harness(tmp_path, limits={"acks_per_sender_per_day": "2"})  # a new process, same database
+    restarted.clock.now = lambda: harness.clock.now() + dt.timedelta(hours=3)
+    restarted.submit(resident_mail(message_id="<m2@x>", subject="Matter 2"))
+    assert Case.select().count() == 3 and len(restarted.outbox("resident_ack")) == 2
+    assert len(restarted.outbox("team_new_case")) == 3  # the team still gets every case
+    event = CaseEvent.get(CaseEvent.kind == "not_acknowledged")
+    assert "already had 2 acknowledgements today" in event.detail
+    restarted.clock.now = lambda: harness.clock.now() + dt.timedelta(days=1, hours=1)
+    restarted.submit(resident_mail(message_id="<m3@x>", subject="Next day"))
+    assert len(restarted.outbox("resident_ack")) == 3
+
+
+def test_a_flood_of_new_cases_is_grouped_and_the_team_told_once(make_harness):
+    harness = make_harness(limits={"new_cases_per_sender_per_hour": "3"})
+    for n in range(6):
+        harness.submit(resident_mail(message_id=f"<f{n}@x>", subject=f"Complaint {n}"))
+    assert Case.select().count() == 3
+    assert [i.kind for i in Inbound.select().order_by(Inbound.id)] == ["resident_new"] * 3 + ["held"] * 3
+    assert len(harness.outbox("resident_ack")) == 3
+    notice, = harness.outbox("team_flood")
+    assert notice["Subject"].startswith("[SRG-2026-0003] Many messages:")
+    assert CaseEvent.select().where(CaseEvent.kind == "grouped").count() == 3
+
+
+def test_an_upstream_spam_verdict_quarantines_and_release_lets_it_in(make_harness):
+    harness = make_harness()
+    inbound = harness.submit(resident_mail(X_Spam_Flag="YES", subject="Cheap pills"))
+    assert Case.select().count() == 0 and harness.outbox() == []
+    assert store.queue_items("quarantine")[0]["id"] == f"in:{inbound}"
+    assert store.release_quarantined(f"in:{inbound}")
+    while harness.worker.process_one():
+        pass
+    assert Case.select().count() == 1 and Inbound.get_by_id(inbound).kind == "resident_new"
+
+
+def test_a_spam_score_at_or_over_the_threshold(make_harness):
+    harness = make_harness(limits={"spam_header": "X-Spam-Score", "spam_threshold": "5"})
+    harness.submit(resident_mail(message_id="<low@x>", X_Spam_Score="2.1"))
+    harness.submit(resident_mail(message_id="<high@x>", X_Spam_Score="7.5"))
+    assert [i.kind for i in Inbound.select().order_by(Inbound.id)] == ["resident_new", "quarantine"]
