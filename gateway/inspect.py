@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from gateway import pipeline
 from gateway.clock import Clock
 from gateway.config import DEFAULT_URGENT_PHRASES, Settings
-from gateway.mail import bounces, classify
+from gateway.mail import attachments, bounces, classify
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.models import Inbound, db
@@ -32,6 +32,7 @@ class Reading:
     problems: list[str] = field(default_factory=list)
     bounce: dict | None = None      # when kind is bounce: {"recipients": [...], "permanent": bool}
     urgent: bool = False            # emergency wording: the case would be marked urgent
+    attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
 
     def as_dict(self) -> dict:
         row = asdict(self)
@@ -59,6 +60,9 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
             _classify(raw, msg, reading)
         else:
             _thread(raw, msg, reading, settings, renderer, clock)
+        limits = (settings.max_attachments, settings.max_attachment_bytes) if settings else (20, 20 * 1024 * 1024)
+        reading.attachments_held = [f"{a.name}: {a.held}" for a in attachments.judge(msg.attachments, *limits)
+                                    if a.held]
         if reading.kind == "bounce":
             report = bounces.read(raw)
             reading.bounce = {"recipients": report.recipients if report else [],

@@ -70,7 +70,8 @@ def thread_index(reference: str, opened_at: dt.datetime, position: int) -> str:
 
 
 def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.datetime,
-          original: bytes | None = None, thread: tuple[str, str] | None = None) -> tuple[str, bytes]:
+          original: bytes | None = None, thread: tuple[str, str] | None = None,
+          files: tuple[tuple[str, str, bytes], ...] = ()) -> tuple[str, bytes]:
     """A complete message as bytes, with the original attached unchanged if given, and
     Outlook's Thread-Index and Thread-Topic when `thread` is (index, topic)."""
     msg = EmailMessage(policy=SMTP_POLICY)
@@ -93,9 +94,16 @@ def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.date
         msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us with an OOF
     msg[LOOP_HEADER] = domain
     msg.set_content(text, cte="quoted-printable" if not text.isascii() else "7bit")
-    if original is not None:
+    if original is not None or files:
         msg.make_mixed()
+    if original is not None:
         msg.attach(_original_part(original))
+    for name, content_type, data in files:  # attachments passed on one by one (some were held back)
+        maintype, _, subtype = content_type.partition("/")
+        part = MIMEPart(policy=SMTP_POLICY)
+        part.set_content(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                         disposition="attachment", filename=name)
+        msg.attach(part)
     return message_id, msg.as_bytes(policy=SMTP_POLICY)
 
 

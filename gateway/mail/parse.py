@@ -31,6 +31,7 @@ class ParsedMessage:
     headers: dict[str, list[str]]
     problems: list[str] = field(default_factory=list)
     html: str | None = None     # the HTML part when the message has no plain text, for trimming
+    attachments: list = field(default_factory=list)   # mail.attachments.Attachment, not yet judged
 
     def header(self, name: str) -> str:
         """The first value of a header, or ""."""
@@ -72,7 +73,7 @@ def parse(raw: bytes) -> ParsedMessage:
         to=_addresses(headers.get("to", [])), cc=_addresses(headers.get("cc", [])),
         in_reply_to=MSGID_RE.findall(" ".join(headers.get("in-reply-to", []))),
         references=MSGID_RE.findall(" ".join(headers.get("references", []))),
-        text=text, headers=headers, problems=problems, html=rich)
+        text=text, headers=headers, problems=problems, html=rich, attachments=_attachments(msg, problems))
 
 
 def _headers(msg: Message, problems: list[str]) -> dict[str, list[str]]:
@@ -114,6 +115,31 @@ def body_text(msg: Message, problems: list[str]) -> tuple[str, str | None]:
     if rich is not None:
         return html_to_text(rich), rich
     return plain or "", None
+
+
+def _attachments(msg: Message, problems: list[str]) -> list:
+    """Every part that is a file (a disposition of attachment, or a filename), decoded."""
+    from gateway.mail.attachments import Attachment
+
+    found = []
+    for part in _walk(msg, []):
+        if part.is_multipart():
+            continue
+        try:
+            name = part.get_filename()
+        except Exception:  # an undecodable filename: still a file
+            name = "unnamed"
+        if part.get_content_disposition() != "attachment" and not name:
+            continue
+        try:
+            data = part.get_payload(decode=True) or b""
+        except Exception:
+            data = b""
+            problems.append(f"attachment {name!r} could not be decoded")
+        if not isinstance(data, bytes):
+            data = str(data).encode("utf-8", "replace")
+        found.append(Attachment(name=(name or "unnamed")[:200], content_type=part.get_content_type(), data=data))
+    return found
 
 
 def _walk(msg: Message, problems: list[str]):

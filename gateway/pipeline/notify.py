@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from gateway import store, workdays
-from gateway.mail import classify, compose
+from gateway.mail import attachments, classify, compose
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
 from gateway.models import Case, Suppression
@@ -89,13 +89,20 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
                   due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent)
-    text = ctx.renderer.render(template, **(values | extra))
+    judged = attachments.judge(msg.attachments, settings.max_attachments, settings.max_attachment_bytes)
+    held = [(a.name, a.held) for a in judged if a.held]
+    if held:
+        store.add_event(case, "attachments_held", ctx.clock.now(),
+                        "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
+    text = ctx.renderer.render(template, **(values | {"held_attachments": held} | extra))
     envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
     subject = compose.team_subject(msg.subject, case.reference, label)
     if ctx.urgent:
         subject = f"[URGENT] {subject}"
+    # With something held back, the original (which carries it) stays in the store only.
+    files = tuple((a.name, a.content_type, a.data) for a in judged if not a.held) if held else ()
     enqueue(ctx, purpose, envelope, subject, text, URGENT_PRIORITY if ctx.urgent else TEAM_PRIORITY,
-            original=ctx.raw)
+            original=None if held else ctx.raw, files=files)
 
 
 def case_reply_address(ctx: Context) -> str:
@@ -141,12 +148,12 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
 
 
 def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
-            priority: int, original: bytes | None = None) -> None:
+            priority: int, original: bytes | None = None, files: tuple = ()) -> None:
     """Build a message for the case and put it in the outbox (the only way mail leaves)."""
     settings, now, case = ctx.settings, ctx.clock.now(), ctx.case
     thread = compose.thread_index(case.reference, case.opened_at, store.message_count(case))
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original,
-                                    thread=(thread, case.subject or case.reference))
+                                    thread=(thread, case.subject or case.reference), files=files)
     mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
                           rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
     deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)
