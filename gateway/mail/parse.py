@@ -6,12 +6,16 @@ import email
 import html
 import re
 from dataclasses import dataclass, field
+import time
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 MAX_PARTS = 200
+PARSE_SECONDS = 2.0
+PARSE_CHUNK = 64 * 1024
 BOM = b"\xef\xbb\xbf"  # some Windows tools start a saved .eml with one
 MAX_DEPTH = 20
 MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -52,7 +56,7 @@ def parse(raw: bytes) -> ParsedMessage:
     """Read what can be read of a message; what could not be read is listed in problems."""
     problems: list[str] = []
     try:
-        msg = email.message_from_bytes(raw.removeprefix(BOM), policy=policy.default)
+        msg = _budgeted(raw.removeprefix(BOM), problems)
     except Exception as exc:  # the stdlib parser is lenient, but any bytes may arrive
         problems.append(f"unparseable message: {type(exc).__name__}")
         msg = email.message_from_bytes(b"", policy=policy.default)
@@ -74,6 +78,20 @@ def parse(raw: bytes) -> ParsedMessage:
         in_reply_to=MSGID_RE.findall(" ".join(headers.get("in-reply-to", []))),
         references=MSGID_RE.findall(" ".join(headers.get("references", []))),
         text=text, headers=headers, problems=problems, html=rich, attachments=_attachments(msg, problems))
+
+
+def _budgeted(raw: bytes, problems: list[str]) -> Message:
+    """The stdlib parser, fed a chunk at a time so that no message can hold the worker for
+    more than about PARSE_SECONDS: past that, what was read so far is the message."""
+    parser = BytesFeedParser(policy=policy.default)
+    started = time.monotonic()
+    for offset in range(0, len(raw), PARSE_CHUNK):
+        if time.monotonic() - started > PARSE_SECONDS:
+            problems.append(f"parsing stopped after {PARSE_SECONDS:g} s at byte {offset} of {len(raw)}; "
+                            "the rest was not read (the original is kept whole)")
+            break
+        parser.feed(raw[offset:offset + PARSE_CHUNK])
+    return parser.close()
 
 
 def _headers(msg: Message, problems: list[str]) -> dict[str, list[str]]:
