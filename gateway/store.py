@@ -336,10 +336,11 @@ def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
     CaseEvent.create(case=case, at=utc(now), kind=kind, detail=detail, inbound=inbound_id)
 
 
-def cases_opened_since(resident_address: str, since: dt.datetime) -> list[Case]:
-    """A resident's cases opened after `since`, oldest first."""
-    return list(Case.select().where((Case.resident_address == resident_address) & (Case.opened_at > utc(since)))
-                .order_by(Case.id))
+def cases_opened_since(resident_address: str, since: dt.datetime) -> tuple[int, Case | None]:
+    """How many cases a resident opened after `since`, and the newest of them."""
+    recent = Case.select().where((Case.resident_address == resident_address) & (Case.opened_at > utc(since)))
+    count = recent.count()
+    return count, (recent.order_by(Case.id.desc()).first() if count else None)
 
 
 def event_since(case: Case, kind: str, since: dt.datetime) -> bool:

@@ -63,16 +63,16 @@ def _limit_new_cases(ctx: Context) -> None:
     """Over [limits] new_cases_per_sender_per_hour: keep the message on the sender's newest
     case, acknowledge nothing, and tell the team once an hour."""
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
-    recent = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1))
-    if len(recent) < settings.new_cases_per_sender_per_hour:
+    count, newest = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1))
+    if count < settings.new_cases_per_sender_per_hour:
         return
-    ctx.case = recent[-1]
+    ctx.case = newest
     store.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
                     f"{settings.new_cases_per_sender_per_hour} new cases an hour", ctx.inbound_id)
     if not store.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):
         store.add_event(ctx.case, "flood_notice", now, "team told", ctx.inbound_id)
         ctx.team = settings.team(ctx.case.team) or settings.default_team
-        notify_module.flood(ctx, len(recent))
+        notify_module.flood(ctx, count)
     raise Hold("held", f"over {settings.new_cases_per_sender_per_hour} new cases an hour from {msg.from_address}")
 
 
