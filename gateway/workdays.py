@@ -29,6 +29,13 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
     return day
 
 
-def in_words(day: dt.date) -> str:
-    """'Friday 4 December 2026'."""
+WELSH_DAYS = ("Dydd Llun", "Dydd Mawrth", "Dydd Mercher", "Dydd Iau", "Dydd Gwener", "Dydd Sadwrn", "Dydd Sul")
+WELSH_MONTHS = ("Ionawr", "Chwefror", "Mawrth", "Ebrill", "Mai", "Mehefin", "Gorffennaf", "Awst", "Medi",
+                "Hydref", "Tachwedd", "Rhagfyr")
+
+
+def in_words(day: dt.date, language: str = "en") -> str:
+    """'Friday 4 December 2026', or in Welsh 'Dydd Gwener 4 Rhagfyr 2026' (no locale needed)."""
+    if language == "cy":
+        return f"{WELSH_DAYS[day.weekday()]} {day.day} {WELSH_MONTHS[day.month - 1]} {day.year}"
     return f"{day:%A} {day.day} {day:%B %Y}"

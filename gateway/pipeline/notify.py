@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from gateway import store, workdays
-from gateway.mail import attachments, classify, compose
+from gateway.mail import attachments, classify, compose, language
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
 from gateway.models import Case, Suppression
@@ -25,6 +25,7 @@ def new_case(ctx: Context) -> None:
     due = workdays.add_working_days(received_local.date(), settings.response_days)
     reference = store.next_reference(settings.reference_prefix, received_local.year)
     case = Case.create(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
+                       language=language.detect(f"{msg.subject}\n{reply_text(msg)}"),
                        resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
                        due_date=due, updated_at=store.utc(now))
     ctx.case, ctx.reply_text = case, msg.text
@@ -50,6 +51,12 @@ def follow_up(ctx: Context) -> None:
     case.save()
     store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
     ctx.reply_text = reply_text(msg, sender=msg.from_name)
+    asked = language.asked_for(f"{msg.subject}\n{ctx.reply_text}")
+    if asked and asked != case.language:
+        case.language = asked
+        case.save()
+        store.add_event(case, "language", now, f"the resident asked for {'Welsh' if asked == 'cy' else 'English'}",
+                        ctx.inbound_id)
     ctx.urgent = classify.urgent(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases)
     if ctx.urgent and not case.urgent:
         case.urgent = True
@@ -136,7 +143,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
     text = ctx.renderer.render(template, case.language, reference=case.reference,
                                team_name=ctx.team.name, resident_name=msg.from_name,
-                               due_date=workdays.in_words(due))
+                               due_date=workdays.in_words(due, case.language))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address,
