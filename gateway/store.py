@@ -181,29 +181,22 @@ def set_imap_state(mailbox: str, uidvalidity: int, last_uid: int, now: dt.dateti
 def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound | None:
     """Take the oldest stored message nobody holds; None when there is none."""
     now = utc(now)
-    free = (Inbound.state == "queued") & (Inbound.lease_until.is_null() | (Inbound.lease_until < now))
-    return _claim(Inbound, free, (Inbound.id,), owner, now, lease_seconds)
-
-
-def _claim(model, free, order, owner: str, now: dt.datetime, lease_seconds: int):
-    """Lease one free row of `model` to `owner`: a conditional UPDATE, so only one worker wins.
-
-    The candidates are read in full first: an open SELECT would hold a read snapshot, and
-    SQLite refuses (without waiting) to upgrade a stale snapshot to a write.
-    """
-    candidates = [row.id for row in model.select(model.id).where(free).order_by(*order).limit(8)]
-    for candidate in candidates:
-        taken = (model.update(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds),
-                              attempts=model.attempts + 1)
-                 .where((model.id == candidate) & free).execute())
+    free = "state = 'queued' AND (lease_until IS NULL OR lease_until < {p})".format(p=db.param)
+    candidates = [row[0] for row in db.execute_sql(
+        f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT 8", (now,)).fetchall()]
+    for candidate in candidates:  # a conditional UPDATE: only one worker wins each message
+        taken = db.execute_sql(f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, "
+                               f"attempts = attempts + 1 WHERE id = {db.param} AND {free}",
+                               (owner, now + dt.timedelta(seconds=lease_seconds), candidate, now)).rowcount
         if taken:
-            return model.get_by_id(candidate)
+            return Inbound.get_by_id(candidate)
     return None
 
 
 def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime) -> None:
-    Inbound.update(state="done", kind=kind, case=case, processed_at=utc(now), lease_owner=None,
-                   lease_until=None, stage=None, error=None).where(Inbound.id == inbound_id).execute()
+    db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
+                   "lease_owner = NULL, lease_until = NULL, stage = NULL, error = NULL WHERE id = {p}"
+                   .format(p=db.param), (kind, case.id if case else None, utc(now), inbound_id))
 
 
 def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:
@@ -322,13 +315,21 @@ def case_by_message_ids(message_ids: Iterable[str]) -> Case | None:
     return None
 
 
+# The functions below run several times for every message: plain SQL, because the ORM's
+# query building cost more than SQLite answering (bench/RESULTS.md, whole path).
+
+def _one(sql: str, *params):
+    return db.execute_sql(sql.replace("?", db.param), params).fetchone()
+
+
 def message_id_known(message_id: str | None) -> bool:
-    return bool(message_id) and MessageRef.select().where(MessageRef.message_id == message_id).exists()
+    return bool(message_id) and _one("SELECT 1 FROM message_ref WHERE message_id = ? LIMIT 1", message_id) is not None
 
 
 def remember_message_id(message_id: str | None, case: Case, direction: str) -> None:
     if message_id and not message_id_known(message_id):
-        MessageRef.create(message_id=message_id, case=case, direction=direction)
+        db.execute_sql(f"INSERT INTO message_ref (message_id, case_id, direction) VALUES ({db.param}, {db.param}, "
+                       f"{db.param})", (message_id, case.id, direction))
 
 
 def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
@@ -338,9 +339,9 @@ def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
 
 def cases_opened_since(resident_address: str, since: dt.datetime) -> tuple[int, Case | None]:
     """How many cases a resident opened after `since`, and the newest of them."""
-    recent = Case.select().where((Case.resident_address == resident_address) & (Case.opened_at > utc(since)))
-    count = recent.count()
-    return count, (recent.order_by(Case.id.desc()).first() if count else None)
+    count, newest = _one('SELECT count(*), max(id) FROM "case" WHERE resident_address = ? AND opened_at > ?',
+                         resident_address, utc(since))
+    return count, (Case.get_by_id(newest) if count else None)
 
 
 def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
@@ -351,8 +352,8 @@ def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
 def acks_since(address: str, since: dt.datetime) -> int:
     """Acknowledgements queued to an address after `since` (the outbox keeps them: the limit
     holds across restarts)."""
-    return Outbound.select().where((Outbound.purpose == "resident_ack") & (Outbound.rcpt_to == address)
-                                   & (Outbound.created_at > utc(since))).count()
+    return _one("SELECT count(*) FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' AND created_at > ?",
+                address, utc(since))[0]
 
 
 def team_message_ids(case: Case) -> list[str]:
@@ -376,7 +377,7 @@ def resident_thread_ids(case: Case) -> list[str]:
 
 
 def message_count(case: Case) -> int:
-    return MessageRef.select().where(MessageRef.case == case).count()
+    return _one("SELECT count(*) FROM message_ref WHERE case_id = ?", case.id)[0]
 
 
 def case_events(case: Case) -> list[CaseEvent]:
@@ -419,15 +420,6 @@ def enqueue(mail: Outgoing, now: dt.datetime, deadline: dt.datetime, case: Case 
                           raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now),
                           deadline=utc(deadline))
     return row.id
-
-
-def claim_outbound(owner: str, now: dt.datetime, lease_seconds: int) -> Outbound | None:
-    """Take the most urgent due message nobody holds."""
-    now = utc(now)
-    free = ((Outbound.state == "queued") & (Outbound.next_attempt_at <= now)
-            & (Outbound.lease_until.is_null() | (Outbound.lease_until < now)))
-    order = (Outbound.priority, Outbound.next_attempt_at, Outbound.id)
-    return _claim(Outbound, free, order, owner, now, lease_seconds)
 
 
 def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit: int) -> list[Outbound]:
