@@ -291,11 +291,10 @@ def purge(item_id: str) -> bool:
 
 def next_reference(prefix: str, year: int) -> str:
     """A new case reference, e.g. SRG-2026-0042. Call inside the case's transaction."""
-    taken = ReferenceCounter.update(last=ReferenceCounter.last + 1).where(
-        ReferenceCounter.year == year).execute()
+    taken = db.execute_sql(f"UPDATE reference_counter SET last = last + 1 WHERE year = {db.param}", (year,)).rowcount
     if not taken:
         ReferenceCounter.create(year=year, last=1)
-    number = ReferenceCounter.get_by_id(year).last
+    number = _one("SELECT last FROM reference_counter WHERE year = ?", year)[0]
     return f"{prefix}-{year}-{number:04d}"
 
 
@@ -334,7 +333,8 @@ def remember_message_id(message_id: str | None, case: Case, direction: str) -> N
 
 def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
               inbound_id: int | None = None) -> None:
-    CaseEvent.create(case=case, at=utc(now), kind=kind, detail=detail, inbound=inbound_id)
+    db.execute_sql("INSERT INTO case_event (case_id, at, kind, inbound_id, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
+                   .format(p=db.param), (case.id, utc(now), kind, inbound_id, detail))
 
 
 def cases_opened_since(resident_address: str, since: dt.datetime) -> tuple[int, Case | None]:
@@ -358,9 +358,9 @@ def acks_since(address: str, since: dt.datetime) -> int:
 
 def team_message_ids(case: Case) -> list[str]:
     """Message-IDs of what the team already has on this case, oldest first."""
-    rows = (Outbound.select(Outbound.message_id)
-            .where((Outbound.case == case) & Outbound.purpose.startswith("team_")).order_by(Outbound.id))
-    return [row.message_id for row in rows]
+    rows = db.execute_sql(f"SELECT message_id FROM outbound WHERE case_id = {db.param} AND purpose LIKE 'team_%' "
+                          "ORDER BY id", (case.id,)).fetchall()
+    return [row[0] for row in rows]
 
 
 def resident_thread_ids(case: Case) -> list[str]:
@@ -415,11 +415,10 @@ class Outgoing:
 def enqueue(mail: Outgoing, now: dt.datetime, deadline: dt.datetime, case: Case | None = None,
             inbound_id: int | None = None) -> int:
     """Add a message to the outbox; call inside the transaction that made it necessary."""
-    row = Outbound.create(created_at=utc(now), case=case, inbound=inbound_id, purpose=mail.purpose,
-                          mail_from=mail.mail_from, rcpt_to=mail.rcpt_to, message_id=mail.message_id,
-                          raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now),
-                          deadline=utc(deadline))
-    return row.id
+    return Outbound.insert(created_at=utc(now), case=case, inbound=inbound_id, purpose=mail.purpose,
+                           mail_from=mail.mail_from, rcpt_to=mail.rcpt_to, message_id=mail.message_id,
+                           raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now),
+                           deadline=utc(deadline)).execute()
 
 
 def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit: int) -> list[Outbound]:
