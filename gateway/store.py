@@ -154,6 +154,13 @@ def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: st
     return row.id
 
 
+def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str]]], source: str,
+                       now: dt.datetime) -> list[int]:
+    """Store several messages in one transaction (the SMTP door's group commit)."""
+    with db.atomic():
+        return [save_inbound(raw, mail_from, rcpt_tos, source, now) for raw, mail_from, rcpt_tos in messages]
+
+
 def save_inbound_once(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
                       now: dt.datetime) -> tuple[int, bool]:
     """Store a message unless these exact bytes are already stored; (id, whether it is new).
