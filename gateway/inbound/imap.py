@@ -216,14 +216,30 @@ class ImapIntake:
             client.idle()
             try:
                 while not stop.is_set() and time.monotonic() < deadline:
-                    if any(len(r) > 1 and r[1] == b"EXISTS" for r in client.idle_check(timeout=1)):
+                    asked = time.monotonic()
+                    responses = client.idle_check(timeout=1)
+                    if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
                         break
+                    # imapclient answers an empty list at once, forever, once the server has
+                    # closed the connection: notice that instead of spinning until the deadline.
+                    if not responses and time.monotonic() - asked < 0.5 and _closed(client):
+                        raise ConnectionError("the IMAP server closed the connection during IDLE")
             finally:
                 client.idle_done()
         else:
             stop.wait(self.imap.poll_seconds)
             if not stop.is_set():
                 client.noop()
+
+
+def _closed(client: IMAPClient) -> bool:
+    """Whether the server has closed the connection (a zero-byte peek at the raw socket)."""
+    try:
+        return socket.socket.recv(client.socket(), 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _close(client: IMAPClient) -> None:

@@ -204,3 +204,22 @@ def test_imap_config_problems_name_section_and_key(tmp_path):
                  "[imap] username: is required", "[imap] password_file: cannot read",
                  "[imap] idle: 'perhaps' is not yes or no"):
         assert text in result.stdout, result.stdout
+
+
+def test_a_connection_lost_during_idle_is_noticed_at_once_not_at_the_next_poll(make_harness, dovecot, caplog):
+    harness = make_harness(imap=dovecot.config(poll_seconds="600"))
+    intake = ImapIntake(harness.settings, harness.clock)
+    stop = threading.Event()
+    with caplog.at_level(logging.INFO):
+        thread = threading.Thread(target=intake.run, args=(stop,))
+        thread.start()
+        wait_for(lambda: "IMAP: reading" in caplog.text, 10, what="the reader to start")
+        time.sleep(0.5)  # into IDLE
+        dovecot.stop()
+        wait_for(lambda: "failed or lost" in caplog.text, 5, what="the lost connection to be noticed")
+        dovecot.start()
+        dovecot.append(mail(1))
+        wait_for(lambda: Inbound.select().count() == 1, 15, what="the message after reconnecting")
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
