@@ -71,6 +71,7 @@ class Imap:
     poll_seconds: float
     timeout_seconds: float
     batch_size: int
+    ca_file: Path | None = None   # a CA to trust besides the system's (a force's own CA)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ KNOWN_KEYS = {
     "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
-             "idle", "poll_seconds", "timeout_seconds", "batch_size"},
+             "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
     "team": {"name", "mailbox", "address", "officers", "postcodes", "default"},
 }
 
@@ -401,7 +402,11 @@ def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) ->
     done_folder = r.text("done_folder", "Processed")
     if done_folder and done_folder == folder:
         r.fail("done_folder", "must differ from folder (empty: mark messages \\Seen instead)")
-    return Imap(host=host, port=port, security=security, username=username, password=password,
+    ca_raw = r.text("ca_file", "")
+    ca_file = base / ca_raw if ca_raw else None
+    if ca_file is not None and not ca_file.is_file():
+        r.fail("ca_file", f"{ca_file} is not a file")
+    return Imap(host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
                 folder=folder, done_folder=done_folder, idle=r.boolean("idle", "yes"),
                 poll_seconds=float(r.number("poll_seconds", "60", float, 1)),
                 timeout_seconds=float(r.number("timeout_seconds", "60", float, 1)),

@@ -165,3 +165,12 @@ def dovecot():
     server = Dovecot().start()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def dovecot_tls():
+    from tests.servers.dovecot import Dovecot
+
+    server = Dovecot(tls=True).start()
+    yield server
+    server.remove()

@@ -43,7 +43,7 @@ class ImapProblem(Exception):
 
 def connect(imap: Imap) -> IMAPClient:
     """Log in; raise LoginError, ImapProblem or a connection fault."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=str(imap.ca_file) if imap.ca_file else None)
     client = IMAPClient(imap.host, port=imap.port, ssl=imap.security == "tls",
                         ssl_context=context if imap.security == "tls" else None, timeout=imap.timeout_seconds)
     try:

@@ -223,3 +223,20 @@ def test_a_connection_lost_during_idle_is_noticed_at_once_not_at_the_next_poll(m
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_tls_and_starttls_verify_the_server_certificate(tmp_path, dovecot_tls):
+    from tests.integration.test_cli import gateway
+
+    dovecot_tls.append(mail(1))
+    ca = str(dovecot_tls.ca_file)
+    tls = dovecot_tls.config(security="tls", port=str(dovecot_tls.tls_port), ca_file=ca)
+    result = gateway("--config", str(write_config(tmp_path, imap=tls)), "imap", "check")
+    assert result.returncode == 0, result.stderr
+    assert "(tls): folder 'INBOX' holds 1 message(s)" in result.stdout
+    starttls = dovecot_tls.config(security="starttls", ca_file=ca)
+    result = gateway("--config", str(write_config(tmp_path, imap=starttls)), "imap", "check")
+    assert result.returncode == 0 and "(starttls)" in result.stdout, result.stderr
+    untrusted = dovecot_tls.config(security="tls", port=str(dovecot_tls.tls_port))   # no ca_file
+    result = gateway("--config", str(write_config(tmp_path, imap=untrusted)), "imap", "check")
+    assert result.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in result.stderr

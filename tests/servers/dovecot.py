@@ -54,14 +54,24 @@ def _children(parent: int) -> list[int]:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.binary = require_dovecot()
         # Not under pytest's tmp_path: that lies under a 0700 folder dovecot's users cannot enter.
         self.root = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
         self.root.chmod(0o755)
         self.port = free_port()
+        self.tls_port = free_port() if tls else 0
         self.process: subprocess.Popen | None = None
         conf = TEMPLATE.read_text().replace("@ROOT@", str(self.root)).replace("@PORT@", str(self.port))
+        if tls:  # a certificate of our own for 127.0.0.1: imaps on tls_port, STARTTLS on port
+            self.ca_file = self.root / "cert.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-keyout", str(self.root / "key.pem"), "-out", str(self.ca_file), "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                           check=True, capture_output=True)
+            conf = conf.replace("ssl = no", f"ssl = yes\nssl_cert = <{self.ca_file}\nssl_key = <{self.root / 'key.pem'}")
+            conf = conf.replace("  inet_listener imaps {\n    port = 0\n  }",
+                                f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n  }}")
         (self.root / "dovecot.conf").write_text(conf)
         users = self.root / "users"
         users.write_text(f"{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{self.root}/home/{USER}\n")
