@@ -32,20 +32,22 @@ BATCH = 50   # messages leased per claim
 class RateLimit:
     """At most `per_second` sends across every delivery worker ([relay] max_per_second; 0: none)."""
 
-    def __init__(self, per_second: float):
+    def __init__(self, per_second: float, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.lock = threading.Lock()
-        self.next_slot = time.monotonic()
+        self.monotonic, self.sleep = monotonic, sleep
+        self.next_slot = monotonic()
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.monotonic()
             slot = max(self.next_slot, now)
             self.next_slot = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self.sleep(slot - now)
 
 
 class _Relay(smtplib.SMTP):

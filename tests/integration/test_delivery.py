@@ -111,3 +111,26 @@ def test_concurrent_workers_never_claim_the_same_item(harness):
         thread.join()
     assert errors == []
     assert sorted(claimed) == list(range(1, 41))
+
+
+def test_the_rate_limit_spaces_sends_across_workers_and_zero_means_none():
+    from gateway.outbound import RateLimit
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    limit = RateLimit(4, monotonic=lambda: now[0], sleep=sleep)   # 4 a second: one every 0.25 s
+    for _ in range(5):
+        limit.wait()
+    assert slept == [0.25, 0.25, 0.25, 0.25]                       # the first goes at once
+    now[0] += 10                                                  # idle for a while: no debt is kept
+    limit.wait()
+    assert len(slept) == 4
+    unlimited = RateLimit(0, monotonic=lambda: now[0], sleep=sleep)
+    for _ in range(100):
+        unlimited.wait()
+    assert len(slept) == 4
