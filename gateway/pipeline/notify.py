@@ -78,16 +78,30 @@ def held(ctx: Context, why: str) -> None:
 
 def other_teams(ctx: Context) -> None:
     """A message written to several teams' addresses is one case, for the first; tell the rest."""
+    original, files, held = _attachments_for_team(ctx) if ctx.also_teams else (None, (), [])
     for team in ctx.also_teams:
         text = ctx.renderer.render(
             "team/copy_elsewhere", reference=ctx.case.reference, team_name=team.name,
             case_team_name=ctx.team.name, resident_name=ctx.msg.from_name,
-            resident_address=ctx.msg.from_address, subject=ctx.msg.subject)
+            resident_address=ctx.msg.from_address, subject=ctx.msg.subject,
+            held_attachments=held)
         envelope = team_envelope(ctx, team, ctx.msg.from_name or ctx.msg.from_address)
         subject = compose.team_subject(ctx.msg.subject, ctx.case.reference, f"For {ctx.team.name}: ")
-        enqueue(ctx, "team_copy_elsewhere", envelope, subject, text, TEAM_PRIORITY, original=ctx.raw)
+        enqueue(ctx, "team_copy_elsewhere", envelope, subject, text, TEAM_PRIORITY, original=original, files=files)
         store.add_event(ctx.case, "told_team", ctx.clock.now(),
                         f"{team.key} was also written to; told the case is with {ctx.team.key}", ctx.inbound_id)
+
+
+def _attachments_for_team(ctx: Context) -> tuple[bytes | None, tuple, list[tuple[str, str]]]:
+    """What a team's copy may carry: the original whole, or, when something in it is held
+    back, only the safe attachments (the original, which carries the rest, stays in the
+    store). Returns (original, files, [(name, why held)])."""
+    settings = ctx.settings
+    judged = attachments.judge(ctx.msg.attachments, settings.max_attachments, settings.max_attachment_bytes)
+    held = [(a.name, a.held) for a in judged if a.held]
+    if not held:
+        return ctx.raw, (), []
+    return None, tuple((a.name, a.content_type, a.data) for a in judged if not a.held), held
 
 
 def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
@@ -96,8 +110,7 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
                   due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent)
-    judged = attachments.judge(msg.attachments, settings.max_attachments, settings.max_attachment_bytes)
-    held = [(a.name, a.held) for a in judged if a.held]
+    original, files, held = _attachments_for_team(ctx)
     if held:
         store.add_event(case, "attachments_held", ctx.clock.now(),
                         "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
@@ -106,10 +119,8 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
     subject = compose.team_subject(msg.subject, case.reference, label)
     if ctx.urgent:
         subject = f"[URGENT] {subject}"
-    # With something held back, the original (which carries it) stays in the store only.
-    files = tuple((a.name, a.content_type, a.data) for a in judged if not a.held) if held else ()
     enqueue(ctx, purpose, envelope, subject, text, URGENT_PRIORITY if ctx.urgent else TEAM_PRIORITY,
-            original=None if held else ctx.raw, files=files)
+            original=original, files=files)
 
 
 def case_reply_address(ctx: Context) -> str:

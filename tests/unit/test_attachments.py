@@ -55,3 +55,14 @@ def test_attachment_limits(make_harness):
     forward, = harness.outbox("team_new_case")
     assert [p.get_filename() for p in forward.iter_attachments()] == ["p0.jpg"]
     assert forward.get_body(("plain",)).get_content().count("more than 1 attachments") == 2
+
+
+def test_a_second_team_written_to_gets_no_executable_either(harness):
+    msg = resident_mail(to="hightown@surgery.example.org, rhosddu@surgery.example.org")
+    msg.add_attachment(b"MZ\x90\x00program", maintype="application", subtype="octet-stream", filename="setup.exe")
+    harness.submit(msg, rcpt_tos=["hightown@surgery.example.org", "rhosddu@surgery.example.org"])
+    notice, = harness.outbox("team_copy_elsewhere")
+    assert b"MZ\x90\x00program" not in notice.as_bytes()
+    assert [p.get_filename() for p in notice.iter_attachments()] == []
+    assert "setup.exe (a .exe file can run code)" in notice.get_body(("plain",)).get_content()
+    assert CaseEvent.select().where(CaseEvent.kind == "attachments_held").count() == 1
