@@ -177,6 +177,14 @@ class _Reader:
     def items(self, key: str, default: str = "") -> tuple[str, ...]:
         return tuple(p.strip() for p in self._raw(key, default).split(",") if p.strip())
 
+    def postcodes(self, key: str = "postcodes") -> tuple[str, ...]:
+        """UK postcode prefixes: an outward code (LL13) or a sector (LL13 7)."""
+        prefixes = tuple(p.upper() for p in self.items(key))
+        for prefix in prefixes:
+            if not POSTCODE_PREFIX_RE.match(prefix):
+                self.fail(key, f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
+        return prefixes
+
 
 def _address(value: str) -> str | None:
     if not value:
@@ -353,22 +361,22 @@ def _listen(reader: _Reader, default: str = "127.0.0.1:8025") -> tuple[str, int]
 def _areas(parser: configparser.ConfigParser, problems: list[str], teams: tuple[Team, ...]) -> tuple[Area, ...]:
     areas = []
     team_keys = {t.key for t in teams}
-    for section in parser.sections():
-        if not section.startswith("area:"):
-            continue
-        key = section.split(":", 1)[1]
-        a = _Reader(parser, section, problems)
-        if not TEAM_KEY_RE.match(key):
-            problems.append(f"[{section}]: area key {key!r} must be lower-case letters, digits, - or _")
+    for key, a in _keyed_sections(parser, "area", problems):
         team = a.text("team", "", _required)
         if team and teams and team not in team_keys:
             a.fail("team", f"{team!r} is not a team (known: {', '.join(sorted(team_keys))})")
-        postcodes = tuple(p.upper() for p in a.items("postcodes"))
-        for prefix in postcodes:
-            if not POSTCODE_PREFIX_RE.match(prefix):
-                a.fail("postcodes", f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
-        areas.append(Area(key=key, name=a.text("name", "", _required), team=team, postcodes=postcodes))
+        areas.append(Area(key=key, name=a.text("name", "", _required), team=team, postcodes=a.postcodes()))
     return tuple(areas)
+
+
+def _keyed_sections(parser: configparser.ConfigParser, kind: str, problems: list[str]):
+    """(KEY, reader) for each [kind:KEY] section, in file order, the KEY checked."""
+    for section in parser.sections():
+        if section.startswith(kind + ":"):
+            key = section.split(":", 1)[1]
+            if not TEAM_KEY_RE.match(key):
+                problems.append(f"[{section}]: {kind} key {key!r} must be lower-case letters, digits, - or _")
+            yield key, _Reader(parser, section, problems)
 
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -425,30 +433,20 @@ def _teams(parser: configparser.ConfigParser, problems: list[str], domain: str,
            surgery: str) -> tuple[Team, ...]:
     teams: list[Team] = []
     seen_addresses: dict[str, str] = {surgery: "[gateway] surgery_address"} if surgery else {}
-    for section in parser.sections():
-        if not section.startswith("team:"):
-            continue
-        key = section.split(":", 1)[1]
-        t = _Reader(parser, section, problems)
-        if not TEAM_KEY_RE.match(key):
-            problems.append(f"[{section}]: team key {key!r} must be lower-case letters, digits, - or _")
+    for key, t in _keyed_sections(parser, "team", problems):
         address = t.text("address", "", _address).lower()
         if address and domain and not address.endswith("@" + domain):
             t.fail("address", f"must be in the gateway's domain {domain}")
         if address in seen_addresses:
             t.fail("address", f"{address} is already used by {seen_addresses[address]}")
-        seen_addresses[address] = f"[{section}] address"
+        seen_addresses[address] = f"[{t.section}] address"
         officers = tuple(o.lower() for o in t.items("officers"))
         for officer in officers:
             if not ADDRESS_RE.match(officer):
                 t.fail("officers", f"{officer!r} is not an email address")
-        postcodes = tuple(p.upper() for p in t.items("postcodes"))
-        for prefix in postcodes:
-            if not POSTCODE_PREFIX_RE.match(prefix):
-                t.fail("postcodes", f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
         teams.append(Team(key=key, name=t.text("name", "", _required),
                           mailbox=t.text("mailbox", "", _address).lower(), address=address,
-                          officers=officers, postcodes=postcodes, default=t.boolean("default", "no")))
+                          officers=officers, postcodes=t.postcodes(), default=t.boolean("default", "no")))
     defaults = [t.key for t in teams if t.default]
     if not teams:
         problems.append("[team:KEY]: at least one team section is required, e.g. [team:hightown]")

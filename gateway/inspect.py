@@ -9,6 +9,8 @@ an entry in `problems`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Callable
 from dataclasses import asdict, dataclass, field
 from email.utils import parseaddr
 
@@ -48,23 +50,24 @@ class _Rollback(Exception):
 def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: Renderer | None = None,
             clock: Clock | None = None) -> Reading:
     reading = Reading(file=name)
+    report_of = functools.cache(lambda: bounces.read(raw))   # read a delivery report once at most
     try:
         msg = parse(raw)
-        if not msg.from_address and not msg.header("return-path") and _report(msg, raw):
-            reading.kind = "bounce"
+        if not msg.from_address and not msg.header("return-path"):
             reading.problems.extend(msg.problems)
-        elif not msg.from_address and not msg.header("return-path"):
-            reading.problems.extend(msg.problems)
-            reading.problems.append("no sender at all (no From, no Return-Path): no one to answer")
+            if _report(msg, report_of):  # some bounces are so broken they carry no sender at all
+                reading.kind = "bounce"
+            else:
+                reading.problems.append("no sender at all (no From, no Return-Path): no one to answer")
         elif settings is None:
-            _classify(raw, msg, reading)
+            _classify(msg, report_of, reading)
         else:
             _thread(raw, msg, reading, settings, renderer, clock)
         limits = (settings.max_attachments, settings.max_attachment_bytes) if settings else (20, 20 * 1024 * 1024)
         reading.attachments_held = [f"{a.name}: {a.held}" for a in attachments.judge(msg.attachments, *limits)
                                     if a.held]
         if reading.kind == "bounce":
-            report = bounces.read(raw)
+            report = report_of()
             reading.bounce = {"recipients": report.recipients if report else [],
                               "permanent": bool(report and report.permanent and report.kind != "delay"),
                               "type": report.kind if report else "unreadable"}
@@ -74,9 +77,9 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
     return reading
 
 
-def _report(msg: ParsedMessage, raw: bytes) -> bool:
-    """A delivery report that arrived with no sender at all (some bounces are that broken)."""
-    report = bounces.read(raw) if classify.looks_like_report(msg) else None
+def _report(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport | None]) -> bool:
+    """Whether the message looks like, and reads as, a delivery report (not a read receipt)."""
+    report = report_of() if classify.looks_like_report(msg) else None
     return report is not None and report.kind != "receipt"
 
 
@@ -88,7 +91,7 @@ def _envelope_sender(msg: ParsedMessage) -> str:
     return msg.from_address
 
 
-def _classify(raw: bytes, msg: ParsedMessage, reading: Reading) -> None:
+def _classify(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport | None], reading: Reading) -> None:
     reading.problems.extend(msg.problems)
     mail_from = _envelope_sender(msg)
     automatic = classify.automatic(msg, mail_from)
@@ -97,7 +100,7 @@ def _classify(raw: bytes, msg: ParsedMessage, reading: Reading) -> None:
     if len(msg.headers.get("received", [])) > classify.MAX_RECEIVED:
         reading.kind = "loop"
     elif automatic or classify.looks_like_report(msg):
-        report = bounces.read(raw)
+        report = report_of()
         is_report = report is not None and report.kind != "receipt"
         unreadable_bounce = report is None and classify.is_bounce(msg, mail_from)
         if report is not None and report.kind == "complaint":

@@ -235,10 +235,11 @@ QUEUES = ("parked", "quarantine", "failed")
 def queue_items(queue: str | None = None) -> list[dict]:
     """Items needing a person, oldest first: in:<id> for inbound mail, out:<id> for deliveries."""
     items = []
-    if queue in (None, "parked", "quarantine"):
-        where = (Inbound.state == "parked") if queue == "parked" else (
-            (Inbound.state == "done") & (Inbound.kind == "quarantine")) if queue == "quarantine" else (
-            (Inbound.state == "parked") | ((Inbound.state == "done") & (Inbound.kind == "quarantine")))
+    parked = Inbound.state == "parked"
+    quarantined = (Inbound.state == "done") & (Inbound.kind == "quarantine")
+    inbound_where = {None: parked | quarantined, "parked": parked, "quarantine": quarantined}
+    if queue in inbound_where:
+        where = inbound_where[queue]
         for row in Inbound.select(Inbound.id, Inbound.received_at, Inbound.mail_from, Inbound.state, Inbound.kind,
                                   Inbound.stage, Inbound.error, Inbound.size).where(where).order_by(Inbound.id):
             items.append({"id": f"in:{row.id}", "queue": "parked" if row.state == "parked" else "quarantine",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -142,17 +143,26 @@ def test_a_changed_uidvalidity_is_read_again_without_loss_or_duplicates(make_har
                                                                "<imap-3@example.net>"]
 
 
+@contextlib.contextmanager
+def reading(harness, caplog, level=logging.INFO):
+    """The IMAP reader on its own thread, as the daemon runs it, stopped (and checked to have
+    stopped) on the way out."""
+    stop = threading.Event()
+    with caplog.at_level(level):
+        thread = threading.Thread(target=ImapIntake(harness.settings, harness.clock).run, args=(stop,))
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_a_refused_login_is_logged_with_the_account_not_the_password(make_harness, dovecot, caplog):
     harness = make_harness(imap=dovecot.config(password="wrong-password-123"))
-    intake = ImapIntake(harness.settings, harness.clock)
-    stop = threading.Event()
-    with caplog.at_level(logging.DEBUG):
-        thread = threading.Thread(target=intake.run, args=(stop,))
-        thread.start()
+    with reading(harness, caplog, logging.DEBUG):
         wait_for(lambda: "login refused" in caplog.text, 10, what="the refusal in the log")
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
     refusals = [r.getMessage() for r in caplog.records if "login refused" in r.getMessage()]
     assert refusals and "account 'gw' at 127.0.0.1" in refusals[0] and "trying again in 1 s" in refusals[0]
     assert "wrong-password-123" not in caplog.text
@@ -208,11 +218,7 @@ def test_imap_config_problems_name_section_and_key(tmp_path):
 
 def test_a_connection_lost_during_idle_is_noticed_at_once_not_at_the_next_poll(make_harness, dovecot, caplog):
     harness = make_harness(imap=dovecot.config(poll_seconds="600"))
-    intake = ImapIntake(harness.settings, harness.clock)
-    stop = threading.Event()
-    with caplog.at_level(logging.INFO):
-        thread = threading.Thread(target=intake.run, args=(stop,))
-        thread.start()
+    with reading(harness, caplog):
         wait_for(lambda: "IMAP: reading" in caplog.text, 10, what="the reader to start")
         time.sleep(0.5)  # into IDLE
         dovecot.stop()
@@ -220,9 +226,6 @@ def test_a_connection_lost_during_idle_is_noticed_at_once_not_at_the_next_poll(m
         dovecot.start()
         dovecot.append(mail(1))
         wait_for(lambda: Inbound.select().count() == 1, 15, what="the message after reconnecting")
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_tls_and_starttls_verify_the_server_certificate(tmp_path, dovecot_tls):
