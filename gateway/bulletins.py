@@ -69,9 +69,7 @@ def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: st
                 log.info("bulletin %s: %s recipients queued, %s suppressed skipped",
                          bulletin.id, bulletin.recipients, bulletin.skipped)
                 return bulletin
-            suppressed = set(Suppression.select(Suppression.address)
-                             .where(Suppression.address.in_([a for _, a in rows])).tuples())
-            suppressed = {a for (a,) in suppressed}
+            suppressed = store.suppressed_among([a for _, a in rows])
             deadline = now + dt.timedelta(hours=deadline_hours)
             fresh = [dict(created_at=now, purpose="bulletin", mail_from=mail_from, rcpt_to=address,
                           message_id=f"<bulletin-{bulletin.id}-{sid}@{mail_from.rpartition('@')[2]}>",

@@ -475,13 +475,16 @@ def subscribers_for_sending(subscriber_ids: list[int]) -> tuple[dict[int, Person
     active = {(row[0], row[1]) for row in db.execute_sql(
         f"SELECT subscriber_id, area, state FROM subscription WHERE subscriber_id IN ({ids})",
         subscriber_ids).fetchall() if row[2] == "active"}
-    addresses = [p.address for p in people.values()]
-    suppressed = set()
-    if addresses:
-        marks = ", ".join([db.param] * len(addresses))
-        suppressed = {row[0] for row in db.execute_sql(
-            f"SELECT address FROM suppression WHERE address IN ({marks})", addresses).fetchall()}
-    return people, active, suppressed
+    return people, active, suppressed_among([p.address for p in people.values()])
+
+
+def suppressed_among(addresses: list[str]) -> set[str]:
+    """Which of these addresses nothing optional may be sent to."""
+    if not addresses:
+        return set()
+    marks = ", ".join([db.param] * len(addresses))
+    return {row[0] for row in db.execute_sql(f"SELECT address FROM suppression WHERE address IN ({marks})",
+                                             addresses).fetchall()}
 
 
 def release(outbound_ids: list[int]) -> None:
