@@ -60,3 +60,24 @@ def test_deep_nesting_is_cut_off_with_a_problem_noted():
     raw += b"Content-Type: text/plain\n\ndeep\n"
     msg = parse(raw)
     assert any("nested deeper" in p for p in msg.problems)
+
+
+def test_headers_are_read_the_same_whether_plain_encoded_or_rfc2231():
+    raw = (b"From: =?utf-8?q?Si=C3=A2n?= Jones <sian@example.net>\r\n"
+           b"To: Surgery <surgery@surgery.example.org>,\r\n  Other <other@example.net>\r\n"
+           b"Subject: Parcio\r\n  ar y palmant\r\n"
+           b"Message-ID: <x1@example.net>\r\n"
+           b"MIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+           b"--b1\r\nContent-Type: text/plain; charset*=utf-8''utf-8\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\nCeir ar y palmant \xe2\x80\x94 eto.\r\n"
+           b"--b1\r\nContent-Type: text/plain\r\n"
+           b"Content-Disposition: attachment; filename*=utf-8''caf%C3%A9.txt\r\n\r\nhello\r\n--b1--\r\n")
+    msg = parse(raw)
+    assert (msg.from_name, msg.from_address) == ("Siân Jones", "sian@example.net")
+    assert msg.to == ["surgery@surgery.example.org", "other@example.net"]
+    assert msg.subject == "Parcio ar y palmant"
+    assert msg.message_id == "<x1@example.net>"
+    assert msg.text.strip() == "Ceir ar y palmant — eto."
+    assert [a.name for a in msg.attachments] == ["café.txt"]
+    assert msg.problems == []
