@@ -147,11 +147,9 @@ def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: st
                  now: dt.datetime) -> int:
     """Store a message durably; when this returns, it is committed."""
     with db.atomic():
-        row = Inbound.create(received_at=utc(now), source=source, mail_from=mail_from,
-                             rcpt_tos="\n".join(rcpt_tos), raw=raw, size=len(raw),
-                             sha256=hashlib.sha256(raw).hexdigest(),
-                             message_id=header_message_id(raw), state="queued")
-    return row.id
+        return insert("inbound", received_at=utc(now), source=source, mail_from=mail_from,
+                      rcpt_tos="\n".join(rcpt_tos), raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+                      message_id=header_message_id(raw), state="queued", attempts=0)
 
 
 def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str]]], source: str,
@@ -196,7 +194,7 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound |
                                f"attempts = attempts + 1 WHERE id = {db.param} AND {free}",
                                (owner, now + dt.timedelta(seconds=lease_seconds), candidate, now)).rowcount
         if taken:
-            return Inbound.get_by_id(candidate)
+            return next(iter(pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE id = {db.param}", (candidate,))))
     return None
 
 
@@ -329,6 +327,24 @@ def _one(sql: str, *params):
     return db.execute_sql(sql.replace("?", db.param), params).fetchone()
 
 
+def insert(table: str, **values: object) -> int:
+    """INSERT one row; its id. Every column without a database default must be given."""
+    columns = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join([db.param] * len(values))
+    return db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING id',
+                          tuple(values.values())).fetchone()[0]
+
+
+def open_case(**values: object) -> Case:
+    """Insert a new case (call inside the message's transaction) and return it."""
+    values = {"status": "open", "urgent": False} | values
+    return Case(id=insert("case", **values), **values)
+
+
+def is_suppressed(address: str) -> bool:
+    return _one("SELECT 1 FROM suppression WHERE address = ? LIMIT 1", address) is not None
+
+
 def message_id_known(message_id: str | None) -> bool:
     return bool(message_id) and _one("SELECT 1 FROM message_ref WHERE message_id = ? LIMIT 1", message_id) is not None
 
@@ -423,10 +439,10 @@ class Outgoing:
 def enqueue(mail: Outgoing, now: dt.datetime, deadline: dt.datetime, case: Case | None = None,
             inbound_id: int | None = None) -> int:
     """Add a message to the outbox; call inside the transaction that made it necessary."""
-    return Outbound.insert(created_at=utc(now), case=case, inbound=inbound_id, purpose=mail.purpose,
-                           mail_from=mail.mail_from, rcpt_to=mail.rcpt_to, message_id=mail.message_id,
-                           raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now),
-                           deadline=utc(deadline)).execute()
+    return insert("outbound", created_at=utc(now), case_id=case.id if case else None, inbound_id=inbound_id,
+                  purpose=mail.purpose, mail_from=mail.mail_from, rcpt_to=mail.rcpt_to, message_id=mail.message_id,
+                  raw=mail.raw, priority=mail.priority, next_attempt_at=utc(now), deadline=utc(deadline),
+                  state="queued", attempts=0)
 
 
 def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit: int) -> list[Outbound]:

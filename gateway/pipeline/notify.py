@@ -10,7 +10,6 @@ from gateway import store, workdays
 from gateway.mail import attachments, classify, compose, language
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
-from gateway.models import Case, Suppression
 from gateway.config import Team
 from gateway.pipeline import Context
 
@@ -24,10 +23,10 @@ def new_case(ctx: Context) -> None:
     received_local = _local(ctx.received_at, settings.timezone)
     due = workdays.add_working_days(received_local.date(), settings.response_days)
     reference = store.next_reference(settings.reference_prefix, received_local.year)
-    case = Case.create(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
-                       language=language.detect(f"{msg.subject}\n{reply_text(msg)}"),
-                       resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
-                       due_date=due, updated_at=store.utc(now))
+    case = store.open_case(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
+                           language=language.detect(f"{msg.subject}\n{reply_text(msg)}"),
+                           resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
+                           due_date=due, updated_at=store.utc(now))
     ctx.case, ctx.reply_text = case, msg.text
     ctx.urgent = classify.urgent(f"{msg.subject}\n{msg.text}", settings.urgent_phrases)
     if ctx.urgent:
@@ -146,7 +145,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)
         return
-    if Suppression.get_or_none(Suppression.address == msg.from_address) is not None:
+    if store.is_suppressed(msg.from_address):
         store.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
