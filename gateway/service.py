@@ -1,5 +1,8 @@
 """The composition root: binds the database, starts the SMTP door and the workers, stops them.
 
+Two processes: the pipeline runs in one of its own (gateway/pipeline_process.py); the SMTP
+door, the IMAP reader, delivery, bulletin fan-out and the web page are threads of this one.
+
 SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, exit 0.
 Whatever was stored but not processed, or queued but not delivered, is picked up next start.
 """
@@ -13,10 +16,11 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from gateway import bulletins, outbound, store, worker
+from gateway import bulletins, outbound, store
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.pipeline_process import Doorbell, PipelineProcess
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -28,9 +32,10 @@ class Service:
     clock: Clock
     renderer: Renderer
     stop_event: threading.Event = field(default_factory=threading.Event)
-    inbound_wake: threading.Event = field(default_factory=threading.Event)
+    inbound_wake: Doorbell = field(default_factory=Doorbell)   # rung for the pipeline process
     outbound_wake: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    pipeline: PipelineProcess | None = None
     smtp: object | None = None
     web: object | None = None
 
@@ -41,9 +46,8 @@ class Service:
     def start(self) -> None:
         """Start the workers, then open the SMTP door."""
         s = self.settings
-        inbound_worker = worker.InboundWorker(s, self.clock, self.renderer, f"{self.owner}:in",
-                                              delivered=self.outbound_wake)
-        self._thread("inbound", worker.run_loop, inbound_worker, self.inbound_wake)
+        self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
+        self.pipeline.start()
         rate = outbound.RateLimit(s.max_per_second)
         for n in range(s.delivery_workers):
             deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}",
@@ -94,7 +98,8 @@ class Service:
             self.web.stop()
             self.web = None
         self.stop_event.set()  # the IMAP reader stops between batches, within a second
-        self.inbound_wake.set()
+        if self.pipeline is not None:
+            self.pipeline.stop(timeout=60)
         self.outbound_wake.set()
         for thread in self.threads:
             thread.join()
@@ -113,7 +118,8 @@ class Service:
         try:
             self.start()
             while not stopping.wait(1.0):
-                pass
+                if self.pipeline is not None:
+                    self.pipeline.check()
         finally:
             self.stop()
 

@@ -8,7 +8,9 @@ item whose worker died is taken again once its lease has run out.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -41,20 +43,56 @@ def as_datetime(value: object) -> dt.datetime:
 
 
 class _SqliteDatabase(pw.SqliteDatabase):
-    """SQLite whose writers in this process wait their turn on a lock, not in SQLite's busy
-    handler, which sleeps 1, 2, 5, 10 ms and more between tries: under the worker's writes
-    that put about 18 ms on every message of a single SMTP session (bench/smtp_intake.py).
-    Writers in other processes (the CLI) still meet the busy timeout."""
+    """SQLite whose writers wait their turn on a lock, not in SQLite's busy handler, which
+    sleeps 1, 2, 5, 10 ms and more between tries: under the worker's writes that put about
+    18 ms on every message of a single SMTP session (bench/smtp_intake.py).
+
+    Threads of one process queue on a threading.Lock; processes (the daemon's pipeline
+    process, the CLI) then queue on an flock of `<database>-writer.lock`, which wakes the
+    next writer the moment the last one lets go. SQLite's own locking still guards the data:
+    a writer that ignores the lock file only meets the busy timeout, as before."""
 
     WRITES = ("insert", "update", "delete", "replace")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
         self._writer = threading.Lock()
         self._holding = threading.local()
+        self._lock_path = None if database == ":memory:" else f"{database}-writer.lock"
+        self._lock_fd: int | None = None
+        self._lock_pid = 0
+
+    def _lock_file(self) -> int | None:
+        if self._lock_path is None:
+            return None
+        if self._lock_pid != os.getpid():  # opened afresh in each process
+            try:  # read-only is enough for flock, and works whoever created the file
+                self._lock_fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                self._lock_fd = None  # e.g. a read-only folder: SQLite's busy timeout still applies
+            self._lock_pid = os.getpid()
+        return self._lock_fd
+
+    def _take(self) -> None:
+        self._writer.acquire()
+        fd = self._lock_file()
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._writer.release()
+                raise
+
+    def _give(self) -> None:
+        fd = self._lock_file()
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._writer.release()
 
     def begin(self, lock_type=None):
-        self._writer.acquire()
+        self._take()
         self._holding.yes = True
         try:
             super().begin(lock_type)
@@ -77,13 +115,16 @@ class _SqliteDatabase(pw.SqliteDatabase):
     def _let_go(self) -> None:
         if getattr(self._holding, "yes", False):
             self._holding.yes = False
-            self._writer.release()
+            self._give()
 
     def execute_sql(self, sql, params=None):
         if self.in_transaction() or not sql.lstrip()[:7].lower().startswith(self.WRITES):
             return super().execute_sql(sql, params)
-        with self._writer:  # a single write statement outside a transaction
+        self._take()  # a single write statement outside a transaction
+        try:
             return super().execute_sql(sql, params)
+        finally:
+            self._give()
 
 
 def connect(url: str) -> pw.Database:
@@ -361,11 +402,16 @@ def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
                    .format(p=db.param), (case.id, utc(now), kind, inbound_id, detail))
 
 
-def cases_opened_since(resident_address: str, since: dt.datetime) -> tuple[int, Case | None]:
-    """How many cases a resident opened after `since`, and the newest of them."""
-    count, newest = _one('SELECT count(*), max(id) FROM "case" WHERE resident_address = ? AND opened_at > ?',
-                         resident_address, utc(since))
-    return count, (Case.get_by_id(newest) if count else None)
+def cases_opened_since(resident_address: str, since: dt.datetime, limit: int) -> int:
+    """How many cases a resident opened after `since`, counted up to `limit` at most (the
+    count stops there: a flood of ten thousand messages must not make each one slower)."""
+    return _one('SELECT count(*) FROM (SELECT 1 FROM "case" WHERE resident_address = ? AND opened_at > ? LIMIT ?)',
+                resident_address, utc(since), limit)[0]
+
+
+def newest_case_of(resident_address: str) -> Case | None:
+    row = _one('SELECT max(id) FROM "case" WHERE resident_address = ?', resident_address)
+    return Case.get_by_id(row[0]) if row and row[0] is not None else None
 
 
 def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
@@ -373,11 +419,11 @@ def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
                                     & (CaseEvent.at > utc(since))).exists()
 
 
-def acks_since(address: str, since: dt.datetime) -> int:
-    """Acknowledgements queued to an address after `since` (the outbox keeps them: the limit
-    holds across restarts)."""
-    return _one("SELECT count(*) FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' AND created_at > ?",
-                address, utc(since))[0]
+def acks_since(address: str, since: dt.datetime, limit: int) -> int:
+    """Acknowledgements queued to an address after `since`, counted up to `limit` at most
+    (the outbox keeps them: the limit holds across restarts)."""
+    return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' "
+                "AND created_at > ? LIMIT ?)", address, utc(since), limit)[0]
 
 
 def team_message_ids(case: Case) -> list[str]:

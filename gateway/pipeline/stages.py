@@ -63,10 +63,11 @@ def _limit_new_cases(ctx: Context) -> None:
     """Over [limits] new_cases_per_sender_per_hour: keep the message on the sender's newest
     case, acknowledge nothing, and tell the team once an hour."""
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
-    count, newest = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1))
-    if count < settings.new_cases_per_sender_per_hour:
+    limit = settings.new_cases_per_sender_per_hour
+    count = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1), limit)
+    if count < limit:
         return
-    ctx.case = newest
+    ctx.case = store.newest_case_of(msg.from_address)
     store.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
                     f"{settings.new_cases_per_sender_per_hour} new cases an hour", ctx.inbound_id)
     if not store.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import smtplib
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +228,61 @@ def test_officers_over_smtp_spoof_note_subject_only_and_assign(tmp_path, gateway
     events = [k for (k,) in db_rows(tmp_path, "select kind from case_event order by id")]
     assert "held" in events and "note" in events and "assigned" in events
     assert gateway.stop() == 0
+
+
+def pipeline_children(pid: int) -> list[int]:
+    """The daemon's pipeline process(es), by the name it gives itself."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if Path(f"/proc/{child}/comm").read_text().strip() == "gw-pipeline":
+                    found.append(int(child))
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_pipeline_process_is_restarted_if_it_dies_and_dies_with_the_daemon(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    wait_for(lambda: len(pipeline_children(gateway.proc.pid)) == 1, what="the pipeline process")
+    first = pipeline_children(gateway.proc.pid)[0]
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: pipeline_children(gateway.proc.pid) not in ([], [first]), timeout=15,
+             what="a new pipeline process")
+    assert "pipeline process exited unexpectedly (exit code -9); restarting it" in gateway.log_text()
+    send(port, resident_mail())
+    relay.wait(2, timeout=20)
+    assert sorted(m["To"] for m in relay.messages()) == [
+        "Ann Resident <ann@example.net>", "Hightown Neighbourhood Policing Team <hightown.npt@police.example>"]
+    second = pipeline_children(gateway.proc.pid)[0]
+    gateway.stop(signal.SIGKILL)
+    wait_for(lambda: not alive(second), timeout=10, what="the pipeline process to die with the daemon")
+
+
+def test_writers_in_other_processes_wait_on_the_lock_file(tmp_path):
+    config = write_config(tmp_path, area__hightown={"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"})
+    assert subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "init"],
+                          capture_output=True).returncode == 0
+    lock = open(tmp_path / "var" / "gateway.db-writer.lock", "rb")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    adding = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "subscribers", "add",
+                               "ann@example.net", "--area", "hightown"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        time.sleep(3)
+        assert adding.poll() is None, adding.stdout.read()   # waiting its turn, not failing
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        output, _ = adding.communicate(timeout=30)
+        assert adding.returncode == 0, output
+    finally:
+        adding.kill()
+        lock.close()
+    assert db_rows(tmp_path, "select address from subscriber") == [("ann@example.net",)]
