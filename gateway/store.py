@@ -224,19 +224,22 @@ def set_imap_state(mailbox: str, uidvalidity: int, last_uid: int, now: dt.dateti
             ImapState.create(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=utc(now))
 
 
-def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int) -> Inbound | None:
-    """Take the oldest stored message nobody holds; None when there is none."""
+def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int = 1) -> list[Inbound]:
+    """Lease up to `limit` of the oldest stored messages nobody holds (one write for them all),
+    oldest first; [] when there are none."""
     now = utc(now)
     free = "state = 'queued' AND (lease_until IS NULL OR lease_until < {p})".format(p=db.param)
     candidates = [row[0] for row in db.execute_sql(
-        f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT 8", (now,)).fetchall()]
-    for candidate in candidates:  # a conditional UPDATE: only one worker wins each message
-        taken = db.execute_sql(f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, "
-                               f"attempts = attempts + 1 WHERE id = {db.param} AND {free}",
-                               (owner, now + dt.timedelta(seconds=lease_seconds), candidate, now)).rowcount
-        if taken:
-            return next(iter(pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE id = {db.param}", (candidate,))))
-    return None
+        f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT {int(limit)}", (now,)).fetchall()]
+    if not candidates:
+        return []
+    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
+    marks = ", ".join([db.param] * len(candidates))
+    # A conditional UPDATE: of two workers, only one wins each message.
+    db.execute_sql(f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, attempts = attempts + 1 "
+                   f"WHERE id IN ({marks}) AND {free}",
+                   (lease, now + dt.timedelta(seconds=lease_seconds), *candidates, now))
+    return list(pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE lease_owner = {db.param} ORDER BY id", (lease,)))
 
 
 def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime) -> None:

@@ -96,9 +96,9 @@ def test_concurrent_workers_never_claim_the_same_item(harness):
 
     def claim(owner: str) -> None:
         try:
-            while (item := store.claim_inbound(owner, harness.clock.now(), 300)) is not None:
+            while items := store.claim_inbound(owner, harness.clock.now(), 300, limit=3):
                 with lock:
-                    claimed.append(item.id)
+                    claimed.extend(item.id for item in items)
         except BaseException as exc:  # reported below: a claim must never fail under contention
             errors.append(exc)
         finally:

@@ -181,6 +181,30 @@ def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, m
     assert len(harness.outbox()) == 2
 
 
+def test_in_a_batch_a_message_that_breaks_half_way_rolls_back_alone(harness, monkeypatch):
+    from gateway import store
+    from gateway.pipeline import notify
+
+    real = notify._acknowledge
+
+    def breaks_for_bob(ctx, due):
+        real(ctx, due)   # the case, the team's copy and the acknowledgement are written first
+        if ctx.msg.from_address == "bob@example.net":
+            raise RuntimeError("disk full while writing")
+
+    monkeypatch.setattr(notify, "_acknowledge", breaks_for_bob)
+    ids = [store.save_inbound(resident_mail(sender=f"{name} <{name}@example.net>", message_id=f"<{name}@x>")
+                              .as_bytes(), f"{name}@example.net", ["surgery@surgery.example.org"], "smtp",
+                              harness.clock.now()) for name in ("ann", "bob", "cai")]
+    assert harness.worker.process_one()   # all three claimed and handled in one transaction
+    states = [(row.state, row.stage) for row in Inbound.select().where(Inbound.id.in_(ids)).order_by(Inbound.id)]
+    assert states == [("done", None), ("parked", "notify"), ("done", None)]
+    assert [c.resident_address for c in Case.select().order_by(Case.id)] == ["ann@example.net", "cai@example.net"]
+    assert sorted(m["To"].addresses[0].addr_spec for m in harness.outbox("resident_ack")) == [
+        "ann@example.net", "cai@example.net"]
+    assert not harness.worker.process_one()
+
+
 def test_one_message_to_two_teams_makes_one_case_and_tells_the_second_team(harness):
     harness.submit(resident_mail(to="hightown@surgery.example.org, rhosddu@surgery.example.org"),
                    rcpt_tos=["hightown@surgery.example.org", "rhosddu@surgery.example.org"])
