@@ -95,6 +95,7 @@ NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
 DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")
 CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\(\d{3}\)\s?)\d{2,4}[\s.-]?\d{3}"
                      r"[\s.-]?\d{3,4}\b|\b\d{3}-\d{3}-\d{4}\b")
+RULE = re.compile(r"-{4,}")
 MAX_SIGNATURE_LINES = 8
 MAX_LINES = 5000            # a pathological message is scanned only this far
 
@@ -173,11 +174,16 @@ def _attribution(lines: list[str], i: int) -> bool:
     line = lines[i].translate(INVISIBLE)
     if len(line) > 400:
         return False
-    if ATTRIBUTION.match(line) and (ATTRIBUTION_START.match(line) or EMAIL.search(line) or DATE.search(line)
-                                    or re.match(r"^[\s-]*-{2,}", line)):
+    # The cheap tests first: most lines are none of these, and the patterns are long.
+    ends = line.rstrip().endswith((":", "--"))
+    if ends and ATTRIBUTION.match(line) and (ATTRIBUTION_START.match(line) or EMAIL.search(line)
+                                             or DATE.search(line) or re.match(r"^[\s-]*-{2,}", line)):
         return True
     # A date-and-address attribution, which clients wrap after "<" or before the address.
+    has_at = ["@" in part for part in lines[i:i + 3]]
     for width in (1, 2, 3):
+        if not any(has_at[:width]):
+            continue
         joined = "".join(part.translate(INVISIBLE).strip() + ("" if part.rstrip().endswith("<") else " ")
                          for part in lines[i:i + width]).strip()
         if DATED_ADDRESS.match(joined) and (width == 1 or joined.endswith(":")):
@@ -272,14 +278,15 @@ def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
         lines = lines[:-1]
     if not lines:
         return lines
-    tail = [i for i, line in enumerate(lines) if line.strip()][-2 * MAX_SIGNATURE_LINES:]
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    tail = filled[-2 * MAX_SIGNATURE_LINES:]
     names = _sender_names(sender)
-    for i in tail:
+    for k, i in enumerate(tail):
         clean = lines[i].translate(INVISIBLE).strip()
-        block = [line for line in lines[i:] if line.strip()]
-        if not _has_text(lines[:i]):
+        block = [lines[j] for j in tail[k:]]   # the lines with text from here to the end
+        if filled[0] >= i:   # no text above
             continue
-        if re.fullmatch(r"-{4,}", clean) and lines[i - 1].strip() == "" and any(CONTACT.search(b) for b in block):
+        if RULE.fullmatch(clean) and lines[i - 1].strip() == "" and any(CONTACT.search(b) for b in block):
             return lines[:i]
         if len(block) > MAX_SIGNATURE_LINES:
             continue
