@@ -341,10 +341,12 @@ def purge(item_id: str) -> bool:
 
 def next_reference(prefix: str, year: int) -> str:
     """A new case reference, e.g. SRG-2026-0042. Call inside the case's transaction."""
-    taken = db.execute_sql(f"UPDATE reference_counter SET last = last + 1 WHERE year = {db.param}", (year,)).rowcount
-    if not taken:
+    rows = db.execute_sql(f"UPDATE reference_counter SET last = last + 1 WHERE year = {db.param} RETURNING last",
+                          (year,)).fetchall()   # read to the end, so the statement is finished
+    row = rows[0] if rows else None
+    if row is None:
         ReferenceCounter.create(year=year, last=1)
-    number = _one("SELECT last FROM reference_counter WHERE year = ?", year)[0]
+    number = row[0] if row else 1
     return f"{prefix}-{year}-{number:04d}"
 
 
@@ -376,7 +378,7 @@ def insert(table: str, **values: object) -> int:
     columns = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join([db.param] * len(values))
     return db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING id',
-                          tuple(values.values())).fetchone()[0]
+                          tuple(values.values())).fetchall()[0][0]   # read to the end: the statement finishes
 
 
 def open_case(**values: object) -> Case:
@@ -394,9 +396,9 @@ def message_id_known(message_id: str | None) -> bool:
 
 
 def remember_message_id(message_id: str | None, case: Case, direction: str) -> None:
-    if message_id and not message_id_known(message_id):
+    if message_id:  # the first case to claim a Message-ID keeps it
         db.execute_sql(f"INSERT INTO message_ref (message_id, case_id, direction) VALUES ({db.param}, {db.param}, "
-                       f"{db.param})", (message_id, case.id, direction))
+                       f"{db.param}) ON CONFLICT (message_id) DO NOTHING", (message_id, case.id, direction))
 
 
 def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
