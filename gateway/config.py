@@ -290,8 +290,8 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     u = _Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
     lim = _Reader(parser, "limits", problems)
-    limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 1)),
-                  new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 1)),
+    limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 0)),
+                  new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 0)),
                   spam_header=lim.text("spam_header", "X-Spam-Flag"),
                   spam_threshold=float(lim.number("spam_threshold", "0", float, 0)),
                   max_attachments=int(lim.number("max_attachments", "20", int, 0)),

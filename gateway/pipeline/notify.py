@@ -141,7 +141,7 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
 def _acknowledge(ctx: Context, due: dt.date) -> None:
     settings, msg, case = ctx.settings, ctx.msg, ctx.case
     limit = settings.acks_per_sender_per_day
-    if store.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1), limit) >= limit:
+    if limit and store.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1), limit) >= limit:
         store.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)

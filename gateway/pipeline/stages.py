@@ -64,6 +64,8 @@ def _limit_new_cases(ctx: Context) -> None:
     case, acknowledge nothing, and tell the team once an hour."""
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
     limit = settings.new_cases_per_sender_per_hour
+    if not limit:  # 0: no limit
+        return
     count = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1), limit)
     if count < limit:
         return

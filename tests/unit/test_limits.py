@@ -38,6 +38,14 @@ def test_a_flood_of_new_cases_is_grouped_and_the_team_told_once(make_harness):
     assert CaseEvent.select().where(CaseEvent.kind == "grouped").count() == 3
 
 
+def test_zero_turns_both_per_sender_limits_off(make_harness):
+    harness = make_harness(limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0"})
+    for n in range(12):
+        harness.submit(resident_mail(message_id=f"<z{n}@x>", subject=f"Matter {n}"))
+    assert Case.select().count() == 12
+    assert len(harness.outbox("resident_ack")) == 12 and harness.outbox("team_flood") == []
+
+
 def test_an_upstream_spam_verdict_quarantines_and_release_lets_it_in(make_harness):
     harness = make_harness()
     inbound = harness.submit(resident_mail(X_Spam_Flag="YES", subject="Cheap pills"))
