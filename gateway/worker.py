@@ -6,7 +6,7 @@ messages, while a message that fails rolls back alone and is parked. A transacti
 closed once it has run for BATCH_SECONDS, so that the SMTP door and delivery, which write
 to the same database, are never kept waiting long. A message taken before and not finished
 (its worker died) is handled alone, so that if it is what kills the worker it takes nothing
-else with it.
+else with it. Parsing, which needs no database, is done before the transaction begins.
 """
 
 from __future__ import annotations
@@ -46,46 +46,58 @@ class InboundWorker:
                                    self.clock.now())
                 log.error("inbound %s parked: taken %s times without finishing", item.id, item.attempts - 1)
             elif item.attempts > 1:
-                self.process_together([item])
+                self.process_together([self._prepare(item)])
             else:
                 fresh.append(item)
-        while fresh:
-            fresh = fresh[self.process_together(fresh):]
+        # Parsing touches no database: it is done before the transaction takes the write lock.
+        prepared = [self._prepare(item) for item in fresh]
+        while prepared:
+            prepared = prepared[self.process_together(prepared):]
         return True
 
-    def process_together(self, items: list[Inbound]) -> int:
-        """Process messages from the front of `items` in one transaction until BATCH_SECONDS
-        have passed; return how many were processed (at least one)."""
-        started, done = time.monotonic(), []
-        with db.atomic():
-            for item in items:
-                done.append((item, self._run(item)))
-                if time.monotonic() - started > BATCH_SECONDS:
-                    break
-        for item, (kind, reference, failure) in done:  # logged once committed
-            if failure is not None:
-                log.error("inbound %s parked at stage %s: %s: %s", item.id, failure.stage,
-                          type(failure.error).__name__, failure.error)
-            else:
-                log.info("inbound %s: %s%s", item.id, kind, f" case {reference}" if reference else "")
-        if self.delivered is not None:
-            self.delivered.set()
-        return len(done)
-
-    def _run(self, item: Inbound) -> tuple[str | None, str | None, pipeline.StageFailure | None]:
+    def _prepare(self, item: Inbound) -> tuple[pipeline.Context, pipeline.StageFailure | None]:
         ctx = pipeline.Context(settings=self.settings, clock=self.clock, renderer=self.renderer,
                                inbound_id=item.id, raw=bytes(item.raw), mail_from=item.mail_from,
                                rcpt_tos=[r for r in item.rcpt_tos.split("\n") if r],
                                received_at=item.received_at, released=item.kind == "released")
         try:
-            with db.atomic():  # a savepoint: a failing message rolls back alone
-                kind = pipeline.run(ctx)
-                store.finish_inbound(item.id, kind, ctx.case, self.clock.now())
+            pipeline.prepare(ctx)
         except pipeline.StageFailure as failure:
-            detail = "".join(traceback.format_exception(failure.error))[-4000:]
-            store.park_inbound(item.id, failure.stage, detail, self.clock.now())
-            return None, None, failure
-        return kind, ctx.case.reference if ctx.case else None, None
+            return ctx, failure
+        return ctx, None
+
+    def process_together(self, prepared: list[tuple[pipeline.Context, pipeline.StageFailure | None]]) -> int:
+        """Process messages from the front of `prepared` in one transaction until BATCH_SECONDS
+        have passed; return how many were processed (at least one)."""
+        started, done = time.monotonic(), []
+        with db.atomic():
+            for ctx, failure in prepared:
+                done.append((ctx, self._run(ctx, failure)))
+                if time.monotonic() - started > BATCH_SECONDS:
+                    break
+        for ctx, (kind, failure) in done:  # logged once committed
+            if failure is not None:
+                log.error("inbound %s parked at stage %s: %s: %s", ctx.inbound_id, failure.stage,
+                          type(failure.error).__name__, failure.error)
+            else:
+                log.info("inbound %s: %s%s", ctx.inbound_id, kind, f" case {ctx.case.reference}" if ctx.case else "")
+        if self.delivered is not None:
+            self.delivered.set()
+        return len(done)
+
+    def _run(self, ctx: pipeline.Context,
+             failure: pipeline.StageFailure | None) -> tuple[str | None, pipeline.StageFailure | None]:
+        if failure is None:
+            try:
+                with db.atomic():  # a savepoint: a failing message rolls back alone
+                    kind = pipeline.run(ctx)
+                    store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now())
+                return kind, None
+            except pipeline.StageFailure as caught:
+                failure = caught
+        detail = "".join(traceback.format_exception(failure.error))[-4000:]
+        store.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now())
+        return None, failure
 
 
 def run_loop(worker: InboundWorker, wake: threading.Event, stop: threading.Event, poll: float) -> None:

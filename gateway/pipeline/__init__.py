@@ -46,6 +46,7 @@ class Context:
     also_teams: list[Team] = field(default_factory=list)   # other teams written to at once
     notes: list[str] = field(default_factory=list)
     released: bool = False   # let out of quarantine by a person: no spam or flood check
+    prepared: bool = False   # the stages that need no database have run (prepare)
 
 
 class StageFailure(Exception):
@@ -57,11 +58,24 @@ class StageFailure(Exception):
         super().__init__(f"{stage}: {type(error).__name__}: {error}")
 
 
-def run(ctx: Context) -> str:
-    """Run every stage; return the message's kind. Raises StageFailure on a fault."""
-    from gateway.pipeline.stages import STAGES
+def prepare(ctx: Context) -> None:
+    """Run the leading stages that touch no database (parsing), so that a caller can do this
+    work before its transaction takes the database's write lock. Raises StageFailure."""
+    from gateway.pipeline.stages import PURE, STAGES
 
-    for stage in STAGES:
+    _run_stages(ctx, STAGES[:PURE])
+    ctx.prepared = True
+
+
+def run(ctx: Context) -> str:
+    """Run every stage not yet run; return the message's kind. Raises StageFailure on a fault."""
+    from gateway.pipeline.stages import PURE, STAGES
+
+    return _run_stages(ctx, STAGES[PURE if ctx.prepared else 0:])
+
+
+def _run_stages(ctx: Context, stages) -> str:
+    for stage in stages:
         try:
             stage(ctx)
         except StageStop as stop:

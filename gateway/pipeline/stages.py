@@ -170,3 +170,4 @@ def _own_addresses(ctx: Context) -> set[str]:
 
 
 STAGES = (parse, screen, reports.reports, alerts.alerts, thread, route, notify)
+PURE = 1   # the first stages read nothing from the database: pipeline.prepare runs them early
