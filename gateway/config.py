@@ -111,6 +111,8 @@ class Settings:
     spam_threshold: float = 0.0     # 0: the header's YES/NO is the verdict; else a score at or above it
     max_attachments: int = 20
     max_attachment_bytes: int = 20 * 1024 * 1024
+    in_flow_delay: float = 1.0      # longest pause before a new message while the pipeline is behind; 0: none
+    in_flow_backlog: int = 100      # "behind": this many messages wait for the pipeline or delivery
     warnings: tuple[str, ...] = ()
 
     @property
@@ -199,7 +201,7 @@ def _required(value: str) -> str | None:
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
                 "timezone", "response_days", "templates", "log_level", "trusted_authserv_id"},
-    "smtp": {"listen", "max_message_bytes"},
+    "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second"},
     "http": {"listen", "base_url"},
     "urgent": {"phrases"},
@@ -261,6 +263,8 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     s = _Reader(parser, "smtp", problems)
     listen = _listen(s)
     max_bytes = int(s.number("max_message_bytes", "10485760", int, 1024))
+    in_flow = dict(in_flow_delay=float(s.number("in_flow_delay", "1", float, 0)),
+                   in_flow_backlog=int(s.number("in_flow_backlog", "100", int, 1)))
 
     r = _Reader(parser, "relay", problems)
     relay_host = r.text("host", "")
@@ -307,7 +311,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
-                    urgent_phrases=urgent_phrases, **limits,
+                    urgent_phrases=urgent_phrases, **limits, **in_flow,
                     warnings=tuple(warnings))
 
 

@@ -242,6 +242,16 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int =
     return list(pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE lease_owner = {db.param} ORDER BY id", (lease,)))
 
 
+def backlog(limit: int, now: dt.datetime, below_priority: int) -> int:
+    """How much mail waits on us: stored messages the pipeline has not yet handled, plus outbox
+    messages due now with a priority below `below_priority` (case mail, not bulletins, which
+    may queue by the hundred thousand). Each part is counted up to `limit` at most."""
+    waiting_in = _one("SELECT count(*) FROM (SELECT 1 FROM inbound WHERE state = 'queued' LIMIT ?)", limit)[0]
+    waiting_out = _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE state = 'queued' AND priority < ? "
+                       "AND next_attempt_at <= ? LIMIT ?)", below_priority, utc(now), limit)[0]
+    return waiting_in + waiting_out
+
+
 def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime) -> None:
     db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
                    "lease_owner = NULL, lease_until = NULL, stage = NULL, error = NULL WHERE id = {p}"

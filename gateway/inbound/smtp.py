@@ -1,4 +1,5 @@
 """The SMTP door: accepts mail for our own domain, stores it raw, and only then says 250.
+While the pipeline is behind, new messages are slowed at MAIL FROM (InFlow).
 
 Messages arriving together are committed together (group commit): each DATA waits for the
 commit that holds its message, so the 250 still means "on disk", but fifty sessions cost
@@ -7,15 +8,18 @@ one transaction and one fsync instead of fifty."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway import store
+from gateway.bulletins import BULLETIN_PRIORITY
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail.addresses import accepts, split
@@ -69,6 +73,39 @@ class GroupCommitter:
                     future.set_result(inbound_id)
 
 
+class InFlow:
+    """Flow control, after Postfix's in_flow_delay: while the gateway is behind (at least
+    `backlog` messages waiting for the pipeline or, as case mail due now, for delivery), a new
+    message waits, up to `delay` seconds, before its MAIL FROM is answered. Nothing is
+    refused: senders are slowed to the pace the gateway keeps, so a burst does not pile up
+    unanswered. The backlog is read from the database at most every CHECK_SECONDS."""
+
+    CHECK_SECONDS = 0.05
+
+    def __init__(self, delay: float, backlog: int, clock=time.monotonic):
+        self.delay, self.backlog, self.clock = delay, backlog, clock
+        self.checked_at, self.behind = float("-inf"), False
+
+    def is_behind(self) -> bool:
+        if self.clock() - self.checked_at >= self.CHECK_SECONDS:
+            self.checked_at = self.clock()
+            try:
+                self.behind = store.backlog(self.backlog, dt.datetime.now(dt.timezone.utc),
+                                            BULLETIN_PRIORITY) >= self.backlog
+            except Exception:  # the database unreadable: take the mail; storing it will tell
+                self.behind = False
+        return self.behind
+
+    async def wait(self) -> float:
+        """Pause while behind, up to `delay`; the seconds paused."""
+        if not self.delay:
+            return 0.0
+        started = self.clock()
+        while self.is_behind() and self.clock() - started < self.delay:
+            await asyncio.sleep(self.CHECK_SECONDS)
+        return self.clock() - started
+
+
 ALERT_LOCALS = {"alerts", "subscribe", "bulletin", "area"}
 
 
@@ -85,6 +122,14 @@ class IntakeHandler:
         self.settings, self.clock, self.stored = settings, clock, stored
         self.locals = known_locals(settings)
         self.committer = GroupCommitter(clock)
+        self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        await self.in_flow.wait()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
