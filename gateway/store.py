@@ -49,8 +49,11 @@ class _SqliteDatabase(pw.SqliteDatabase):
 
     Threads of one process queue on a threading.Lock; processes (the daemon's pipeline
     process, the CLI) then queue on an flock of `<database>-writer.lock`, which wakes the
-    next writer the moment the last one lets go. SQLite's own locking still guards the data:
-    a writer that ignores the lock file only meets the busy timeout, as before."""
+    next writer the moment the last one lets go. A process waits for that lock while holding
+    a second one, `<database>-turnstile.lock`, which the writer must pass before it can take
+    the lock again: under contention the processes take turns, and a process writing back to
+    back cannot starve the other. SQLite's own locking still guards the data: a writer that
+    ignores the lock files only meets the busy timeout, as before."""
 
     WRITES = ("insert", "update", "delete", "replace")
 
@@ -58,36 +61,43 @@ class _SqliteDatabase(pw.SqliteDatabase):
         super().__init__(database, *args, **kwargs)
         self._writer = threading.Lock()
         self._holding = threading.local()
-        self._lock_path = None if database == ":memory:" else f"{database}-writer.lock"
-        self._lock_fd: int | None = None
+        self._lock_paths = () if database == ":memory:" else (f"{database}-turnstile.lock",
+                                                               f"{database}-writer.lock")
+        self._lock_fds: tuple[int, int] | None = None
         self._lock_pid = 0
 
-    def _lock_file(self) -> int | None:
-        if self._lock_path is None:
+    def _lock_files(self) -> tuple[int, int] | None:
+        if not self._lock_paths:
             return None
         if self._lock_pid != os.getpid():  # opened afresh in each process
-            try:  # read-only is enough for flock, and works whoever created the file
-                self._lock_fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:  # read-only is enough for flock, and works whoever created the files
+                self._lock_fds = tuple(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                                       for path in self._lock_paths)
             except OSError:
-                self._lock_fd = None  # e.g. a read-only folder: SQLite's busy timeout still applies
+                self._lock_fds = None  # e.g. a read-only folder: SQLite's busy timeout still applies
             self._lock_pid = os.getpid()
-        return self._lock_fd
+        return self._lock_fds
 
     def _take(self) -> None:
         self._writer.acquire()
-        fd = self._lock_file()
-        if fd is not None:
+        fds = self._lock_files()
+        if fds is not None:
+            turnstile, writer = fds
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(turnstile, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(writer, fcntl.LOCK_EX)
+                finally:
+                    fcntl.flock(turnstile, fcntl.LOCK_UN)
             except BaseException:
                 self._writer.release()
                 raise
 
     def _give(self) -> None:
-        fd = self._lock_file()
+        fds = self._lock_files()
         try:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            if fds is not None:
+                fcntl.flock(fds[1], fcntl.LOCK_UN)
         finally:
             self._writer.release()
 
