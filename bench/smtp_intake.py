@@ -6,6 +6,10 @@ aiosmtpd server that discards everything; accepted messages per second and the r
 (smtp-source -d). The gateway answers 250 only after the message is committed to SQLite
 with synchronous=FULL; after each run the bench checks that every accepted message is in
 the store. Target: at least 0.5 of the bare server at 50 sessions.
+
+Flow control ([smtp] in_flow_delay) is off by default here, to measure the door itself:
+with it on, as it is by default in the gateway, the door slows to the pipeline's pace once
+100 messages wait, which is its purpose (give --in-flow-delay 1 to see that).
 Needs Debian's postfix (smtp-source, smtp-sink). Usage:
     .venv/bin/python bench/smtp_intake.py [--messages N]      (about 2 minutes)
 """
@@ -49,9 +53,10 @@ def source(port: int, messages: int, size: int, sessions: int, keep_open: bool) 
     return messages / (time.perf_counter() - started)
 
 
-def start_gateway(folder: Path, sink_port: int) -> tuple[subprocess.Popen, int, Path]:
+def start_gateway(folder: Path, sink_port: int, in_flow_delay: float) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
-    config = write_config(folder, smtp={"listen": f"127.0.0.1:{port}", "max_message_bytes": "10485760"},
+    config = write_config(folder, smtp={"listen": f"127.0.0.1:{port}", "max_message_bytes": "10485760",
+                                        "in_flow_delay": str(in_flow_delay)},
                           relay={"host": "127.0.0.1", "port": str(sink_port)})
     log = open(folder / "daemon.log", "wb")
     daemon = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "run"], cwd=ROOT,
@@ -68,6 +73,8 @@ def stored(database: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=2000, help="per run at 50 sessions (a quarter at 1)")
+    ap.add_argument("--in-flow-delay", type=float, default=0,
+                    help="[smtp] in_flow_delay for the gateway (default 0: off, to measure the door itself)")
     args = ap.parse_args()
     sink_port = free_port()
     sink = subprocess.Popen([shutil.which("smtp-sink") or "/usr/sbin/smtp-sink", "-u", "nobody",
@@ -75,7 +82,7 @@ def main() -> None:
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_smtpd.py"), str(bare_port)])
     folder = Path(tempfile.mkdtemp(prefix="gw-intake-bench-"))
-    daemon, port, database = start_gateway(folder, sink_port)
+    daemon, port, database = start_gateway(folder, sink_port, args.in_flow_delay)
     wait_listening(bare_port)
     print(f"{'size':>6} {'sessions':>8} {'per connection':>15} {'gateway/s':>10} {'bare/s':>8} {'ratio':>6}")
     try:
