@@ -26,6 +26,8 @@ from gateway.models import Outbound
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with NOOP first
+LINGER_SECONDS = 30.0      # ... and one unused this long is closed (QUIT): mail arriving one
+                           # message at a time would otherwise open a connection for each
 BATCH = 50   # messages leased per claim
 
 
@@ -93,7 +95,8 @@ class Deliverer:
         crash can send again at most the one message in hand."""
         rows = store.claim_outbound_batch(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
         if not rows:
-            self.close()
+            if self._smtp is not None and time.monotonic() - self._last_used > LINGER_SECONDS:
+                self.close()
             return False
         if self.copies is not None and hasattr(self.copies, "prepare"):
             self.copies.prepare([r for r in rows if r.bulletin is not None])

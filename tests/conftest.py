@@ -69,6 +69,7 @@ class _Collect:
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self.relay.lock:
             self.relay.received.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+            self.relay.peers.append(session.peer)   # one (host, port) per connection
         return "250 OK"
 
 
@@ -79,6 +80,7 @@ class Relay:
         self.port = port or free_port()
         self.lock = threading.Lock()
         self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
+        self.peers: list[tuple[str, int]] = []   # the connection each message came over
         self.controller: Controller | None = None
 
     def start(self) -> "Relay":

@@ -134,3 +134,26 @@ def test_the_rate_limit_spaces_sends_across_workers_and_zero_means_none():
     for _ in range(100):
         unlimited.wait()
     assert len(slept) == 4
+
+
+def test_a_relay_connection_outlives_a_quiet_moment_and_is_closed_after_a_longer_one(make_harness, relay,
+                                                                                      monkeypatch):
+    from gateway import outbound
+
+    harness = make_harness(relay={"host": "127.0.0.1", "port": str(relay.port)})
+    deliverer = Deliverer(harness.settings, harness.clock, "w0")
+    try:
+        for n in range(3):
+            harness.submit(resident_mail(message_id=f"<q{n}@x>", sender=f"q{n}@example.net"))
+            assert deliverer.deliver_one()        # a forward and an acknowledgement
+            assert not deliverer.deliver_one()    # then nothing is due for a moment
+        relay.wait(6)
+        assert len(set(relay.peers)) == 1         # one connection for the lot, not one a message
+        monkeypatch.setattr(outbound, "LINGER_SECONDS", 0.0)
+        assert not deliverer.deliver_one()        # quiet for longer than the linger: QUIT
+        harness.submit(resident_mail(message_id="<q3@x>", sender="q3@example.net"))
+        assert deliverer.deliver_one()
+        relay.wait(8)
+        assert len(set(relay.peers)) == 2
+    finally:
+        deliverer.close()
