@@ -327,6 +327,9 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
 
 
 def _check_database_url(value: str) -> str | None:
+    if value == "sqlite:///:memory:":
+        return ("sqlite:///:memory: would be a separate, empty database for each process (the daemon runs "
+                "its pipeline in a second one) and each command; give a file, e.g. sqlite:///var/gateway.db")
     if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
         return None
     if value.startswith(("postgresql://", "postgres://")):

@@ -85,3 +85,11 @@ def test_the_example_config_documents_every_key():
             documented.setdefault(section, set()).add(m.group(1))
     for section, keys in config.KNOWN_KEYS.items():
         assert keys <= documented.get(section, set()), (section, keys - documented.get(section, set()))
+
+
+def test_an_in_memory_database_is_refused_with_the_reason(tmp_path):
+    problem, = problems_for(tmp_path, gateway={"database": "sqlite:///:memory:"})
+    assert problem.startswith("[gateway] database: sqlite:///:memory: would be a separate, empty database")
+    settings = config.load(write_config(tmp_path, smtp={"in_flow_delay": "0", "in_flow_backlog": "500"}))
+    assert (settings.in_flow_delay, settings.in_flow_backlog) == (0.0, 500)
+    assert "[smtp] in_flow_backlog:" in "\n".join(problems_for(tmp_path, smtp={"in_flow_backlog": "0"}))
