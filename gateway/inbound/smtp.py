@@ -8,11 +8,9 @@ one transaction and one fsync instead of fifty."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import queue
 import threading
-import time
 from concurrent.futures import Future
 
 from aiosmtpd.controller import Controller
@@ -82,16 +80,15 @@ class InFlow:
 
     CHECK_SECONDS = 0.05
 
-    def __init__(self, delay: float, backlog: int, clock=time.monotonic):
+    def __init__(self, delay: float, backlog: int, clock: Clock):
         self.delay, self.backlog, self.clock = delay, backlog, clock
         self.checked_at, self.behind = float("-inf"), False
 
     def is_behind(self) -> bool:
-        if self.clock() - self.checked_at >= self.CHECK_SECONDS:
-            self.checked_at = self.clock()
+        if self.clock.monotonic() - self.checked_at >= self.CHECK_SECONDS:
+            self.checked_at = self.clock.monotonic()
             try:
-                self.behind = store.backlog(self.backlog, dt.datetime.now(dt.timezone.utc),
-                                            BULLETIN_PRIORITY) >= self.backlog
+                self.behind = store.backlog(self.backlog, self.clock.now(), BULLETIN_PRIORITY) >= self.backlog
             except Exception:  # the database unreadable: take the mail; storing it will tell
                 self.behind = False
         return self.behind
@@ -100,10 +97,10 @@ class InFlow:
         """Pause while behind, up to `delay`; the seconds paused."""
         if not self.delay:
             return 0.0
-        started = self.clock()
-        while self.is_behind() and self.clock() - started < self.delay:
+        started = self.clock.monotonic()
+        while self.is_behind() and self.clock.monotonic() - started < self.delay:
             await asyncio.sleep(self.CHECK_SECONDS)
-        return self.clock() - started
+        return self.clock.monotonic() - started
 
 
 ALERT_LOCALS = {"alerts", "subscribe", "bulletin", "area"}
@@ -122,7 +119,7 @@ class IntakeHandler:
         self.settings, self.clock, self.stored = settings, clock, stored
         self.locals = known_locals(settings)
         self.committer = GroupCommitter(clock)
-        self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog)
+        self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog, clock)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:

@@ -31,7 +31,7 @@ class _PlainHeaders(EmailPolicy):
 
     def header_fetch_parse(self, name, value):
         if value.isascii() and "=?" not in value and "*=" not in value:  # not RFC 2047 or 2231
-            return " ".join(value.split())
+            return value.replace("\r", "").replace("\n", "")   # unfolded; the spaces kept
         return super().header_fetch_parse(name, value)
 
 

@@ -71,12 +71,12 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
     from gateway.inbound.smtp import InFlow
     from gateway.models import Outbound
 
-    now = [0.0]
-    in_flow = InFlow(delay=1.0, backlog=3, clock=lambda: now[0])
+    clock = harness.clock
+    in_flow = InFlow(delay=1.0, backlog=3, clock=clock)
     real_sleep = asyncio.sleep
 
     async def sleep(seconds):   # the pause advances the fake clock
-        now[0] += seconds
+        clock.advance(seconds)
         await real_sleep(0)
 
     asyncio.sleep = sleep
@@ -85,18 +85,18 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
         for n in range(3):
             store.save_inbound(resident_mail(message_id=f"<b{n}@x>").as_bytes(), "ann@example.net",
                                ["surgery@surgery.example.org"], "smtp", harness.clock.now())
-        now[0] += InFlow.CHECK_SECONDS   # the backlog is read again at most this often
+        clock.advance(InFlow.CHECK_SECONDS)   # the backlog is read again at most this often
         assert asyncio.run(in_flow.wait()) >= 1.0   # behind: paused for the whole delay, then let in
         while harness.worker.process_one():
             pass
-        now[0] += InFlow.CHECK_SECONDS
+        clock.advance(InFlow.CHECK_SECONDS)
         assert asyncio.run(in_flow.wait()) >= 1.0   # handled, but six answers wait for delivery
         store.mark_sent([row.id for row in Outbound.select()], harness.clock.now())
         for n in range(5):   # a bulletin's copies wait at their own pace: they do not count
             store.enqueue(store.Outgoing("bulletin", "alerts@surgery.example.org", f"s{n}@example.net", f"<s{n}@x>",
                                          b"", priority=BULLETIN_PRIORITY), harness.clock.now(), harness.clock.now())
-        now[0] += InFlow.CHECK_SECONDS
+        clock.advance(InFlow.CHECK_SECONDS)
         assert asyncio.run(in_flow.wait()) == 0.0   # caught up: no pause
-        assert asyncio.run(InFlow(delay=0, backlog=1, clock=lambda: now[0]).wait()) == 0.0   # 0: off
+        assert asyncio.run(InFlow(delay=0, backlog=1, clock=clock).wait()) == 0.0   # 0: off
     finally:
         asyncio.sleep = real_sleep
