@@ -3,7 +3,9 @@
 sessions), a forward to the team and an acknowledgement to the resident out for each, to
 Postfix's smtp-sink. Prints cases per second from the first accept to the last delivery and
 the 99th-percentile time from accept to the team's copy being delivered.
-Targets: at least 200 cases/s; p99 under 2 s.
+Targets: at least 200 cases/s; p99 under 2 s. Then, with the gateway stopped, the same burst
+into a bare aiosmtpd that discards everything (bench/bare_smtpd.py): the stack's limit, and
+the whole path's rate as a share of it.
 
 smtp-source sends every message from one address, so the per-sender limits (meant for one
 resident writing too often) are turned off for the run (0), as if 10,000 residents wrote at
@@ -36,6 +38,27 @@ def when(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
+def load(port: int, messages: int) -> float:
+    """smtp-source's burst: 50 sessions, many messages each, 2 KB; messages per second."""
+    started = time.perf_counter()
+    subprocess.run([shutil.which("smtp-source") or "/usr/sbin/smtp-source", "-s", "50", "-m", str(messages),
+                    "-l", "2048", "-d", "-f", "resident@example.net", "-t", "surgery@surgery.example.org",
+                    f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL, timeout=900)
+    return messages / (time.perf_counter() - started)
+
+
+def bare(messages: int) -> float:
+    """The same burst into a bare aiosmtpd that discards everything (after the gateway stopped)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_smtpd.py"), str(port)])
+    try:
+        wait_listening(port)
+        return load(port, messages)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10_000)
@@ -55,9 +78,7 @@ def main() -> None:
     database = folder / "var" / "gateway.db"
     try:
         wait_listening(port)
-        subprocess.run([shutil.which("smtp-source") or "/usr/sbin/smtp-source", "-s", "50", "-m", str(args.messages),
-                        "-l", "2048", "-d", "-f", "resident@example.net", "-t", "surgery@surgery.example.org",
-                        f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL, timeout=900)
+        load(port, args.messages)
         deadline = time.monotonic() + 900
         with sqlite3.connect(database, timeout=30) as conn:
             while time.monotonic() < deadline:
@@ -81,9 +102,15 @@ def main() -> None:
         print(f"cases per second, first accept to last delivery: {cases / seconds:,.0f} (target >= 200)")
         print(f"accept to team copy delivered: median {waits[len(waits) // 2]:.2f} s, p99 {p99:.2f} s "
               f"(target < 2 s), max {waits[-1]:.2f} s")
-    finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
+        bare_rate = bare(args.messages)
+        print(f"the stack's limit: the same load into a bare aiosmtpd that discards it, {bare_rate:,.0f} messages/s; "
+              f"the whole path runs at {cases / seconds / bare_rate:.2f} of it")
+    finally:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
         sink.terminate()
         sink.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
