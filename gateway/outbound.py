@@ -78,12 +78,15 @@ class Deliverer:
     """One delivery worker; keeps its relay connection open while there is work.
 
     `copies` renders the rows that carry no message (bulletins) at send time, returning None
-    when the copy must not go (the resident unsubscribed); `rate` spaces out every send."""
+    when the copy must not go (the resident unsubscribed); `rate` spaces out every send;
+    `relay_down`, when given, is set while the relay cannot be reached (the SMTP door's flow
+    control then stops counting the outbox, which cannot drain) and cleared by a delivery."""
 
     def __init__(self, settings: Settings, clock: Clock, owner: str,
-                 copies: Callable[[Outbound], bytes | None] | None = None, rate: RateLimit | None = None):
+                 copies: Callable[[Outbound], bytes | None] | None = None, rate: RateLimit | None = None,
+                 relay_down: threading.Event | None = None):
         self.settings, self.clock, self.owner = settings, clock, owner
-        self.copies, self.rate = copies, rate
+        self.copies, self.rate, self.relay_down = copies, rate, relay_down
         self.stopping: threading.Event | None = None
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
@@ -124,12 +127,17 @@ class Deliverer:
             self._send(row, raw)
         except TemporaryFailure as exc:
             self._retry_later(row, str(exc))
-            return self._smtp is not None or not self.settings.relay_host
+            reachable = self._smtp is not None or not self.settings.relay_host
+            if not reachable and self.relay_down is not None:
+                self.relay_down.set()
+            return reachable
         except PermanentFailure as exc:
             store.mark_failed(row.id, str(exc))
             log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
         else:
             store.mark_sent(row.id, self.clock.now())
+            if self.relay_down is not None and self.relay_down.is_set():
+                self.relay_down.clear()
             log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
                     row.id, row.purpose, row.rcpt_to)
         return True

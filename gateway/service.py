@@ -34,6 +34,7 @@ class Service:
     stop_event: threading.Event = field(default_factory=threading.Event)
     inbound_wake: Doorbell = field(default_factory=Doorbell)   # rung for the pipeline process
     outbound_wake: threading.Event = field(default_factory=threading.Event)
+    relay_down: threading.Event = field(default_factory=threading.Event)   # set by delivery, read by the door
     threads: list[threading.Thread] = field(default_factory=list)
     pipeline: PipelineProcess | None = None
     smtp: object | None = None
@@ -50,7 +51,7 @@ class Service:
         self.pipeline.start()
         rate = outbound.RateLimit(s.max_per_second)
         for n in range(s.delivery_workers):
-            deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}",
+            deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}", relay_down=self.relay_down,
                                            copies=bulletins.Copies(s, self.renderer), rate=rate)
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
         if s.areas:
@@ -72,7 +73,7 @@ class Service:
         if s.smtp_listen:
             from gateway.inbound import smtp
 
-            door = smtp.controller(s, self.clock, self.inbound_wake)
+            door = smtp.controller(s, self.clock, self.inbound_wake, self.relay_down)
             try:
                 door.start()
             except Exception as exc:

@@ -252,11 +252,13 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int =
     return list(pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE lease_owner = {db.param} ORDER BY id", (lease,)))
 
 
-def backlog(limit: int, now: dt.datetime, below_priority: int) -> int:
-    """How much mail waits on us: stored messages the pipeline has not yet handled, plus outbox
-    messages due now with a priority below `below_priority` (case mail, not bulletins, which
-    may queue by the hundred thousand). Each part is counted up to `limit` at most."""
+def backlog(limit: int, now: dt.datetime, below_priority: int, outbox: bool = True) -> int:
+    """How much mail waits on us: stored messages the pipeline has not yet handled, plus (with
+    `outbox`) outbox messages due now with a priority below `below_priority` (case mail, not
+    bulletins, which may queue by the hundred thousand). Each part is counted up to `limit`."""
     waiting_in = _one("SELECT count(*) FROM (SELECT 1 FROM inbound WHERE state = 'queued' LIMIT ?)", limit)[0]
+    if not outbox:
+        return waiting_in
     waiting_out = _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE state = 'queued' AND priority < ? "
                        "AND next_attempt_at <= ? LIMIT ?)", below_priority, utc(now), limit)[0]
     return waiting_in + waiting_out

@@ -76,19 +76,23 @@ class InFlow:
     `backlog` messages waiting for the pipeline or, as case mail due now, for delivery), a new
     message waits, up to `delay` seconds, before its MAIL FROM is answered. Nothing is
     refused: senders are slowed to the pace the gateway keeps, so a burst does not pile up
-    unanswered. The backlog is read from the database at most every CHECK_SECONDS."""
+    unanswered. While the relay cannot be reached the outbox is not counted: it cannot drain,
+    and the store is the safe place for mail meanwhile. The backlog is read from the database
+    at most every CHECK_SECONDS."""
 
     CHECK_SECONDS = 0.05
 
-    def __init__(self, delay: float, backlog: int, clock: Clock):
-        self.delay, self.backlog, self.clock = delay, backlog, clock
+    def __init__(self, delay: float, backlog: int, clock: Clock, relay_down: threading.Event | None = None):
+        self.delay, self.backlog, self.clock, self.relay_down = delay, backlog, clock, relay_down
         self.checked_at, self.behind = float("-inf"), False
 
     def is_behind(self) -> bool:
         if self.clock.monotonic() - self.checked_at >= self.CHECK_SECONDS:
             self.checked_at = self.clock.monotonic()
             try:
-                self.behind = store.backlog(self.backlog, self.clock.now(), BULLETIN_PRIORITY) >= self.backlog
+                outbox = self.relay_down is None or not self.relay_down.is_set()   # it cannot drain now
+                self.behind = store.backlog(self.backlog, self.clock.now(), BULLETIN_PRIORITY,
+                                            outbox=outbox) >= self.backlog
             except Exception:  # the database unreadable: take the mail; storing it will tell
                 self.behind = False
         return self.behind
@@ -115,11 +119,12 @@ def known_locals(settings: Settings) -> set[str]:
 class IntakeHandler:
     """aiosmtpd handler: RCPT checks the address; DATA commits the message, then answers."""
 
-    def __init__(self, settings: Settings, clock: Clock, stored: threading.Event):
+    def __init__(self, settings: Settings, clock: Clock, stored: threading.Event,
+                 relay_down: threading.Event | None = None):
         self.settings, self.clock, self.stored = settings, clock, stored
         self.locals = known_locals(settings)
         self.committer = GroupCommitter(clock)
-        self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog, clock)
+        self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog, clock, relay_down)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -159,9 +164,10 @@ class Door(Controller):
         self.handler.committer.stop()
 
 
-def controller(settings: Settings, clock: Clock, stored: threading.Event) -> Controller:
+def controller(settings: Settings, clock: Clock, stored: threading.Event,
+               relay_down: threading.Event | None = None) -> Controller:
     """The SMTP door listening on [smtp] listen."""
     host, port = settings.smtp_listen
-    return Door(IntakeHandler(settings, clock, stored), hostname=host, port=port,
+    return Door(IntakeHandler(settings, clock, stored, relay_down), hostname=host, port=port,
                 ident="Surgery Gateway", data_size_limit=settings.max_message_bytes,
                 decode_data=False, enable_SMTPUTF8=True, server_hostname=settings.domain)

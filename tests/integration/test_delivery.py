@@ -157,3 +157,30 @@ def test_a_relay_connection_outlives_a_quiet_moment_and_is_closed_after_a_longer
         assert len(set(relay.peers)) == 2
     finally:
         deliverer.close()
+
+
+def test_delivery_says_when_the_relay_cannot_be_reached_and_when_it_can_again(make_harness):
+    import datetime as dt
+    import threading
+
+    from tests.conftest import Relay
+
+    port = free_port()   # nothing listens there yet
+    harness = make_harness(relay={"host": "127.0.0.1", "port": str(port)})
+    relay_down = threading.Event()
+    deliverer = Deliverer(harness.settings, harness.clock, "w0", relay_down=relay_down)
+    harness.submit(resident_mail())
+    try:
+        deliverer.deliver_one()
+        assert relay_down.is_set()   # the SMTP door's flow control stops counting the outbox
+        relay = Relay(port).start()
+        try:
+            harness.clock.advance(dt.timedelta(minutes=5).total_seconds())
+            while deliverer.deliver_one():
+                pass
+            relay.wait(2)
+            assert not relay_down.is_set()
+        finally:
+            relay.stop()
+    finally:
+        deliverer.close()

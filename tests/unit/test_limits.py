@@ -66,6 +66,7 @@ def test_a_spam_score_at_or_over_the_threshold(make_harness):
 
 def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_or_delivery(harness):
     import asyncio
+    import threading
 
     from gateway.bulletins import BULLETIN_PRIORITY
     from gateway.inbound.smtp import InFlow
@@ -91,6 +92,10 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
             pass
         clock.advance(InFlow.CHECK_SECONDS)
         assert asyncio.run(in_flow.wait()) >= 1.0   # handled, but six answers wait for delivery
+        relay_down = threading.Event()
+        relay_down.set()   # ... unless the relay cannot be reached: the outbox cannot drain then
+        clock.advance(InFlow.CHECK_SECONDS)
+        assert asyncio.run(InFlow(delay=1.0, backlog=3, clock=clock, relay_down=relay_down).wait()) == 0.0
         store.mark_sent([row.id for row in Outbound.select()], harness.clock.now())
         for n in range(5):   # a bulletin's copies wait at their own pace: they do not count
             store.enqueue(store.Outgoing("bulletin", "alerts@surgery.example.org", f"s{n}@example.net", f"<s{n}@x>",
