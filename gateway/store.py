@@ -409,10 +409,6 @@ def open_case(**values: object) -> Case:
     return Case(id=insert("case", **values), **values)
 
 
-def is_suppressed(address: str) -> bool:
-    return _one("SELECT 1 FROM suppression WHERE address = ? LIMIT 1", address) is not None
-
-
 def message_id_known(message_id: str | None) -> bool:
     return bool(message_id) and _one("SELECT 1 FROM message_ref WHERE message_id = ? LIMIT 1", message_id) is not None
 

@@ -146,7 +146,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)
         return
-    if store.is_suppressed(msg.from_address):
+    if store.suppressed_among([msg.from_address]):
         store.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
