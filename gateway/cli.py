@@ -142,6 +142,7 @@ def status(ctx: click.Context) -> None:
     for name in ("inbound queued", "inbound done", "inbound parked", "outbound queued",
                  "outbound sent", "outbound failed"):
         click.echo(f"{name:<18} {counts.get(name, 0)}")
+    click.echo(f"{'acks waiting':<18} {store.acks_waiting()}  (over [limits] acks_per_hour = {settings.acks_per_hour})")
     for state, number in sorted(store.case_counts().items()):
         click.echo(f"cases {state:<12} {number}")
 
@@ -315,6 +316,6 @@ def case_show(ctx: click.Context, reference: str) -> None:
             click.echo(entry.text + "\n")
 
 
-from gateway import cli_alerts, cli_queue  # noqa: E402  register `subscribers`, `bulletin`, `queue`
+from gateway import cli_alerts, cli_queue, cli_trust  # noqa: E402  register `subscribers`, `bulletin`, `queue`, `dkim-keygen`
 
-COMMAND_MODULES = (cli_alerts, cli_queue)
+COMMAND_MODULES = (cli_alerts, cli_queue, cli_trust)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from gateway import config_security as security
 from gateway.errors import ConfigError
 
 ADDRESS_RE = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -113,7 +114,17 @@ class Settings:
     max_attachment_bytes: int = 20 * 1024 * 1024
     in_flow_delay: float = 1.0      # longest pause before a new message while the pipeline is behind; 0: none
     in_flow_backlog: int = 100      # "behind": this many messages wait for the pipeline or delivery
+    acks_per_hour: int = 500        # acknowledgements to anyone in an hour; over it they wait. 0: no cap
+    trust: security.TrustSettings = field(default_factory=security.TrustSettings)
+    dkim: security.DkimSigning | None = None       # [dkim]: sign outgoing mail
+    smtp_tls: security.ListenerTls | None = None   # [smtp] tls_cert/tls_key: offer STARTTLS
+    relay_login: security.RelayLogin = field(default_factory=security.RelayLogin)
     warnings: tuple[str, ...] = ()
+
+    @property
+    def police_domains(self) -> tuple[str, ...]:
+        """Domains whose addresses never reach a resident ([trust] police_domains)."""
+        return self.trust.police_domains
 
     @property
     def default_team(self) -> Team:
@@ -156,15 +167,18 @@ class _Reader:
             self.fail(key, message)
         return value
 
-    def number(self, key: str, default: str, kind: type = int, minimum: float = 0) -> float:
+    def number(self, key: str, default: str, kind: type = int, minimum: float = 0,
+               maximum: float | None = None) -> float:
         raw = self._raw(key, default)
         try:
             value = kind(raw)
         except ValueError:
             self.fail(key, f"{raw!r} is not a {'whole number' if kind is int else 'number'}")
             return kind(default)
-        if value < minimum:
-            self.fail(key, f"must be at least {minimum}, not {raw}")
+        if value != value or value < minimum or (maximum is not None and value > maximum):
+            span = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+            self.fail(key, f"must be {span}, not {raw}")
+            return kind(default)
         return value
 
     def boolean(self, key: str, default: str) -> bool:
@@ -201,12 +215,16 @@ def _required(value: str) -> str | None:
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
                 "timezone", "response_days", "templates", "log_level", "trusted_authserv_id"},
-    "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog"},
-    "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second"},
+    "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key"},
+    "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
+              "security", "username", "password_file", "ca_file"},
+    "trust": {"dns_servers", "dns_timeout_seconds", "authserv_id", "trusted_networks", "trusted_domains",
+              "police_domains"},
+    "dkim": {"domain", "selector", "key_file"},
     "http": {"listen", "base_url"},
     "urgent": {"phrases"},
-    "limits": {"acks_per_sender_per_day", "new_cases_per_sender_per_hour", "spam_header", "spam_threshold",
-               "max_attachments", "max_attachment_bytes"},
+    "limits": {"acks_per_sender_per_day", "acks_per_hour", "new_cases_per_sender_per_hour", "spam_header",
+               "spam_threshold", "max_attachments", "max_attachment_bytes"},
     "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
@@ -218,15 +236,22 @@ KNOWN_KEYS = {
 def load(path: str | Path) -> Settings:
     """Read and validate a config file; raise ConfigError listing every problem."""
     path = Path(path)
+    return from_parser(read_parser(path), path)
+
+
+def read_parser(path: Path) -> configparser.ConfigParser:
+    """The INI file parsed, not yet checked; ConfigError if it cannot be read at all."""
     parser = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None)
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
     except OSError as exc:
         raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"]) from exc
     except configparser.Error as exc:
         raise ConfigError([f"{path} is not a valid INI file: {exc.message}"]) from exc
-    return from_parser(parser, path)
+    return parser
 
 
 def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Settings:
@@ -259,12 +284,15 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     log_level = g.text("log_level", "info", lambda v: None if v.lower() in
                        ("debug", "info", "warning", "error") else "must be debug, info, warning or error")
     trusted_authserv_id = g.text("trusted_authserv_id", "")
+    if trusted_authserv_id:
+        warnings.append("[gateway] trusted_authserv_id: still read, but renamed: use [trust] authserv_id")
 
     s = _Reader(parser, "smtp", problems)
     listen = _listen(s)
     max_bytes = int(s.number("max_message_bytes", "10485760", int, 1024))
     in_flow = dict(in_flow_delay=float(s.number("in_flow_delay", "1", float, 0)),
                    in_flow_backlog=int(s.number("in_flow_backlog", "100", int, 1)))
+    smtp_tls = security.listener_tls(s, base)
 
     r = _Reader(parser, "relay", problems)
     relay_host = r.text("host", "")
@@ -275,6 +303,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     retry_delays = _retry_delays(r)
     deadline = float(r.number("retry_deadline_hours", "120", float, 0.001))
     max_per_second = float(r.number("max_per_second", "0", float, 0))
+    relay_login = security.relay_login(r, base, relay_host)
 
     h = _Reader(parser, "http", problems)
     http_listen = _listen(h, "") if parser.has_section("http") else None
@@ -289,12 +318,16 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     delivery_workers = int(w.number("delivery_workers", "4", int, 1))
 
     teams = _teams(parser, problems, domain, surgery)
+    police_default = tuple(sorted({a.rsplit("@", 1)[1] for t in teams for a in t.speakers if "@" in a} | {"police.uk"}))
+    trust = security.trust(_Reader(parser, "trust", problems), problems, police_default, trusted_authserv_id)
+    dkim = security.dkim(_Reader(parser, "dkim", problems), base)
     imap = _imap(parser, problems, base) if parser.has_section("imap") else None
     areas = _areas(parser, problems, teams)
     u = _Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
     lim = _Reader(parser, "limits", problems)
     limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 0)),
+                  acks_per_hour=int(lim.number("acks_per_hour", "500", int, 0, 1_000_000)),
                   new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 0)),
                   spam_header=lim.text("spam_header", "X-Spam-Flag"),
                   spam_threshold=float(lim.number("spam_threshold", "0", float, 0)),
@@ -311,7 +344,8 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
-                    urgent_phrases=urgent_phrases, **limits, **in_flow,
+                    urgent_phrases=urgent_phrases, **limits, **in_flow, trust=trust, dkim=dkim,
+                    smtp_tls=smtp_tls, relay_login=relay_login,
                     warnings=tuple(warnings))
 
 
@@ -319,7 +353,7 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, worker, imap, http, urgent, limits, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, limits, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:

@@ -42,3 +42,12 @@ class Hold(StageStop):
 
 class Reject(StageStop):
     """The message cannot be accepted as it stands; recorded with the reason."""
+
+
+class Defer(StageStop):
+    """Not now: the message goes back to wait `seconds` and is handled again (a sender whose
+    check DNS could not answer). Nothing it caused so far is kept."""
+
+    def __init__(self, reason: str, seconds: float):
+        super().__init__("deferred", reason)
+        self.seconds = seconds

@@ -22,6 +22,7 @@ from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.models import Inbound, db
 from gateway.render import Renderer
+from gateway.trust.dns import Resolver
 
 
 @dataclass
@@ -136,7 +137,8 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             return
     now = clock.now()
     ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=raw,
-                           mail_from=mail_from, rcpt_tos=[], received_at=now.astimezone(dt.timezone.utc))
+                           mail_from=mail_from, rcpt_tos=[], received_at=now.astimezone(dt.timezone.utc),
+                           resolver=Resolver(settings.trust.dns_servers, settings.trust.dns_timeout))
     try:
         with db.atomic():
             reading.kind = pipeline.run(ctx)

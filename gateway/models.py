@@ -62,6 +62,9 @@ class Inbound(BaseModel):
     stage = pw.CharField(null=True)  # the stage that parked it
     error = pw.TextField(null=True)
     processed_at = pw.DateTimeField(null=True)
+    peer = pw.TextField(null=True)   # the SMTP client's IP address (migration 0007); None for IMAP
+    helo = pw.TextField(null=True)   # the name it gave in HELO/EHLO
+    deferrals = pw.IntegerField(default=0)   # sender checks put off for a DNS failure
 
 
 class MessageRef(BaseModel):

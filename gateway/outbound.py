@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import smtplib
 import threading
 import time
@@ -23,12 +22,15 @@ from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.mail.addresses import token_address
 from gateway.models import Outbound
+from gateway.relay import open_relay
+from gateway.trust.dkim import Signer
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with NOOP first
 LINGER_SECONDS = 30.0      # ... and one unused this long is closed (QUIT): mail arriving one
                            # message at a time would otherwise open a connection for each
 BATCH = 50   # messages leased per claim
+ACK_WAIT_SECONDS = 60   # an acknowledgement over [limits] acks_per_hour looks again after this
 
 
 class RateLimit:
@@ -52,28 +54,6 @@ class RateLimit:
             self.sleep(slot - now)
 
 
-class _Relay(smtplib.SMTP):
-    """smtplib, without re-parsing addresses we wrote ourselves: smtplib runs every envelope
-    address through email.utils.parseaddr, which cost a fifth of a bulletin copy's time."""
-
-    def mail(self, sender, options=()):
-        if not _PLAIN.match(sender) or any(o.lower() == "smtputf8" for o in options):
-            return super().mail(sender, options)
-        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""
-        self.putcmd("mail", f"FROM:<{sender}>{optionlist}")
-        return self.getreply()
-
-    def rcpt(self, recip, options=()):
-        if not _PLAIN.match(recip):
-            return super().rcpt(recip, options)
-        optionlist = " " + " ".join(options) if options else ""
-        self.putcmd("rcpt", f"TO:<{recip}>{optionlist}")
-        return self.getreply()
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
-
-
 class Deliverer:
     """One delivery worker; keeps its relay connection open while there is work.
 
@@ -88,6 +68,8 @@ class Deliverer:
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate, self.relay_down = copies, rate, relay_down
         self.stopping: threading.Event | None = None
+        dkim = settings.dkim
+        self.signer = Signer(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -121,6 +103,10 @@ class Deliverer:
                 store.mark_skipped(row.id, "no longer subscribed, or suppressed")
                 return True
             raw = copy
+        if row.purpose == "resident_ack" and self._over_ack_cap(row):
+            return True
+        if self.signer is not None:
+            raw = self.signer.sign(raw)
         if self.rate is not None:
             self.rate.wait()
         try:
@@ -142,6 +128,18 @@ class Deliverer:
                     row.id, row.purpose, row.rcpt_to)
         return True
 
+    def _over_ack_cap(self, row: Outbound) -> bool:
+        """[limits] acks_per_hour: over it, an acknowledgement waits (not an attempt) and goes
+        once the last hour's count allows, oldest first."""
+        limit, now = self.settings.acks_per_hour, self.clock.now()
+        if not limit or store.acks_sent_since(now - dt.timedelta(hours=1), limit) < limit:
+            return False
+        at = now + dt.timedelta(seconds=ACK_WAIT_SECONDS)
+        store.wait_for_ack_slot(row.id, at, at + dt.timedelta(hours=self.settings.retry_deadline_hours),
+                                f"waiting: over [limits] acks_per_hour ({limit})")
+        log.info("outbound %s: acknowledgement waits, %s already sent in the last hour", row.id, limit)
+        return True
+
     def return_path(self, row: Outbound) -> str:
         """The envelope sender: a signed bounces+<id> address (VERP), so a delivery report
         names the very message that failed."""
@@ -155,6 +153,9 @@ class Deliverer:
         try:
             smtp = self._connection()
             smtp.sendmail(self.return_path(row), [row.rcpt_to], raw)
+        except TemporaryFailure:
+            self.close()
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _failure(code, reply) from exc
@@ -178,9 +179,12 @@ class Deliverer:
             except (OSError, smtplib.SMTPException):
                 pass
             self.close()
-        smtp = _Relay(self.settings.relay_host, self.settings.relay_port,
-                            local_hostname=self.settings.domain, timeout=self.settings.relay_timeout)
-        smtp.ehlo_or_helo_if_needed()
+        try:
+            smtp = open_relay(self.settings)
+        except TemporaryFailure as exc:
+            if "[relay]" in str(exc):   # a configuration matter: say so where people look
+                log.error("%s", exc)
+            raise
         self._smtp = smtp
         self._last_used = time.monotonic()
         return smtp

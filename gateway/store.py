@@ -195,19 +195,23 @@ def relaxed_durability_for_this_thread() -> None:
 
 
 def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
-                 now: dt.datetime) -> int:
-    """Store a message durably; when this returns, it is committed."""
+                 now: dt.datetime, peer: str | None = None, helo: str | None = None) -> int:
+    """Store a message durably; when this returns, it is committed. `peer` and `helo` are
+    the SMTP client's address and HELO name (for SPF and trusted networks), None otherwise."""
     with db.atomic():
         return insert("inbound", received_at=utc(now), source=source, mail_from=mail_from,
                       rcpt_tos="\n".join(rcpt_tos), raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
-                      message_id=header_message_id(raw), state="queued", attempts=0)
+                      message_id=header_message_id(raw), state="queued", attempts=0, peer=peer, helo=helo,
+                      deferrals=0)
 
 
-def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str]]], source: str,
+def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str], str | None, str | None]], source: str,
                        now: dt.datetime) -> list[int]:
-    """Store several messages in one transaction (the SMTP door's group commit)."""
+    """Store several messages (raw, mail_from, rcpt_tos, peer, helo) in one transaction (the
+    SMTP door's group commit)."""
     with db.atomic():
-        return [save_inbound(raw, mail_from, rcpt_tos, source, now) for raw, mail_from, rcpt_tos in messages]
+        return [save_inbound(raw, mail_from, rcpt_tos, source, now, peer, helo)
+                for raw, mail_from, rcpt_tos, peer, helo in messages]
 
 
 def save_inbound_once(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
@@ -268,6 +272,14 @@ def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.dateti
     db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
                    "lease_owner = NULL, lease_until = NULL, stage = NULL, error = NULL WHERE id = {p}"
                    .format(p=db.param), (kind, case.id if case else None, utc(now), inbound_id))
+
+
+def defer_inbound(inbound_id: int, until: dt.datetime, why: str) -> None:
+    """Put a message back to wait until `until` (its sender could not be checked: DNS failed).
+    Its attempts start again: waiting for DNS is not the message failing."""
+    db.execute_sql("UPDATE inbound SET state = 'queued', lease_owner = NULL, lease_until = {p}, attempts = 0, "
+                   "deferrals = deferrals + 1, error = {p} WHERE id = {p}".format(p=db.param),
+                   (utc(until), why[:500], inbound_id))
 
 
 def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:
@@ -447,6 +459,28 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
     (the outbox keeps them: the limit holds across restarts)."""
     return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' "
                 "AND created_at > ? LIMIT ?)", address, utc(since), limit)[0]
+
+
+def acks_sent_since(since: dt.datetime, limit: int) -> int:
+    """Acknowledgements to anyone delivered after `since`, counted up to `limit` at most
+    ([limits] acks_per_hour: the count is read from the outbox, so it holds across restarts
+    and across daemons)."""
+    return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE purpose = 'resident_ack' AND sent_at > ? "
+                "LIMIT ?)", utc(since), limit)[0]
+
+
+def acks_waiting() -> int:
+    """Acknowledgements held back by [limits] acks_per_hour, for `gateway status`."""
+    return _one("SELECT count(*) FROM outbound WHERE purpose = 'resident_ack' AND state = 'queued' "
+                "AND substr(last_error, 1, 8) = 'waiting:'")[0]
+
+
+def wait_for_ack_slot(outbound_id: int, at: dt.datetime, deadline: dt.datetime, why: str) -> None:
+    """An acknowledgement over the hourly cap waits its turn: not an attempt, and its
+    deadline moves with it (it has not failed; we are holding it)."""
+    db.execute_sql("UPDATE outbound SET next_attempt_at = {p}, deadline = {p}, lease_owner = NULL, "
+                   "lease_until = NULL, attempts = attempts - 1, last_error = {p} WHERE id = {p}".format(p=db.param),
+                   (utc(at), utc(deadline), why, outbound_id))
 
 
 def team_message_ids(case: Case) -> list[str]:

@@ -11,21 +11,25 @@ else with it. Parsing, which needs no database, is done before the transaction b
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from gateway import pipeline, store
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.models import Inbound, db
 from gateway.render import Renderer
+from gateway.trust.dns import Resolver
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # a message that kills its worker this often is parked, not retried forever
 BATCH = 32           # messages claimed at once
 BATCH_SECONDS = 0.03  # a transaction takes no further message once it has run this long
+CHECKERS = 8         # sender checks (DNS) made at once
 
 
 class InboundWorker:
@@ -33,6 +37,9 @@ class InboundWorker:
                  delivered: threading.Event | None = None):
         self.settings, self.clock, self.renderer, self.owner = settings, clock, renderer, owner
         self.delivered = delivered
+        self.resolver = Resolver(settings.trust.dns_servers, settings.trust.dns_timeout)
+        # Sender checks wait on DNS, not on the CPU: a batch's are made side by side.
+        self.checkers = ThreadPoolExecutor(CHECKERS, thread_name_prefix="sender-check")
 
     def process_one(self) -> bool:
         """Claim and process what is stored, up to a batch; False when there is nothing."""
@@ -50,7 +57,7 @@ class InboundWorker:
             else:
                 fresh.append(item)
         # Parsing touches no database: it is done before the transaction takes the write lock.
-        prepared = [self._prepare(item) for item in fresh]
+        prepared = list(self.checkers.map(self._prepare, fresh))
         while prepared:
             prepared = prepared[self.process_together(prepared):]
         return True
@@ -59,7 +66,9 @@ class InboundWorker:
         ctx = pipeline.Context(settings=self.settings, clock=self.clock, renderer=self.renderer,
                                inbound_id=item.id, raw=bytes(item.raw), mail_from=item.mail_from,
                                rcpt_tos=[r for r in item.rcpt_tos.split("\n") if r],
-                               received_at=item.received_at, released=item.kind == "released")
+                               received_at=item.received_at, released=item.kind == "released",
+                               peer=item.peer, helo=item.helo, resolver=self.resolver,
+                               deferrals=item.deferrals or 0)
         try:
             pipeline.prepare(ctx)
         except pipeline.StageFailure as failure:
@@ -91,7 +100,11 @@ class InboundWorker:
             try:
                 with db.atomic():  # a savepoint: a failing message rolls back alone
                     kind = pipeline.run(ctx)
-                    store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now())
+                    if kind == "deferred":   # its sender could not be checked yet: later
+                        until = self.clock.now() + dt.timedelta(seconds=ctx.defer_seconds)
+                        store.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred")
+                    else:
+                        store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now())
                 return kind, None
             except pipeline.StageFailure as caught:
                 failure = caught

@@ -34,12 +34,14 @@ class Harness:
         store.migrate(self.clock.now())
         self.worker = InboundWorker(self.settings, self.clock, Renderer(), "test")
 
-    def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None) -> int:
+    def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None,
+               peer: str | None = "127.0.0.1", helo: str | None = "client.example.net") -> int:
+        """Store a message as the SMTP door would (from `peer`), then run the pipeline."""
         raw = msg if isinstance(msg, bytes) else msg.as_bytes()
         if mail_from is None:
             mail_from = parse(raw).from_address
         inbound_id = store.save_inbound(raw, mail_from, rcpt_tos or ["surgery@surgery.example.org"],
-                                        "smtp", self.clock.now())
+                                        "smtp", self.clock.now(), peer=peer, helo=helo)
         while self.worker.process_one():
             pass
         return inbound_id

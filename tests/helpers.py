@@ -7,6 +7,8 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from tests.servers.dns import shared as shared_dns
+
 BASE_CONFIG = {
     "gateway": {
         "domain": "surgery.example.org",
@@ -40,6 +42,8 @@ BASE_CONFIG = {
 def write_config(folder: Path, **sections: dict[str, str]) -> Path:
     """Write gateway.ini in folder: BASE_CONFIG with sections updated (None drops a key)."""
     merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
+    # Sender checks ask the test world's DNS server on loopback (tests/servers/dns.py).
+    merged["trust"] = {"dns_servers": shared_dns().address, "dns_timeout_seconds": "2"}
     for name, keys in sections.items():
         name = name.replace("__", ":")
         merged.setdefault(name, {})
@@ -88,3 +92,11 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def signed(msg, domain: str = "police.example") -> bytes:
+    """A message DKIM-signed as `domain` signs its mail (the test world's key, served by
+    tests/servers/dns.py): how a genuine officer's reply arrives."""
+    from tests.servers.dns import sign
+
+    return sign(msg if isinstance(msg, bytes) else msg.as_bytes(), domain)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import ssl
 import threading
 from concurrent.futures import Future
 
@@ -36,9 +37,10 @@ class GroupCommitter:
         self.thread = threading.Thread(target=self._run, name="smtp-commit", daemon=True)
         self.thread.start()
 
-    def store(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> Future:
+    def store(self, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str | None = None,
+              helo: str | None = None) -> Future:
         future: Future = Future()
-        self.waiting.put((raw, mail_from, rcpt_tos, future))
+        self.waiting.put((raw, mail_from, rcpt_tos, peer, helo, future))
         return future
 
     def stop(self) -> None:
@@ -61,8 +63,7 @@ class GroupCommitter:
                     break
                 group.append(more)
             try:
-                ids = store.save_inbound_group([(raw, mail_from, rcpts) for raw, mail_from, rcpts, _ in group],
-                                               "smtp", self.clock.now())
+                ids = store.save_inbound_group([item[:5] for item in group], "smtp", self.clock.now())
             except Exception as exc:  # every sender in the group must keep its message and retry
                 for *_, future in group:
                     future.set_exception(exc)
@@ -146,8 +147,10 @@ class IntakeHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         try:
+            peer = session.peer[0] if isinstance(session.peer, tuple) else None
             inbound_id = await asyncio.wrap_future(
-                self.committer.store(raw, envelope.mail_from or "", list(envelope.rcpt_tos)))
+                self.committer.store(raw, envelope.mail_from or "", list(envelope.rcpt_tos), peer,
+                                     (session.host_name or "")[:255] or None))
         except Exception as exc:  # anything at all: the sender must keep the message and retry
             log.error("could not store a message from %s: %s: %s", session.peer, type(exc).__name__, exc)
             return "451 4.3.0 Could not store the message; please try again later"
@@ -168,6 +171,11 @@ def controller(settings: Settings, clock: Clock, stored: threading.Event,
                relay_down: threading.Event | None = None) -> Controller:
     """The SMTP door listening on [smtp] listen."""
     host, port = settings.smtp_listen
+    tls = {}
+    if settings.smtp_tls is not None:   # [smtp] tls_cert and tls_key: offer STARTTLS
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.smtp_tls.cert, settings.smtp_tls.key)
+        tls = {"tls_context": context, "require_starttls": False}
     return Door(IntakeHandler(settings, clock, stored, relay_down), hostname=host, port=port,
                 ident="Surgery Gateway", data_size_limit=settings.max_message_bytes,
-                decode_data=False, enable_SMTPUTF8=True, server_hostname=settings.domain)
+                decode_data=False, enable_SMTPUTF8=True, server_hostname=settings.domain, **tls)

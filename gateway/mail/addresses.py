@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import re
+import uuid
 
 REPLY_LOCAL = "reply"
 SIGNATURE_CHARS = 16  # 80 bits of base32
@@ -75,6 +76,12 @@ def reply_address(reference: str, secret: str, domain: str) -> str:
     return f"{REPLY_LOCAL}+{reference.lower()}-{sign(reference, secret)}@{domain}"
 
 
+def looks_like_reply_address(address: str, domain: str) -> bool:
+    """Whether an address is written as one of our case reply addresses (signed or not)."""
+    local, addr_domain = split(address)
+    return addr_domain == domain and local.startswith(REPLY_LOCAL + "+")
+
+
 def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
     """The case reference a reply address stands for, or None if it is not a valid one.
 
@@ -90,6 +97,24 @@ def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
     if not hmac.compare_digest(signature, sign(reference, secret)):
         return None
     return reference.upper()
+
+
+def signed_message_id(secret: str, domain: str) -> str:
+    """A Message-ID for our own mail that only we can make: <random.signature@domain>. A
+    reply whose References carry one is tied to what we sent (an officer's reply counts only
+    when tied so, or by the case's reply address)."""
+    random = uuid.uuid4().hex
+    return f"<{random}.{_mac('msgid', random, secret)}@{domain}>"
+
+
+MESSAGE_ID_RE = re.compile(r"^<([0-9a-f]{32})\.([a-z2-7]{16})@([^<>@\s]+)>$")
+
+
+def verify_message_id(message_id: str, secret: str, domain: str) -> bool:
+    """Whether a Message-ID is one we made (signed_message_id)."""
+    match = MESSAGE_ID_RE.match(message_id.strip().lower())
+    return bool(match) and match.group(3) == domain and hmac.compare_digest(
+        match.group(2), _mac("msgid", match.group(1), secret))
 
 
 TOKEN_PURPOSES = ("confirm", "unsubscribe", "publish", "bounces")

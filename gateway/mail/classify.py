@@ -134,29 +134,3 @@ def postcode_matches(postcode: str, prefix: str) -> bool:
     outward, _, inward = postcode.partition(" ")
     p_outward, _, p_inward = prefix.upper().partition(" ")
     return outward == p_outward and inward.startswith(p_inward)
-
-
-def authenticated(msg: ParsedMessage, authserv_id: str) -> bool:
-    """Whether the trusted server's Authentication-Results vouch for the From domain: dmarc=pass,
-    or dkim=pass with header.d aligned to it. With no trusted server configured: True."""
-    if not authserv_id:
-        return True
-    from_domain = split(msg.from_address)[1]
-    for value in msg.headers.get("authentication-results", []):
-        server, _, results = value.partition(";")
-        if server.split()[0:1] != [authserv_id]:
-            continue
-        for result in results.split(";"):
-            words = result.lower().split()
-            if not words:
-                continue
-            if words[0] == "dmarc=pass":
-                return True
-            if words[0] == "dkim=pass" and any(
-                    w.startswith("header.d=") and _aligned(w[9:], from_domain) for w in words):
-                return True
-    return False
-
-
-def _aligned(signing_domain: str, from_domain: str) -> bool:
-    return bool(from_domain) and (from_domain == signing_domain or from_domain.endswith("." + signing_domain))

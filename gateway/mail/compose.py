@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from email.header import Header
 from email.utils import encode_rfc2231, format_datetime, formataddr
 
+from gateway.mail.addresses import signed_message_id
 from gateway.mail.classify import LOOP_HEADER
 
 SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
@@ -40,8 +41,9 @@ class Envelope:
     auto_submitted: str | None = None
 
 
-def new_message_id(domain: str) -> str:
-    return f"<{uuid.uuid4().hex}@{domain}>"
+def new_message_id(domain: str, secret: str = "") -> str:
+    """Signed when a secret is given (a case's mail), so replies can be tied to it."""
+    return signed_message_id(secret, domain) if secret else f"<{uuid.uuid4().hex}@{domain}>"
 
 
 def reply_subject(subject: str, reference: str) -> str:
@@ -71,13 +73,13 @@ def thread_index(reference: str, opened_at: dt.datetime, position: int) -> str:
 
 def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.datetime,
           original: bytes | None = None, thread: tuple[str, str] | None = None,
-          files: tuple[tuple[str, str, bytes], ...] = ()) -> tuple[str, bytes]:
+          files: tuple[tuple[str, str, bytes], ...] = (), secret: str = "") -> tuple[str, bytes]:
     """A complete message as bytes, with the original attached unchanged if given, and
     Outlook's Thread-Index and Thread-Topic when `thread` is (index, topic).
 
     Written out directly rather than through EmailMessage: its header objects were the
     largest single cost of handling a resident's message (bench/RESULTS.md, whole path)."""
-    message_id = new_message_id(domain)
+    message_id = new_message_id(domain, secret)
     headers = [("Message-ID", message_id), ("Date", format_datetime(now)),
                ("From", _address(envelope.from_name, envelope.from_address)),
                ("To", _address(envelope.to_name, envelope.to_address)), ("Subject", subject)]

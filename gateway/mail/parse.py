@@ -11,6 +11,7 @@ from email import policy
 from email.feedparser import BytesFeedParser
 from email.policy import EmailPolicy
 from email.message import Message
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
@@ -53,6 +54,7 @@ class ParsedMessage:
     problems: list[str] = field(default_factory=list)
     html: str | None = None     # the HTML part when the message has no plain text, for trimming
     attachments: list = field(default_factory=list)   # mail.attachments.Attachment, not yet judged
+    from_problem: str | None = None   # why the sender is ambiguous (two From headers, two addresses)
 
     def header(self, name: str) -> str:
         """The first value of a header, or ""."""
@@ -79,7 +81,9 @@ def parse(raw: bytes) -> ParsedMessage:
         msg = email.message_from_bytes(b"", policy=PARSE_POLICY)
     headers = _headers(msg, problems)
     first = lambda name: (headers.get(name) or [""])[0]  # noqa: E731
-    name, address = parseaddr(first("from"))
+    name, address, from_problem = sender([v for k, v in msg.raw_items() if k.lower() == "from"])
+    if from_problem:
+        problems.append(f"sender unclear: {from_problem}")
     if not address:
         problems.append("no usable From address")
     message_id = (MSGID_RE.findall(first("message-id")) or [None])[0]
@@ -90,11 +94,61 @@ def parse(raw: bytes) -> ParsedMessage:
         problems.append(f"MIME defect: {type(defect).__name__}")
     return ParsedMessage(
         message_id=message_id, subject=_one_line(first("subject")), from_name=_one_line(name),
-        from_address=address.strip().lower(),
+        from_address=address.strip().lower(), from_problem=from_problem,
         to=_addresses(headers.get("to", [])), cc=_addresses(headers.get("cc", [])),
         in_reply_to=MSGID_RE.findall(" ".join(headers.get("in-reply-to", []))),
         references=MSGID_RE.findall(" ".join(headers.get("references", []))),
         text=text, headers=headers, problems=problems, html=rich, attachments=_attachments(msg, problems))
+
+
+QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+COMMENT_RE = re.compile(r"\((?:[^()\\]|\\.)*\)")
+ANGLE_RE = re.compile(r"<([^<>]*)>")
+
+
+def sender(raw_values: list[str]) -> tuple[str, str, str | None]:
+    """(display name, address, problem) from the From header(s) as they arrived.
+
+    The address is read before any encoded word is decoded (a name that decodes to
+    "x\r\nBcc: victim@..." stays a name), and from the one angle-addr when there is one, so
+    an unquoted comma in a name ("Jones, PC 1234 <pc.jones@...>") does not split it. Two
+    From headers, or two addresses in one, are a problem: whose mail is it?"""
+    if not raw_values:
+        return "", "", None
+    problem = f"{len(raw_values)} From headers" if len(raw_values) > 1 else None
+    raw = _as_text(" ".join(raw_values[0].split()))
+    bare = COMMENT_RE.sub(" ", QUOTED_RE.sub('""', raw))   # where angle brackets really are
+    angles = ANGLE_RE.findall(bare)
+    if len(angles) == 1 and not ANGLE_RE.sub("", bare.partition(">")[2]).strip(" ,;"):
+        address = angles[0].strip().rpartition(":")[2].strip()   # drop an obsolete source route
+        display = raw[:raw.index("<" + angles[0])] if "<" + angles[0] in raw else ""
+        return _decoded_name(display), address, problem
+    if angles:
+        return "", angles[0].strip(), problem or f"From holds {len(angles)} addresses"
+    found = [addr for _, addr in getaddresses([raw]) if addr]
+    if len(found) > 1:
+        return "", found[0], problem or f"From holds {len(found)} addresses"
+    name, address = parseaddr(raw)
+    comment = " ".join(c.strip("()") for c in COMMENT_RE.findall(raw))
+    return _decoded_name(name or comment), address, problem
+
+
+def _as_text(value: str) -> str:
+    """A raw header value as the parser left it (undecodable bytes as surrogates) -> text."""
+    try:
+        return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return value
+
+
+def _decoded_name(display: str) -> str:
+    display = display.strip().strip('"').strip()
+    if "=?" in display:
+        try:
+            display = str(make_header(decode_header(display)))
+        except Exception:  # a broken encoded word stays as written
+            pass
+    return display.replace('\\"', '"')
 
 
 def _budgeted(raw: bytes, problems: list[str]) -> Message:

@@ -7,7 +7,7 @@ a later change to a table is a new migration (peewee's playhouse.migrate adds co
 from __future__ import annotations
 
 from gateway.migrations import (m0001_initial, m0002_imap_state, m0003_bulletins, m0004_urgent,
-                                m0005_outbox_recipient_index, m0006_case_resident_index)
+                                m0005_outbox_recipient_index, m0006_case_resident_index, m0007_trust)
 
 MIGRATIONS = (
     (1, "initial", m0001_initial.apply),
@@ -16,4 +16,5 @@ MIGRATIONS = (
     (4, "urgent", m0004_urgent.apply),
     (5, "outbox_recipient_index", m0005_outbox_recipient_index.apply),
     (6, "case_resident_index", m0006_case_resident_index.apply),
+    (7, "trust", m0007_trust.apply),
 )

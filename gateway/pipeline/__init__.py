@@ -41,12 +41,19 @@ class Context:
     team: Team | None = None
     routed_by: str = ""
     report: object | None = None   # a delivery report, when the message is one (mail.bounces)
-    reply_text: str = ""
-    urgent: list[str] = field(default_factory=list)   # emergency phrases the message uses      # what is relayed to the resident or forwarded to the team
+    reply_text: str = ""     # what is relayed to the resident or forwarded to the team
+    urgent: list[str] = field(default_factory=list)   # emergency phrases the message uses
     also_teams: list[Team] = field(default_factory=list)   # other teams written to at once
     notes: list[str] = field(default_factory=list)
     released: bool = False   # let out of quarantine by a person: no spam or flood check
     prepared: bool = False   # the stages that need no database have run (prepare)
+    peer: str | None = None  # the SMTP client's address (None: IMAP or injected)
+    helo: str | None = None
+    resolver: object | None = None   # trust.dns.Resolver; None: senders are not checked
+    verdict: object | None = None    # trust.verdict.Verdict, from the authenticate stage
+    deferrals: int = 0       # times this message already waited for DNS
+    conflict: str = ""       # its reply address and References name different cases
+    defer_seconds: float = 0.0
 
 
 class StageFailure(Exception):
@@ -80,6 +87,8 @@ def _run_stages(ctx: Context, stages) -> str:
             stage(ctx)
         except StageStop as stop:
             log.info("inbound %s: %s at %s (%s)", ctx.inbound_id, stop.kind, stage.__name__, stop.reason)
+            ctx.defer_seconds = getattr(stop, "seconds", 0.0)
+            ctx.notes.append(stop.reason)
             return stop.kind
         except Exception as exc:
             raise StageFailure(stage.__name__, exc) from exc

@@ -55,6 +55,8 @@ def _alert_address(ctx: Context) -> tuple[str, str] | None:
 def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
     areas = [settings.area(area_key)] if settings.area(area_key) else _areas_named(ctx)
+    if ctx.verdict is not None and ctx.verdict.forged:   # no confirmation requests to a forged sender
+        raise Hold("held", f"subscription request from {msg.from_address}, not verified: {ctx.verdict.why()}")
     if not areas:
         _send(ctx, "alerts/no_area", "Which area would you like alerts for?", msg.from_address,
               areas=settings.areas)
@@ -138,9 +140,13 @@ def _officer_of(ctx: Context, area_key: str):
     team = area and ctx.settings.team(area.team)
     if not team or ctx.msg.from_address not in team.speakers:
         return area, None
-    if not classify.authenticated(ctx.msg, ctx.settings.trusted_authserv_id):
+    if not _authenticated(ctx):
         return area, None
     return area, team
+
+
+def _authenticated(ctx: Context) -> bool:
+    return ctx.verdict is not None and ctx.verdict.authenticated
 
 
 def _draft(ctx: Context, area_key: str) -> tuple[str, str]:
@@ -159,9 +165,9 @@ def _draft(ctx: Context, area_key: str) -> tuple[str, str]:
 
 
 def _refuse(ctx: Context, area_key: str) -> tuple[str, str]:
-    """Only a police address is told why (a stranger's forged sender gets no backscatter)."""
+    """Only an authenticated police address is told why (a forged sender gets no backscatter)."""
     msg = ctx.msg
-    if msg.from_address in ctx.settings.police_addresses:
+    if msg.from_address in ctx.settings.police_addresses and _authenticated(ctx):
         _send(ctx, "alerts/refused", "Bulletin not sent", msg.from_address, area_key=area_key,
               areas=ctx.settings.areas)
     raise Hold("held", f"bulletin for {area_key!r} from {msg.from_address}, not an officer of its team")
@@ -198,7 +204,7 @@ def _send(ctx: Context, template: str, subject: str, to_address: str, reply_to: 
     envelope = compose.Envelope(from_name="Community alerts", from_address=settings.surgery_address,
                                 to_address=to_address, reply_to=reply_to or settings.alerts_address,
                                 in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
-    message_id, raw = compose.build(envelope, subject, text, settings.domain, now)
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, secret=settings.secret)
     mail = store.Outgoing(purpose=template.replace("/", "_"), mail_from=settings.surgery_address,
                           rcpt_to=to_address, message_id=message_id, raw=raw, priority=ALERT_PRIORITY)
     store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)

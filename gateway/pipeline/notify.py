@@ -37,6 +37,11 @@ def new_case(ctx: Context) -> None:
     store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
     other_teams(ctx)
+    judged = ctx.verdict
+    if judged is not None and judged.forged:
+        store.add_event(case, "not_acknowledged", now, f"sender could not be verified: {judged.why()}"[:500],
+                        ctx.inbound_id)
+        return
     _acknowledge(ctx, due)
 
 
@@ -75,6 +80,42 @@ def held(ctx: Context, why: str) -> None:
     _to_team(ctx, "team/held", "team_held", "Held: ", why=why)
 
 
+def officer_notice(ctx: Context, problem: str) -> None:
+    """Tell an authenticated officer, and only them, why their message was not acted on."""
+    settings, case = ctx.settings, ctx.case
+    team = ctx.team or (settings.team(case.team) if case else None) or settings.default_team
+    text = ctx.renderer.render("team/officer_held", "en", problem=problem,
+                               reference=case.reference if case else "", team_name=team.name)
+    envelope = compose.Envelope(
+        from_name=team.name, from_address=settings.surgery_address, to_address=ctx.msg.from_address,
+        reply_to=case_reply_address(ctx) if case else None, in_reply_to=ctx.msg.message_id,
+        auto_submitted="auto-replied")
+    subject = f"Not sent: {ctx.msg.subject or '(no subject)'}"
+    if case:
+        enqueue(ctx, "officer_held", envelope, compose.team_subject(ctx.msg.subject, case.reference, "Not sent: "),
+                text, TEAM_PRIORITY)
+        return
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, ctx.clock.now(), secret=settings.secret)
+    mail = store.Outgoing(purpose="officer_held", mail_from=settings.surgery_address, rcpt_to=envelope.to_address,
+                          message_id=message_id, raw=raw, priority=TEAM_PRIORITY)
+    now = ctx.clock.now()
+    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
+
+
+def sender_check(ctx: Context) -> str:
+    """The sender check in a line, for the team's copy."""
+    judged = ctx.verdict
+    if judged is None:
+        return "not checked"
+    if judged.authenticated:
+        return f"verified ({judged.method})"
+    if judged.forged:
+        return f"sender could not be verified, and the domain's own policy says it is not theirs: {judged.why()}"
+    if judged.temporary:
+        return f"could not be checked now (DNS): {judged.why()}"
+    return f"not verified: {judged.why()}"
+
+
 def other_teams(ctx: Context) -> None:
     """A message written to several teams' addresses is one case, for the first; tell the rest."""
     original, files, held = _attachments_for_team(ctx) if ctx.also_teams else (None, (), [])
@@ -108,7 +149,8 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
     values = dict(reference=case.reference, team_name=team.name, resident_name=msg.from_name,
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
-                  due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent)
+                  due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent,
+                  sender_check=sender_check(ctx))
     original, files, held = _attachments_for_team(ctx)
     if held:
         store.add_event(case, "attachments_held", ctx.clock.now(),
@@ -151,16 +193,21 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
         return
+    # The sender's own words (their name, their subject) are repeated only when the mail is
+    # shown to be theirs: otherwise anyone could make us send their text, in the police's
+    # name, to any address they put in From.
+    echo = ctx.verdict is not None and ctx.verdict.verified
+    name = msg.from_name if echo else ""
     template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
     text = ctx.renderer.render(template, case.language, reference=case.reference,
-                               team_name=ctx.team.name, resident_name=msg.from_name,
+                               team_name=ctx.team.name, resident_name=name,
                                due_date=workdays.in_words(due, case.language))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address,
-        to_address=msg.from_address, to_name=msg.from_name, reply_to=case_reply_address(ctx),
+        to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
-    subject = compose.reply_subject(msg.subject, case.reference)
+    subject = compose.reply_subject(msg.subject if echo else "", case.reference)
     enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY)
     store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
 
@@ -171,7 +218,8 @@ def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str
     settings, now, case = ctx.settings, ctx.clock.now(), ctx.case
     thread = compose.thread_index(case.reference, case.opened_at, store.message_count(case))
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original,
-                                    thread=(thread, case.subject or case.reference), files=files)
+                                    thread=(thread, case.subject or case.reference), files=files,
+                                    secret=settings.secret)
     mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
                           rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
     deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)

@@ -7,13 +7,13 @@ import re
 
 from gateway import store, workdays
 from gateway.mail import compose
+from gateway.mail.scrub import police_addresses_removed
 from gateway.mail.trim import reply_text
 from gateway.pipeline import Context
 from gateway.pipeline.notify import case_reply_address, enqueue, team_envelope
 
 COMMANDS = ("note", "close", "assign", "reopen")
 COMMAND_RE = re.compile(r"^\s*#(\w+)\b[ \t]*(.*)$")
-EMAIL_RE = re.compile(r"[\w.+'-]+@([\w-]+(?:\.[\w-]+)+)")
 
 
 def officer_reply(ctx: Context) -> None:
@@ -54,8 +54,7 @@ def _split_commands(text: str) -> tuple[list[tuple[str, str]], str]:
 
 def _relay(ctx: Context, text: str, closing: bool) -> None:
     settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
-    police = _police_domains(ctx)
-    text = EMAIL_RE.sub(lambda m: "[address removed]" if m.group(1).lower() in police else m.group(0), text)
+    text = police_addresses_removed(text, settings.police_domains)
     ctx.reply_text = text
     body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
                                reference=case.reference, closing=closing)
@@ -104,6 +103,3 @@ def _error_to_officer(ctx: Context, problem: str) -> None:
                                                                  "Not done: "), text, 3)
     store.add_event(case, "command_error", ctx.clock.now(), problem, ctx.inbound_id)
 
-
-def _police_domains(ctx: Context) -> set[str]:
-    return {address.rsplit("@", 1)[1] for address in ctx.settings.police_addresses}

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway import store
-from gateway.errors import Discard, Hold
+from gateway.errors import Defer, Discard, Hold
 from gateway.mail import classify
-from gateway.mail.addresses import base_local, split, verify_reply_address
+from gateway.mail.addresses import (base_local, looks_like_reply_address, split, verify_message_id,
+                                    verify_reply_address)
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
 from gateway.pipeline import alerts, officer, reports
+from gateway.trust import verdict
 
 
 def parse(ctx: Context) -> None:
@@ -19,6 +21,26 @@ def parse(ctx: Context) -> None:
     if not ctx.msg.from_address and ctx.mail_from:
         ctx.msg.from_address = ctx.mail_from.lower()
         ctx.msg.problems.append("From header missing; replying to the envelope sender")
+
+
+MAX_DEFERRALS = 6          # DNS failures waited out before police mail is held as unchecked
+DEFER_SECONDS = 30         # the first wait; each next one doubles (about 30 minutes in all)
+
+
+def authenticate(ctx: Context) -> None:
+    """Judge the sender (DKIM, SPF, DMARC, or the trusted server or network). Needs DNS but
+    no database, so it runs before the message's transaction. A resident's check is bounded
+    by [trust] dns_timeout_seconds in all; police mail may take a few lookups' time more."""
+    msg, settings = ctx.msg, ctx.settings
+    if ctx.resolver is None:
+        ctx.verdict = verdict.Verdict(split(msg.from_address)[1], reasons=("sender not checked",))
+        return
+    police = verdict.within(split(msg.from_address)[1], settings.police_domains)
+    timeout = settings.trust.dns_timeout
+    ctx.verdict = verdict.check(ctx.raw, msg.from_address, msg.from_problem,
+                                msg.headers.get("authentication-results", []),
+                                verdict.Seen(ctx.peer, ctx.helo, ctx.mail_from), settings.trust, ctx.resolver,
+                                budget=3 * timeout if police else timeout)
 
 
 def screen(ctx: Context) -> None:
@@ -80,44 +102,92 @@ def _limit_new_cases(ctx: Context) -> None:
 
 
 def _officer(ctx: Context) -> None:
-    """An officer's mail counts as the team speaking only on its own team's case, and, where
-    a trusted authentication server is configured, only when that server vouches for it."""
-    case, msg = ctx.case, ctx.msg
+    """Police mail speaks for a team only when both hold: it is tied to the case by something
+    only the gateway gave out (the signed reply address, or our signed Message-ID in
+    References), and its sender is authenticated as that officer (README: "How the gateway
+    decides who speaks for a team"). Anything else is held and the team told why; the
+    officer hears of it only when authenticated (a forged sender gets no backscatter)."""
+    case, msg, judged = ctx.case, ctx.msg, ctx.verdict
+    if judged.temporary and not judged.authenticated and ctx.deferrals < MAX_DEFERRALS:
+        raise Defer(f"sender check incomplete ({judged.why()})", DEFER_SECONDS * 2 ** ctx.deferrals)
+    problems = _officer_problems(ctx)
     if not case:
-        raise Hold("held", "mail from a police address that belongs to no case")
-    team = ctx.settings.team(case.team)
-    speaks = team is not None and msg.from_address in team.speakers
-    authenticated = classify.authenticated(msg, ctx.settings.trusted_authserv_id)
-    if not (speaks and authenticated):
-        _hold(ctx, "not an officer of the case's team" if not speaks else "not authenticated by the trusted server")
+        if judged.authenticated:
+            notify_module.officer_notice(ctx, "It belongs to no case: reply to a case's email to answer a resident.")
+        raise Hold("held", f"mail from a police address that belongs to no case ({'; '.join(problems) or 'no case'})")
+    if problems:
+        _hold(ctx, "; ".join(problems), tell_officer=judged.authenticated)
     store.remember_message_id(msg.message_id, case, "in")
     ctx.kind = "officer_reply"
 
 
-def _hold(ctx: Context, why: str) -> None:
+def _officer_problems(ctx: Context) -> list[str]:
+    case, msg, judged = ctx.case, ctx.msg, ctx.verdict
+    problems = []
+    if ctx.conflict:
+        problems.append(ctx.conflict)
+    if case and ctx.threaded_by not in ("reply address", "References"):
+        problems.append("tied to the case only by the reference in its subject, which anyone can write")
+    team = ctx.settings.team(case.team) if case else None
+    if case and (team is None or msg.from_address not in team.speakers):
+        problems.append(f"{msg.from_address} is not an officer of the case's team")
+    if not judged.authenticated:
+        waited = " (DNS gave no answer, even after waiting)" if judged.temporary else ""
+        problems.append(f"not authenticated{waited}: {judged.why()}")
+    return problems
+
+
+def _hold(ctx: Context, why: str, tell_officer: bool = False) -> None:
     """Keep the message on its case, tell the case's team, send nothing to the resident."""
     case, msg = ctx.case, ctx.msg
     store.add_event(case, "held", ctx.clock.now(), f"from {msg.from_address}: {why}", ctx.inbound_id)
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
     notify_module.held(ctx, why)
+    if tell_officer:
+        notify_module.officer_notice(ctx, f"Your message on case {case.reference} was held: {why}.")
     raise Hold("held", why)
 
 
 def _find_case(ctx: Context):
     settings, msg = ctx.settings, ctx.msg
+    officer = ctx.sender_role == "officer"
+    by_token = None
     for address in ctx.rcpt_tos + msg.to + msg.cc:
         reference = verify_reply_address(address, settings.secret, settings.domain)
         if reference and (case := store.case_by_reference(reference)):
-            return case, "reply address"
-    case = store.case_by_message_ids(msg.thread_ids)
-    if case:
-        return case, "References"
+            by_token = case
+            break
+        if looks_like_reply_address(address, settings.domain) and not reference:
+            _bad_token(ctx, address)
+    # Police mail is tied by our own signed Message-IDs only (a resident's are known to others).
+    ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secret, settings.domain)]
+    by_references = store.case_by_message_ids(ours if officer else msg.thread_ids)
+    if by_token is not None:
+        if officer and by_references is not None and by_references.id != by_token.id:
+            ctx.conflict = (f"its reply address is case {by_token.reference}'s but its References are case "
+                            f"{by_references.reference}'s")
+        return by_token, "reply address"
+    if by_references is not None:
+        return by_references, "References"
     for reference in classify.subject_references(msg.subject, settings.reference_prefix):
         case = store.case_by_reference(reference)
         team = case and settings.team(case.team)
         if case and msg.from_address in (case.resident_address, *(team.speakers if team else ())):
             return case, "subject reference"
     return None, ""
+
+
+def _bad_token(ctx: Context, address: str) -> None:
+    """A reply address of ours with a signature that does not match: tampered with, or made
+    up. Held on the case it names (whose team is told), or, naming none, held alone."""
+    local = split(address)[0]
+    reference = local.partition("+")[2].rpartition("-")[0].upper()
+    case = store.case_by_reference(reference) if reference else None
+    why = f"written to {address}, a case address whose signature does not match (altered or made up)"
+    if case is None:
+        raise Hold("invalid", why)
+    ctx.case = case
+    _hold(ctx, why)
 
 
 def route(ctx: Context) -> None:
@@ -169,5 +239,5 @@ def _own_addresses(ctx: Context) -> set[str]:
     return {settings.surgery_address} | {t.address for t in settings.teams}
 
 
-STAGES = (parse, screen, reports.reports, alerts.alerts, thread, route, notify)
-PURE = 1   # the first stages read nothing from the database: pipeline.prepare runs them early
+STAGES = (parse, authenticate, screen, reports.reports, alerts.alerts, thread, route, notify)
+PURE = 2   # the first stages read nothing from the database: pipeline.prepare runs them early

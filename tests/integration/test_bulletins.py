@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.helpers import free_port, resident_mail, wait_for, write_config
+from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
 from tests.integration.test_cli import gateway
 from tests.integration.test_daemon import send
 
@@ -117,12 +117,12 @@ def test_an_officers_emailed_bulletin_needs_the_confirming_reply_and_a_strangers
     officer = resident_mail(to="bulletin+hightown@surgery.example.org", sender="PC Jones <pc.jones@police.example>",
                             subject="Sheds broken into", body="Please lock your sheds.\n\n-- \nPC Jones",
                             message_id="<b1@police.example>")
-    send(port, officer, sender="pc.jones@police.example", rcpts=["bulletin+hightown@surgery.example.org"])
+    send(port, signed(officer), sender="pc.jones@police.example", rcpts=["bulletin+hightown@surgery.example.org"])
     preview = wait_for(lambda: to(relay, "pc.jones@police.example", "Preview"), 10, what="the preview")[0]
     time.sleep(1)
     assert to(relay, "ann@example.net", "Sheds") == [] and to(relay, "mallory@example.com") == []
-    send(port, resident_mail(to=preview["Reply-To"], sender="PC Jones <pc.jones@police.example>",
-                             subject="Re: " + preview["Subject"], message_id="<b2@police.example>"),
+    send(port, signed(resident_mail(to=preview["Reply-To"], sender="PC Jones <pc.jones@police.example>",
+                                    subject="Re: " + preview["Subject"], message_id="<b2@police.example>")),
          sender="pc.jones@police.example", rcpts=[preview["Reply-To"]])
     copy = wait_for(lambda: to(relay, "ann@example.net", "Sheds broken into"), 15, what="the bulletin")[0]
     assert "Please lock your sheds." in copy.get_content() and "PC Jones" not in copy.get_content()

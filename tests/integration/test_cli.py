@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import resident_mail, write_config
+from tests.helpers import resident_mail, signed, write_config
 
 
 def gateway(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -89,7 +89,7 @@ def test_case_list_and_show_tell_the_whole_conversation(tmp_path):
     forward = harness.outbox("team_new_case")[0]
     reply = resident_mail(body=OUTLOOK_REPLY.replace("#CMD\n", ""), sender="pc.jones@police.example",
                           to=forward["Reply-To"], message_id="<o@police.example>")
-    harness.submit(reply, rcpt_tos=[forward["Reply-To"]])
+    harness.submit(signed(reply), rcpt_tos=[forward["Reply-To"]])
 
     listed = gateway("--config", path, "case", "list", "--json")
     assert listed.returncode == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Relay
-from tests.helpers import free_port, resident_mail, wait_for, write_config
+from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
 
 
 def start(tmp_path, gateway_process, relay_port: int | None, **sections):
@@ -170,8 +170,10 @@ def test_sigterm_stops_cleanly_and_a_restart_picks_up_stored_mail(tmp_path, gate
     assert "stored as inbound 1" in injected.stdout
     gateway_process(config_path, port)
     relay.wait(2)
+    # Injected mail came over no connection, and is not signed: its sender is not verified,
+    # so the acknowledgement does not repeat its subject (README, "How the gateway decides").
     assert {m["Subject"] for m in relay.messages()} == {
-        "[SRG-2026-0001] Bikes on the pavement", "Re: Bikes on the pavement [SRG-2026-0001]"}
+        "[SRG-2026-0001] Bikes on the pavement", "Re: Your message [SRG-2026-0001]"}
 
 
 def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_team(tmp_path, gateway_process, relay):
@@ -183,6 +185,7 @@ def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_te
     reply = resident_mail(body=OUTLOOK_REPLY.replace("#CMD\n", ""), sender="PC Jones <pc.jones@police.example>",
                           to=forward["Reply-To"], subject="RE: " + forward["Subject"],
                           message_id="<outlook-1@police.example>", In_Reply_To=forward["Message-ID"])
+    reply = signed(reply)   # as police.example's own server signs its mail
     send(port, reply, sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])
     send(port, reply, sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])  # a second copy
     relay.wait(3)
@@ -214,15 +217,21 @@ def test_officers_over_smtp_spoof_note_subject_only_and_assign(tmp_path, gateway
     notice = relay.wait(3) and relay.messages("hightown.npt@police.example")[-1]
     assert notice["Subject"].startswith("[SRG-2026-0001] Held:")
     officer("#note\nSpoke to the council about the pavement.", 2, **vouched)
+    # The reference in the subject is not enough for police mail: held, and the (vouched-for)
+    # officer is told why; the same reply tied by our Message-ID in References goes through.
     officer("We have asked the council to put up signs.", 3, to="surgery@surgery.example.org", **vouched)
-    relay.wait(4)
+    told = wait_for(lambda: relay.messages("pc.jones@police.example"), 10, what="the note to the officer")
+    assert "reference in its subject" in told[0].get_content()
+    officer("We have asked the council to put up signs.", 5, to="surgery@surgery.example.org",
+            References=forward["Message-ID"], **vouched)
+    wait_for(lambda: len(relay.messages("ann@example.net")) >= 2, 10, what="the answer")
     answers = relay.messages("ann@example.net")[1:]
     assert [a.get_content().splitlines()[0] for a in answers] == ["We have asked the council to put up signs."]
     assert "Send me your address" not in "".join(m.as_string() for m in relay.messages("ann@example.net"))
     assert "Spoke to the council" not in "".join(m.as_string() for m in relay.messages("ann@example.net"))
 
     officer("#assign rhosddu\nThis is on your patch.", 4, **vouched)
-    moved = relay.wait(5) and relay.messages("rhosddu.npt@police.example")
+    moved = wait_for(lambda: relay.messages("rhosddu.npt@police.example"), 10, what="the case at rhosddu")
     assert len(moved) == 1 and "SRG-2026-0001" in moved[0]["Subject"]
     assert db_rows(tmp_path, 'select team, status from "case"') == [("rhosddu", "answered")]
     events = [k for (k,) in db_rows(tmp_path, "select kind from case_event order by id")]

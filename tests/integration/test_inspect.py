@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.helpers import resident_mail
+from tests.helpers import resident_mail, signed
 from tests.integration.test_cli import gateway
 
 OUTLOOK_REPLY = """We will patrol Hill Street on Friday evening.
@@ -66,7 +66,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
                           message_id="<o1@police.example>")
     stranger = resident_mail(body="Let me in", sender="mallory@example.com", to=forward["Reply-To"],
                              message_id="<m1@example.com>")
-    (tmp_path / "reply.eml").write_bytes(reply.as_bytes())
+    (tmp_path / "reply.eml").write_bytes(signed(reply))
     (tmp_path / "stranger.eml").write_bytes(stranger.as_bytes())
     (tmp_path / "again.eml").write_bytes(resident_mail().as_bytes())
     database = tmp_path / "var" / "gateway.db"

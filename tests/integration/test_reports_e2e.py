@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.helpers import free_port, resident_mail, wait_for, write_config
+from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
 from tests.integration.test_daemon import db_rows, send, start
 from tests.unit.test_bounces import dsn
 
@@ -15,7 +15,7 @@ def test_a_bounced_answer_reaches_the_team_and_suppresses_the_address(tmp_path, 
     forward = relay.wait(2) and relay.messages("hightown.npt@police.example")[0]
     reply = resident_mail(body="We will patrol on Friday.", sender="PC Jones <pc.jones@police.example>",
                           to=forward["Reply-To"], subject="RE: " + forward["Subject"], message_id="<o1@police.example>")
-    send(port, reply, sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])
+    send(port, signed(reply), sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])
     relay.wait(3)
     (verp, _, answer), = [r for r in relay.received if "ann@example.net" in r[1] and "patrol on Friday" in r[2].as_string()]
     assert verp.startswith("bounces+") and verp.endswith("@surgery.example.org")

@@ -9,7 +9,7 @@ from gateway import bulletins
 from gateway.bulletins import Copies
 from gateway.models import Bulletin, Outbound, Subscription
 from gateway.render import Renderer
-from tests.helpers import resident_mail
+from tests.helpers import resident_mail, signed
 
 AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"},
          "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}
@@ -102,12 +102,12 @@ def test_an_officer_bulletin_waits_for_the_preview_reply_and_a_stranger_is_refus
     draft = resident_mail(to="bulletin+hightown@surgery.example.org", sender="PC Jones <pc.jones@police.example>",
                           subject="Burglaries in Hightown", body="Please lock your sheds.\n\nPC Jones",
                           message_id="<b1@police.example>")
-    harness.submit(draft, rcpt_tos=["bulletin+hightown@surgery.example.org"])
+    harness.submit(signed(draft), rcpt_tos=["bulletin+hightown@surgery.example.org"])
     preview, = harness.outbox("alerts_preview")
     assert preview["To"] == "pc.jones@police.example" and "1 resident(s)" in preview.get_content()
     assert Bulletin.get().state == "draft"
-    harness.submit(resident_mail(to=preview["Reply-To"], sender="PC Jones <pc.jones@police.example>",
-                                 subject="Re: " + preview["Subject"], message_id="<b2@police.example>"),
+    harness.submit(signed(resident_mail(to=preview["Reply-To"], sender="PC Jones <pc.jones@police.example>",
+                                        subject="Re: " + preview["Subject"], message_id="<b2@police.example>")),
                    rcpt_tos=[preview["Reply-To"]])
     assert Bulletin.get().state == "enqueuing" and len(harness.outbox("alerts_published")) == 1
     assert Bulletin.get().body == "Please lock your sheds."

@@ -2,7 +2,7 @@
 
 from gateway.mail.trim import trim
 from gateway.models import Case, CaseEvent, Inbound
-from tests.helpers import resident_mail
+from tests.helpers import resident_mail, signed
 
 OUTLOOK_REPLY = """#CMD
 Thank you for reporting this. We will patrol Hill Street this week.
@@ -23,14 +23,17 @@ New case SRG-2026-0001 for the Hightown Neighbourhood Policing Team.
 
 
 def officer_reply(harness, body: str, sender: str = "PC Jones <pc.jones@police.example>",
-                  message_id: str = "<o1@police.example>", via: str = "reply address", **headers):
+                  message_id: str = "<o1@police.example>", via: str = "reply address", sign: bool = True,
+                  **headers):
+    """An officer's reply to the case's first forward, DKIM-signed as police.example signs
+    (unless sign=False: a forgery)."""
     forward = harness.outbox("team_new_case")[0]
     kwargs = {"to": forward["Reply-To"]} if via == "reply address" else {}
     if via == "references":
         kwargs["References"] = forward["Message-ID"]
-    return harness.submit(resident_mail(body=body, sender=sender, message_id=message_id,
-                                        subject="RE: [SRG-2026-0001] Bikes on the pavement", **kwargs, **headers),
-                          rcpt_tos=[kwargs.get("to", "surgery@surgery.example.org")])
+    msg = resident_mail(body=body, sender=sender, message_id=message_id,
+                        subject="RE: [SRG-2026-0001] Bikes on the pavement", **kwargs, **headers)
+    return harness.submit(signed(msg) if sign else msg, rcpt_tos=[kwargs.get("to", "surgery@surgery.example.org")])
 
 
 def test_an_officer_reply_reaches_the_resident_from_the_team_trimmed(harness):
@@ -52,12 +55,16 @@ def test_an_officer_reply_reaches_the_resident_from_the_team_trimmed(harness):
     assert Case.get().status == "answered"
 
 
-def test_a_reply_that_kept_only_references_or_the_subject_still_threads(harness):
+def test_a_reply_that_kept_only_references_threads_but_the_subject_alone_is_not_enough(harness):
     harness.submit(resident_mail())
     officer_reply(harness, "Answer by references.", via="references")
     officer_reply(harness, "Answer by subject.", via="subject", message_id="<o2@police.example>")
-    answers = [m.get_content() for m in harness.outbox("resident_answer")]
-    assert answers[0].startswith("Answer by references.") and answers[1].startswith("Answer by subject.")
+    answer, = harness.outbox("resident_answer")
+    assert answer.get_content().startswith("Answer by references.")
+    held, = harness.outbox("team_held")
+    assert "reference in its subject" in held.get_body(("plain",)).get_content()
+    told, = harness.outbox("officer_held")   # authenticated, so the officer hears why
+    assert told["To"] == "pc.jones@police.example" and "reference in its subject" in told.get_content()
 
 
 def test_a_duplicate_officer_reply_is_relayed_once(harness):

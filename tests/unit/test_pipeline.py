@@ -96,13 +96,20 @@ def test_a_stranger_writing_to_a_case_address_is_held(harness):
     assert CaseEvent.select().where(CaseEvent.kind == "held").count() == 1
 
 
-def test_a_forged_case_address_is_no_address(harness):
+def test_a_tampered_case_address_is_held_on_the_case_it_names_and_its_team_told(harness):
     harness.submit(resident_mail())
     forged = "reply+srg-2026-0001-aaaaaaaaaaaaaaaa@surgery.example.org"
     harness.submit(resident_mail(message_id="<s3@x>", sender="mallory@example.com", to=forged),
                    rcpt_tos=[forged])
-    assert kinds() == ["resident_new", "resident_new"]
-    assert Case.select().count() == 2
+    assert kinds() == ["resident_new", "held"]
+    assert Case.select().count() == 1
+    notice, = harness.outbox("team_held")
+    assert "signature does not match" in notice.get_body(("plain",)).get_content()
+    made_up = "reply+srg-2026-0999-aaaaaaaaaaaaaaaa@surgery.example.org"   # names no case
+    harness.submit(resident_mail(message_id="<s4@x>", sender="mallory@example.com", to=made_up),
+                   rcpt_tos=[made_up])
+    assert kinds() == ["resident_new", "held", "invalid"]
+    assert len(harness.outbox("team_held")) == 1 and len(harness.outbox("resident_ack")) == 1
 
 
 def test_the_same_message_id_twice_makes_one_case_and_one_forward(harness):
