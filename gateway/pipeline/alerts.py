@@ -62,7 +62,7 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
               areas=settings.areas)
         return "subscribe_unknown_area", "named no known area"
     subscriber, _ = Subscriber.get_or_create(address=msg.from_address,
-                                             defaults={"name": msg.from_name[:200], "created_at": store.utc(now)})
+                                             defaults={"name": _echoable_name(ctx), "created_at": store.utc(now)})
     pending = []
     for area in areas:
         row, created = Subscription.get_or_create(subscriber=subscriber, area=area.key,
@@ -79,6 +79,12 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
     _send(ctx, "alerts/confirm_request", "Please confirm: community alerts for " + _names(pending),
           msg.from_address, reply_to=confirm, areas=pending, resident_name=subscriber.name)
     return "subscribe_requested", f"{msg.from_address} asked for {', '.join(a.key for a in pending)}"
+
+
+def _echoable_name(ctx: Context) -> str:
+    """The sender's name, kept (and so repeated in mail to them) only when the mail is shown
+    to be theirs: a forger must not choose the greeting we send to someone else."""
+    return ctx.msg.from_name[:200] if ctx.verdict is not None and ctx.verdict.verified else ""
 
 
 def _areas_named(ctx: Context) -> list:

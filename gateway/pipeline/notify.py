@@ -208,17 +208,19 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject if echo else "", case.reference)
-    enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY)
+    enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY,
+            topic=None if echo else case.reference)
     store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
 
 
 def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
-            priority: int, original: bytes | None = None, files: tuple = ()) -> None:
-    """Build a message for the case and put it in the outbox (the only way mail leaves)."""
+            priority: int, original: bytes | None = None, files: tuple = (), topic: str | None = None) -> None:
+    """Build a message for the case and put it in the outbox (the only way mail leaves).
+    `topic` is Outlook's Thread-Topic (default: the case's subject)."""
     settings, now, case = ctx.settings, ctx.clock.now(), ctx.case
     thread = compose.thread_index(case.reference, case.opened_at, store.message_count(case))
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original,
-                                    thread=(thread, case.subject or case.reference), files=files,
+                                    thread=(thread, topic or case.subject or case.reference), files=files,
                                     secret=settings.secret)
     mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
                           rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
