@@ -102,7 +102,7 @@ def dkim(reader, base: Path) -> DkimSigning | None:
     for key, value in (("domain", domain), ("selector", selector), ("key_file", key_name)):
         if not value:
             reader.fail(key, "is required with the other [dkim] keys (domain, selector, key_file)")
-    if not (domain and selector and key_name):
+    if not key_name:
         return None
     path = secret_file(key_name, base)
     try:
@@ -113,6 +113,8 @@ def dkim(reader, base: Path) -> DkimSigning | None:
     problem = _check_private_key(pem)
     if problem:
         reader.fail("key_file", f"{path}: {problem}")
+        return None
+    if not (domain and selector):
         return None
     return DkimSigning(domain=domain.lower(), selector=selector, key_file=path, private_key=pem)
 

@@ -5,7 +5,6 @@ trusted network) go through. DNS answers come from the test world's server on lo
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
