@@ -103,11 +103,11 @@ def signed_message_id(secret: str, domain: str) -> str:
     """A Message-ID for our own mail that only we can make: <random.signature@domain>. A
     reply whose References carry one is tied to what we sent (an officer's reply counts only
     when tied so, or by the case's reply address)."""
-    random = uuid.uuid4().hex
+    random = uuid.uuid4().hex[:20]   # 80 bits: unique; the signature is what cannot be made up
     return f"<{random}.{_mac('msgid', random, secret)}@{domain}>"
 
 
-MESSAGE_ID_RE = re.compile(r"^<([0-9a-f]{32})\.([a-z2-7]{16})@([^<>@\s]+)>$")
+MESSAGE_ID_RE = re.compile(r"^<([0-9a-f]{20})\.([a-z2-7]{16})@([^<>@\s]+)>$")
 
 
 def verify_message_id(message_id: str, secret: str, domain: str) -> bool:

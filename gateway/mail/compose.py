@@ -115,7 +115,8 @@ def _header(name: str, value: str, address: bool = False) -> bytes:
     An address header's name is already encoded: what is left non-ASCII is an internationalised
     address (SMTPUTF8), written as UTF-8."""
     value = " ".join(value.split())
-    if value.isascii() and len(name) + 2 + len(value) <= 78:
+    if value.isascii() and (len(name) + 2 + len(value) <= 78 or name in ("Message-ID", "In-Reply-To")):
+        # a lone Message-ID is never folded: some clients then fail to thread on it
         return f"{name}: {value}\r\n".encode("ascii")
     if address:
         return f"{name}: {value}\r\n".encode("utf-8")

@@ -58,3 +58,46 @@ def test_an_installed_copy_finds_its_templates_and_migrations(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(target / "gateway" / "templates"))
     assert "Your case reference is SRG-2026-0001." in result.stdout
+
+
+def _reply_as_pc_jones(port: int, forward_file: Path) -> None:
+    import email
+    from email import policy
+    from email.message import EmailMessage
+
+    forward = email.message_from_bytes(forward_file.read_bytes(), policy=policy.default)
+    reply = EmailMessage()
+    reply["From"], reply["To"] = "PC Jones <pc.jones@police.example>", forward["Reply-To"]
+    reply["Subject"], reply["In-Reply-To"] = "RE: " + forward["Subject"], forward["Message-ID"]
+    reply.set_content("We will patrol on Friday.\n\nPC Jones")
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.send_message(reply)
+
+
+def test_the_example_trusts_nobody_and_the_trial_config_lets_a_newcomer_play_the_officer(tmp_path, gateway_process):
+    from gateway import config as gateway_config
+
+    shipped = gateway_config.load(ROOT / "gateway.ini.example").trust
+    assert shipped.trusted_networks == () and shipped.authserv_id == ""   # safe to copy to service
+    for name, answered in (("gateway.ini.example", False), ("contrib/gateway.trial.ini", True)):
+        folder = tmp_path / name.replace("/", "_")
+        folder.mkdir()
+        port = free_port()
+        text = (ROOT / name).read_text().replace("listen = 127.0.0.1:8025", f"listen = 127.0.0.1:{port}")
+        (folder / "gateway.ini").write_text(text)
+        gateway_process(folder / "gateway.ini", port)
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(resident_mail())
+        spool = folder / "var" / ("trial-outbox" if answered else "outbox")
+        forward = wait_for(lambda: sorted(spool.glob("*team_new_case.eml")), what="the team's copy")[0]
+        _reply_as_pc_jones(port, forward)
+        outcome = "resident_answer" if answered else "team_held"
+        found = wait_for(lambda: sorted(spool.glob(f"*{outcome}.eml")), what=f"the {outcome} from {name}")[0]
+        text = found.read_text()
+        assert "We will patrol on Friday." in text
+        if answered:
+            assert "From: Hightown Neighbourhood Policing Team <surgery@surgery.example.org>" in text
+            assert "pc.jones" not in text
+        else:
+            assert "not authenticated: no DKIM signature from police.example" in text
+            assert not list(spool.glob("*resident_answer.eml"))
