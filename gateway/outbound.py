@@ -23,7 +23,7 @@ from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.mail.addresses import token_address
 from gateway.models import Outbound
 from gateway.relay import open_relay
-from gateway.trust.dkim import Signer
+from gateway.trust.dkim import sign_if_configured
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with NOOP first
@@ -68,8 +68,6 @@ class Deliverer:
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate, self.relay_down = copies, rate, relay_down
         self.stopping: threading.Event | None = None
-        dkim = settings.dkim
-        self.signer = Signer(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -105,8 +103,10 @@ class Deliverer:
             raw = copy
         if row.purpose == "resident_ack" and self._over_ack_cap(row):
             return True
-        if self.signer is not None:
-            raw = self.signer.sign(raw)
+        # Signed here, at send time, outside any transaction: in the pipeline's transaction it
+        # held the database's write lock longer (bench/RESULTS.md), and bulletin copies only
+        # exist from this moment.
+        raw = sign_if_configured(self.settings, raw)
         if self.rate is not None:
             self.rate.wait()
         try:
