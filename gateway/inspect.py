@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from email.utils import parseaddr
 
 from gateway import pipeline
+from gateway.pipeline import notify
 from gateway.clock import Clock
 from gateway.config import DEFAULT_URGENT_PHRASES, Settings
 from gateway.mail import attachments, bounces, classify
@@ -36,6 +37,7 @@ class Reading:
     bounce: dict | None = None      # when kind is bounce: {"recipients": [...], "permanent": bool}
     urgent: bool = False            # emergency wording: the case would be marked urgent
     attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
+    sender_check: str = ""          # with a config: the sender check's verdict (DKIM, SPF, DMARC), in words
 
     def as_dict(self) -> dict:
         row = asdict(self)
@@ -142,6 +144,7 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
     try:
         with db.atomic():
             reading.kind = pipeline.run(ctx)
+            reading.sender_check = notify.sender_check(ctx) if ctx.verdict is not None else ""
             # A new case exists only once the daemon takes the message in: no reference yet.
             reading.case = ctx.case.reference if ctx.case and reading.kind != "resident_new" else None
             raise _Rollback

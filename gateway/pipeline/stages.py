@@ -155,9 +155,11 @@ def _find_case(ctx: Context):
     for address in ctx.rcpt_tos + msg.to + msg.cc:
         reference = verify_reply_address(address, settings.secret, settings.domain)
         if reference and (case := store.case_by_reference(reference)):
-            by_token = case
-            break
-        if looks_like_reply_address(address, settings.domain) and not reference:
+            if by_token is not None and case.id != by_token.id and officer:
+                # e.g. a signed reply replayed with another case's address as the envelope recipient
+                ctx.conflict = f"it is addressed to both case {by_token.reference} and case {case.reference}"
+            by_token = by_token or case
+        elif looks_like_reply_address(address, settings.domain) and not reference:
             _bad_token(ctx, address)
     # Police mail is tied by our own signed Message-IDs only (a resident's are known to others).
     ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secret, settings.domain)]

@@ -78,6 +78,8 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     reply_row, stranger_row, again_row = rows(result)
     assert (reply_row["kind"], reply_row["case"]) == ("officer_reply", "SRG-2026-0001")
     assert reply_row["reply_text"] == "We will patrol Hill Street on Friday evening."
+    assert reply_row["sender_check"] == "verified (dkim)"
+    assert stranger_row["sender_check"].startswith("not verified: no DKIM signature from example.com")
     assert (stranger_row["kind"], stranger_row["case"]) == ("held", "SRG-2026-0001")
     assert (again_row["kind"], again_row["case"]) == ("resident_new", "SRG-2026-0001")
     assert any("already taken in as inbound 1" in p for p in again_row["problems"])

@@ -138,6 +138,17 @@ def test_a_reply_address_of_one_case_with_references_of_another_is_held(harness)
     assert kinds()[-1] == "held" and "References are case SRG-2026-0002's" in held_why(harness)
 
 
+def test_a_signed_reply_replayed_to_another_cases_address_is_held(harness):
+    first = start_case(harness)
+    harness.submit(resident_mail(sender="bob@example.net", message_id="<b1@example.net>", subject="Noise"))
+    second = harness.outbox("team_new_case")[1]
+    msg = resident_mail(body="Answer for the first case.", sender="PC Jones <pc.jones@police.example>",
+                        to=first["Reply-To"], message_id="<o1@police.example>", subject="RE: x")
+    harness.submit(signed(msg), rcpt_tos=[second["Reply-To"]])   # the envelope says the second case
+    assert kinds()[-1] == "held" and "addressed to both case" in held_why(harness)
+    assert harness.outbox("resident_answer") == []
+
+
 def test_only_our_signed_message_ids_tie_police_mail_to_a_case(harness):
     start_case(harness)   # the resident's own Message-ID, <a1@example.net>, belongs to the case
     forward = harness.outbox("team_new_case")[0]
@@ -176,6 +187,21 @@ def test_police_addresses_are_scrubbed_however_written(harness):
     text = answer.get_content()
     assert "Our public line is 101." in text and text.count("[address removed]") == 5
     assert "police" not in text.lower().replace("[address removed]", "")
+
+
+def test_an_html_only_reply_is_scrubbed_too(harness):
+    from email.message import EmailMessage
+
+    forward = start_case(harness)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "PC Jones <pc.jones@police.example>", forward["Reply-To"], "RE: x"
+    msg["Message-ID"] = "<html1@police.example>"
+    msg.set_content('<p>Write to <a href="mailto:sgt.evans@police.example">sgt.evans&#64;police.example</a>'
+                    ' or <b>dc.smith@north-wales.police.uk</b>.</p>', subtype="html")
+    harness.submit(signed(msg), rcpt_tos=[forward["Reply-To"]])
+    answer, = harness.outbox("resident_answer")
+    text = answer.get_content()
+    assert text.count("[address removed]") == 2 and "police" not in text.lower().replace("[address removed]", "")
 
 
 # ---- a trusted receiving server's Authentication-Results ----------------------------------
