@@ -20,7 +20,12 @@ class TemporaryFailure(GatewayError):
 
 
 class PermanentFailure(GatewayError):
-    """Will never succeed (5xx); record it and stop trying."""
+    """Will never succeed (5xx); record it and stop trying. `status` is the enhanced status
+    code (RFC 3463) when the reply gave one, e.g. 5.1.1 (no such user), 5.7.1 (refused)."""
+
+    def __init__(self, message: str, status: str = ""):
+        super().__init__(message)
+        self.status = status
 
 
 class StageStop(GatewayError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import smtplib
 import threading
 import time
@@ -20,6 +21,7 @@ from gateway import store
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
+from gateway.mail import compose
 from gateway.mail.addresses import token_address
 from gateway.models import Outbound
 from gateway.relay import open_relay
@@ -30,6 +32,7 @@ IDLE_CHECK_SECONDS = 5.0   # a relay connection unused this long is checked with
 LINGER_SECONDS = 30.0      # ... and one unused this long is closed (QUIT): mail arriving one
                            # message at a time would otherwise open a connection for each
 BATCH = 50   # messages leased per claim
+ENHANCED_RE = re.compile(r"^(5\.\d{1,3}\.\d{1,3})\b")   # RFC 3463, at the start of a reply's text
 ACK_WAIT_SECONDS = 60   # an acknowledgement over [limits] acks_per_hour looks again after this
 
 
@@ -68,6 +71,7 @@ class Deliverer:
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate, self.relay_down = copies, rate, relay_down
         self.stopping: threading.Event | None = None
+        self.reported: threading.Event | None = None   # rung when a refusal was stored for the pipeline
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -119,6 +123,7 @@ class Deliverer:
             return reachable
         except PermanentFailure as exc:
             store.mark_failed(row.id, str(exc))
+            self._report_refusal(row, raw, exc)
             log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
         else:
             store.mark_sent(row.id, self.clock.now())
@@ -140,6 +145,17 @@ class Deliverer:
         log.info("outbound %s: acknowledgement waits, %s already sent in the last hour", row.id, limit)
         return True
 
+    def _report_refusal(self, row: Outbound, raw: bytes, failure: PermanentFailure) -> None:
+        """A refusal at send time is a bounce like any other: a delivery report goes to the
+        message's VERP address, through the pipeline, which records it on the case, tells
+        the team when it was for a resident, and suppresses the address only when the reply
+        says the address itself is dead."""
+        status = failure.status or "5.0.0"
+        report = compose.delivery_report(self.settings.domain, row.rcpt_to, status, str(failure), raw, self.clock.now())
+        store.save_inbound(report, "", [self.return_path(row)], "relay", self.clock.now())
+        if self.reported is not None:
+            self.reported.set()
+
     def return_path(self, row: Outbound) -> str:
         """The envelope sender: a signed bounces+<id> address (VERP), so a delivery report
         names the very message that failed."""
@@ -152,7 +168,7 @@ class Deliverer:
             return
         try:
             smtp = self._connection()
-            smtp.sendmail(self.return_path(row), [row.rcpt_to], raw)
+            smtp.sendmail(self.return_path(row), [row.rcpt_to], raw, mail_options=self._options(smtp, row, raw))
         except TemporaryFailure:
             self.close()
             raise
@@ -162,10 +178,24 @@ class Deliverer:
         except smtplib.SMTPResponseException as exc:
             self.close()
             raise _failure(exc.smtp_code, exc.smtp_error) from exc
+        except UnicodeError as exc:   # text smtplib cannot put on the wire: never will
+            self.close()   # it may have stopped half-way through the transaction
+            raise PermanentFailure(f"cannot be sent as written: {type(exc).__name__}: {exc}", status="5.6.7") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise TemporaryFailure(f"relay {self.settings.relay_host}:{self.settings.relay_port}: "
                                    f"{type(exc).__name__}: {exc}") from exc
+
+    def _options(self, smtp: smtplib.SMTP, row: Outbound, raw: bytes) -> list[str]:
+        """SMTPUTF8 for an internationalised address (jérôme@...), where the relay offers it;
+        where it does not, the message can never go that way: a permanent failure, said so."""
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        if row.rcpt_to.isascii() and head.isascii():
+            return []
+        if not smtp.has_extn("smtputf8"):
+            raise PermanentFailure(f"the relay {self.settings.relay_host} does not offer SMTPUTF8, which the "
+                                   f"address {row.rcpt_to} needs (or its headers do)", status="5.6.7")
+        return ["SMTPUTF8"]
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is not None:
@@ -212,7 +242,10 @@ class Deliverer:
 def _failure(code: int, reply: bytes | str) -> Exception:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     message = f"relay answered {code} {text}"
-    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+    if not 500 <= code < 600:
+        return TemporaryFailure(message)
+    enhanced = ENHANCED_RE.match(text.strip())
+    return PermanentFailure(message, status=enhanced.group(1) if enhanced else "5.0.0")
 
 
 def write_spool(folder: Path, row: Outbound, raw: bytes | None = None, return_path: str | None = None) -> Path:

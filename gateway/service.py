@@ -53,6 +53,7 @@ class Service:
         for n in range(s.delivery_workers):
             deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}", relay_down=self.relay_down,
                                            copies=bulletins.Copies(s, self.renderer), rate=rate)
+            deliverer.reported = self.inbound_wake   # a refusal's report goes through the pipeline
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
         if s.areas:
             self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake)

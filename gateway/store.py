@@ -199,10 +199,20 @@ def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: st
     """Store a message durably; when this returns, it is committed. `peer` and `helo` are
     the SMTP client's address and HELO name (for SPF and trusted networks), None otherwise."""
     with db.atomic():
-        return insert("inbound", received_at=utc(now), source=source, mail_from=mail_from,
-                      rcpt_tos="\n".join(rcpt_tos), raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+        return insert("inbound", received_at=utc(now), source=source, mail_from=storable(mail_from),
+                      rcpt_tos=storable("\n".join(rcpt_tos)), raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
                       message_id=header_message_id(raw), state="queued", attempts=0, peer=peer, helo=helo,
                       deferrals=0)
+
+
+def storable(text: str) -> str:
+    """Envelope text as the database can hold it: bytes that were not UTF-8 (kept by the
+    SMTP server as surrogates) written as \\xNN escapes. The raw message is kept whole."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str], str | None, str | None]], source: str,

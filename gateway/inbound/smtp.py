@@ -64,12 +64,21 @@ class GroupCommitter:
                 group.append(more)
             try:
                 ids = store.save_inbound_group([item[:5] for item in group], "smtp", self.clock.now())
-            except Exception as exc:  # every sender in the group must keep its message and retry
-                for *_, future in group:
-                    future.set_exception(exc)
+            except Exception:  # one bad message must not fail the others: each alone, then
+                self._one_by_one(group)
             else:
                 for (*_, future), inbound_id in zip(group, ids):
                     future.set_result(inbound_id)
+
+    def _one_by_one(self, group: list) -> None:
+        """Store each message of a group that failed in its own transaction: whichever fails
+        again fails alone (its sender gets 451 and keeps it), the rest get their 250."""
+        for item in group:
+            future = item[-1]
+            try:
+                future.set_result(store.save_inbound_group([item[:5]], "smtp", self.clock.now())[0])
+            except Exception as exc:
+                future.set_exception(exc)
 
 
 class InFlow:

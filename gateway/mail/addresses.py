@@ -125,6 +125,8 @@ def accepts(address: str, domain: str, known: set[str]) -> bool:
     without a +detail), postmaster, or any signed reply+/confirm+/unsubscribe+/publish+
     address (verified later, not here)."""
     local, addr_domain = split(address)
+    if not addr_domain and local == "postmaster":   # RFC 5321 4.5.1: accepted without a domain
+        return True
     if addr_domain != domain:
         return False
     return base_local(local) in known | {"postmaster", REPLY_LOCAL, *TOKEN_PURPOSES}

@@ -31,10 +31,31 @@ class DeliveryReport:
     recipients: list[str] = field(default_factory=list)
     permanent: bool = False
     detail: str = ""
+    diagnostic: str = ""                        # the receiving servers' own words (Diagnostic-Code)
 
     @property
     def is_bounce(self) -> bool:
         return self.kind in ("bounce", "delay")
+
+    @property
+    def address_is_dead(self) -> bool:
+        """Whether the report says the address itself is gone (stop writing to it), rather
+        than that this message was refused (policy, size, reputation: never the resident's
+        fault). A report without status codes (flufl.bounce's free-text detectors) names
+        only failed addresses, and is taken as dead, as before."""
+        codes = STATUS_RE.findall(self.detail)
+        if not codes:
+            return True
+        if any(code.startswith("5.1.") or code == "5.2.1" for code in codes):
+            return True
+        return bool(DEAD_TEXT_RE.search(self.diagnostic))
+
+
+STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+DEAD_TEXT_RE = re.compile(
+    r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does ?n[o']t exist|"
+    r"mailbox (is )?(unavailable|not found|disabled)|invalid (recipient|mailbox)|recipient (address )?rejected: "
+    r"(user unknown|undeliverable)|unrouteable address|account (is )?(disabled|closed)", re.IGNORECASE)
 
 
 def read(raw: bytes) -> DeliveryReport | None:
@@ -82,11 +103,13 @@ def _delivery_status(part: Message) -> DeliveryReport | None:
     else:
         text = part.get_payload(decode=True) or b""
         text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    failed, delayed, details = [], [], []
+    failed, delayed, details, diagnostics = [], [], [], []
     recipient = action = status = None
     for line in text.splitlines() + [""]:
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip()
+        if name == "diagnostic-code" and value:
+            diagnostics.append(value[:300])
         if name in ("final-recipient", "original-recipient") and value:
             if recipient and name == "final-recipient":
                 _file(recipient, action, status, failed, delayed, details)
@@ -101,7 +124,7 @@ def _delivery_status(part: Message) -> DeliveryReport | None:
         _file(recipient, action, status, failed, delayed, details)
     if failed:
         permanent = any(d.startswith("5") for d in details) or not details
-        return DeliveryReport("bounce", sorted(set(failed)), permanent, ", ".join(details))
+        return DeliveryReport("bounce", sorted(set(failed)), permanent, ", ".join(details), " | ".join(diagnostics))
     if delayed:
         return DeliveryReport("delay", sorted(set(delayed)), False, ", ".join(details))
     return None

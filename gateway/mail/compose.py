@@ -167,6 +167,27 @@ def _file(name: str, content_type: str, data: bytes) -> tuple[bytes, bytes]:
             "Content-Transfer-Encoding: base64\r\n").encode("ascii"), encoded
 
 
+def delivery_report(domain: str, recipient: str, status: str, diagnostic: str, original: bytes,
+                    now: dt.datetime) -> bytes:
+    """An RFC 3464 report of a message our relay refused for good, as a receiving server would
+    send it, so that the pipeline's reports stage handles it exactly as a bounce."""
+    boundary = f"=_{uuid.uuid4().hex}"
+    head = original.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    diagnostic = " ".join(diagnostic.split())[:900]
+    text = (f"Our relay refused a message for {recipient} for good:\r\n\r\n    {diagnostic}\r\n")
+    status_part = (f"Reporting-MTA: dns; {domain}\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\n"
+                   f"Action: failed\r\nStatus: {status}\r\nDiagnostic-Code: smtp; {diagnostic}\r\n")
+    # From MAILER-DAEMON with no domain: "from our own domain" would be dropped as a loop.
+    return (f"From: Mail Delivery System <MAILER-DAEMON>\r\nTo: postmaster@{domain}\r\n"
+            f"Subject: Undelivered Mail Returned to Sender\r\nDate: {format_datetime(now)}\r\n"
+            f"Message-ID: {new_message_id(domain)}\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+            f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n{status_part}\r\n"
+            f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n").encode("utf-8") + head + (
+            f"\r\n\r\n--{boundary}--\r\n").encode()
+
+
 # --- Alert bulletins: one message rendered per bulletin, made personal per recipient by
 # replacing marks, because building an EmailMessage for each of 200,000 residents is too slow.
 

@@ -3,7 +3,9 @@
 Outgoing mail leaves with a signed VERP envelope sender, bounces+<outbound id>-<signature>,
 so a report names the exact message that failed even when the report itself is garbled. A
 permanent failure marks that delivery failed, suppresses the address (no more
-acknowledgements or bulletins), and, when it was a reply to a resident, tells the case's team
+acknowledgements or bulletins) when the report says the address itself is dead (not when
+the message was refused for policy, size or reputation), and, when it was a reply to a
+resident, tells the case's team
 so they can reach the resident another way. A complaint (ARF) suppresses too. A delay is
 only recorded. Read receipts are left to the robot check (no answer, no suppression).
 """
@@ -33,10 +35,10 @@ def reports(ctx: Context) -> None:
         return
     now = ctx.clock.now()
     recipients = report.recipients or ([outbound.rcpt_to] if outbound is not None else [])
-    if report.kind == "complaint" or (report.kind == "bounce" and report.permanent):
+    if report.kind == "complaint" or (report.kind == "bounce" and report.permanent and report.address_is_dead):
         for address in recipients:
             _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
-    if outbound is not None and report.kind == "bounce" and report.permanent:
+    if outbound is not None and report.kind == "bounce" and report.permanent and outbound.state != "failed":
         store.mark_failed(outbound.id, f"bounced: {report.detail or 'permanent failure'}"[:500])
     case = outbound.case if outbound is not None and outbound.case_id else None
     if case is not None:
@@ -45,6 +47,12 @@ def reports(ctx: Context) -> None:
         if report.kind == "bounce" and report.permanent and outbound.purpose in RESIDENT_PURPOSES:
             _tell_team(ctx, case, outbound, report)
     raise Discard("bounce", f"{report.kind} for {', '.join(recipients) or 'an unknown address'}")
+
+
+def _words(report: bounces.DeliveryReport) -> str:
+    """What the receiving server said, for the team: its own words where it gave them."""
+    said = report.diagnostic.removeprefix("smtp;").strip()
+    return f"{report.detail}: {said}" if said and report.detail else (said or report.detail or "permanent failure")
 
 
 def _verp_outbound(ctx: Context) -> Outbound | None:
@@ -65,7 +73,7 @@ def _tell_team(ctx: Context, case: Case, outbound: Outbound, report: bounces.Del
 
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
     text = ctx.renderer.render("team/bounce", reference=case.reference, team_name=ctx.team.name,
-                               resident_address=outbound.rcpt_to, detail=report.detail or "permanent failure",
+                               resident_address=outbound.rcpt_to, detail=_words(report),
                                what="your answer" if outbound.purpose == "resident_answer" else "our acknowledgement")
     envelope = notify.team_envelope(ctx, ctx.team, case.resident_name or case.resident_address)
     subject = f"[{case.reference}] Undeliverable to the resident: {case.subject or '(no subject)'}"

@@ -51,7 +51,8 @@ def test_two_gateways_pointed_at_each_other_stop_after_one_exchange(tmp_path, ga
     wait_for(lambda: db_rows(tmp_path / "b", "select count(*) from inbound") == [(1,)], 15,
              what="A's acknowledgement to reach B")
     time.sleep(3)   # anything further would be the loop
-    assert db_rows(tmp_path / "a", "select kind from inbound") == [("resident_new",)]
+    # B refuses A's forward to the team (not its domain): A records that refusal as a bounce.
+    assert db_rows(tmp_path / "a", "select kind from inbound") == [("resident_new",), ("bounce",)]
     assert db_rows(tmp_path / "b", "select kind from inbound") == [("auto_reply",)]
     assert db_rows(tmp_path / "b", "select count(*) from outbound") == [(0,)]
     for daemon in daemons.values():
