@@ -108,13 +108,20 @@ class InFlow:
         return self.behind
 
     async def wait(self) -> float:
-        """Pause while behind, up to `delay`; the seconds paused."""
+        """Pause while behind, up to `delay`; the seconds paused. The backlog is read from
+        the database in a worker thread, never on the event loop (a slow read would stall
+        every SMTP session at once)."""
         if not self.delay:
             return 0.0
         started = self.clock.monotonic()
-        while self.is_behind() and self.clock.monotonic() - started < self.delay:
+        while await self._behind() and self.clock.monotonic() - started < self.delay:
             await asyncio.sleep(self.CHECK_SECONDS)
         return self.clock.monotonic() - started
+
+    async def _behind(self) -> bool:
+        if self.clock.monotonic() - self.checked_at < self.CHECK_SECONDS:
+            return self.behind   # fresh enough: no read at all
+        return await asyncio.to_thread(self.is_behind)
 
 
 ALERT_LOCALS = {"alerts", "subscribe", "bulletin", "area"}

@@ -153,3 +153,25 @@ def test_a_refusal_at_send_time_is_a_bounce_and_only_a_dead_address_is_suppresse
     assert [s.address for s in Suppression.select()] == ["gone@example.net"]   # 5.1.1; not 5.7.1 (refused us)
     notices = [bytes(r.raw).decode() for r in Outbound.select().where(Outbound.purpose == "team_bounce")]
     assert len(notices) == 2 and any("blocked@example.net" in n for n in notices)
+
+
+def test_flow_control_reads_the_backlog_off_the_event_loop(door, monkeypatch):
+    import asyncio
+
+    from gateway import store
+
+    on_loop = []
+    original = store.backlog
+
+    def recording(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)    # called from the event loop's own thread
+        except RuntimeError:
+            on_loop.append(False)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "backlog", recording)
+    replies = converse(door, message_lines(b"<ann@example.net>"))
+    assert replies[2].startswith(b"250")
+    assert on_loop and not any(on_loop)
