@@ -7,6 +7,7 @@ folder that holds the config file, so every command finds the same files whereve
 from __future__ import annotations
 
 import configparser
+import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -175,8 +176,8 @@ class _Reader:
         except ValueError:
             self.fail(key, f"{raw!r} is not a {'whole number' if kind is int else 'number'}")
             return kind(default)
-        if value != value or value < minimum or (maximum is not None and value > maximum):
-            span = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+            span = f"from {_n(minimum)} to {_n(maximum)}" if maximum is not None else f"at least {_n(minimum)}"
             self.fail(key, f"must be {span}, not {raw}")
             return kind(default)
         return value
@@ -200,6 +201,11 @@ class _Reader:
             if not POSTCODE_PREFIX_RE.match(prefix):
                 self.fail(key, f"{prefix!r} is not a UK postcode prefix (e.g. LL13 or LL13 7)")
         return prefixes
+
+
+def _n(value: float) -> str:
+    """A bound as people write it: 268435456, 0.01, 720."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _address(value: str) -> str | None:
@@ -276,7 +282,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     prefix = g.text("reference_prefix", "SRG", lambda v: None if PREFIX_RE.match(v) else
                     f"{v!r} must be 1-10 capital letters or digits, starting with a letter")
     timezone = g.text("timezone", "Europe/London", _check_timezone)
-    response_days = int(g.number("response_days", "5", int, 1))
+    response_days = int(g.number("response_days", "5", int, 1, 60))
     templates_raw = g.text("templates", "")
     templates = base / templates_raw if templates_raw else None
     if templates and not templates.is_dir():
@@ -289,20 +295,18 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
 
     s = _Reader(parser, "smtp", problems)
     listen = _listen(s)
-    max_bytes = int(s.number("max_message_bytes", "10485760", int, 1024))
-    in_flow = dict(in_flow_delay=float(s.number("in_flow_delay", "1", float, 0)),
-                   in_flow_backlog=int(s.number("in_flow_backlog", "100", int, 1)))
+    max_bytes = int(s.number("max_message_bytes", "10485760", int, 1024, 256 * 1024 * 1024))
+    in_flow = dict(in_flow_delay=float(s.number("in_flow_delay", "1", float, 0, 60)),
+                   in_flow_backlog=int(s.number("in_flow_backlog", "100", int, 1, 1_000_000)))
     smtp_tls = security.listener_tls(s, base)
 
     r = _Reader(parser, "relay", problems)
     relay_host = r.text("host", "")
-    relay_port = int(r.number("port", "25", int, 1))
-    if relay_port > 65535:
-        r.fail("port", "must be 65535 or less")
-    relay_timeout = float(r.number("timeout_seconds", "30", float, 1))
+    relay_port = int(r.number("port", "25", int, 1, 65535))
+    relay_timeout = float(r.number("timeout_seconds", "30", float, 1, 600))
     retry_delays = _retry_delays(r)
-    deadline = float(r.number("retry_deadline_hours", "120", float, 0.001))
-    max_per_second = float(r.number("max_per_second", "0", float, 0))
+    deadline = float(r.number("retry_deadline_hours", "120", float, 0.01, 720))
+    max_per_second = float(r.number("max_per_second", "0", float, 0, 100_000))
     relay_login = security.relay_login(r, base, relay_host)
 
     h = _Reader(parser, "http", problems)
@@ -313,9 +317,9 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                            "e.g. https://alerts.example.org (served through your HTTPS proxy)")
 
     w = _Reader(parser, "worker", problems)
-    lease = int(w.number("lease_seconds", "300", int, 1))
-    poll = float(w.number("poll_seconds", "1", float, 0.01))
-    delivery_workers = int(w.number("delivery_workers", "4", int, 1))
+    lease = int(w.number("lease_seconds", "300", int, 1, 86_400))
+    poll = float(w.number("poll_seconds", "1", float, 0.01, 60))
+    delivery_workers = int(w.number("delivery_workers", "4", int, 1, 64))
 
     teams = _teams(parser, problems, domain, surgery)
     police_default = tuple(sorted({a.rsplit("@", 1)[1] for t in teams for a in t.speakers if "@" in a} | {"police.uk"}))
@@ -326,13 +330,13 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     u = _Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
     lim = _Reader(parser, "limits", problems)
-    limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 0)),
+    limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 0, 10_000)),
                   acks_per_hour=int(lim.number("acks_per_hour", "500", int, 0, 1_000_000)),
-                  new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 0)),
+                  new_cases_per_sender_per_hour=int(lim.number("new_cases_per_sender_per_hour", "10", int, 0, 10_000)),
                   spam_header=lim.text("spam_header", "X-Spam-Flag"),
-                  spam_threshold=float(lim.number("spam_threshold", "0", float, 0)),
-                  max_attachments=int(lim.number("max_attachments", "20", int, 0)),
-                  max_attachment_bytes=int(lim.number("max_attachment_bytes", str(20 * 1024 * 1024), int, 0)))
+                  spam_threshold=float(lim.number("spam_threshold", "0", float, 0, 1000)),
+                  max_attachments=int(lim.number("max_attachments", "20", int, 0, 1000)),
+                  max_attachment_bytes=int(lim.number("max_attachment_bytes", str(20 * 1024 * 1024), int, 0, 256 * 1024 * 1024)))
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -431,9 +435,7 @@ def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) ->
         r.fail("security", f"{security!r} must be tls, starttls or none")
     elif security == "none" and host and host not in LOOPBACK and not host.startswith("127."):
         r.fail("security", f"none sends the password in clear: only allowed for loopback, not {host}")
-    port = int(r.number("port", "993" if security == "tls" else "143", int, 1))
-    if port > 65535:
-        r.fail("port", "must be 65535 or less")
+    port = int(r.number("port", "993" if security == "tls" else "143", int, 1, 65535))
     username = r.text("username", "", _required)
     password = r.text("password", "")
     password_file = r.text("password_file", "")
@@ -457,15 +459,15 @@ def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) ->
         r.fail("ca_file", f"{ca_file} is not a file")
     return Imap(host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
                 folder=folder, done_folder=done_folder, idle=r.boolean("idle", "yes"),
-                poll_seconds=float(r.number("poll_seconds", "60", float, 1)),
-                timeout_seconds=float(r.number("timeout_seconds", "60", float, 1)),
-                batch_size=int(r.number("batch_size", "50", int, 1)))
+                poll_seconds=float(r.number("poll_seconds", "60", float, 1, 3600)),
+                timeout_seconds=float(r.number("timeout_seconds", "60", float, 1, 600)),
+                batch_size=int(r.number("batch_size", "50", int, 1, 10_000)))
 
 
 def _retry_delays(reader: _Reader) -> tuple[int, ...]:
     parts = reader.items("retry_delays", "30, 120, 600, 1800, 3600, 7200, 14400")
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        reader.fail("retry_delays", "must be a comma-separated list of whole seconds above 0")
+    if not parts or not all(p.isdigit() and 0 < int(p) <= 86_400 for p in parts):
+        reader.fail("retry_delays", "must be a comma-separated list of whole seconds from 1 to 86400")
         return (60,)
     return tuple(int(p) for p in parts)
 

@@ -39,7 +39,7 @@ def test_every_problem_names_its_section_and_key(tmp_path):
     joined = "\n".join(problems)
     for expected in ("[gateway] domain:", "[gateway] secret: is required", "[gateway] reference_prefix:",
                      "[smtp] listen:", "[smtp] max_message_bytes: 'ten' is not a whole number",
-                     "[relay] port: must be 65535 or less", "[relay] retry_delays:",
+                     "[relay] port: must be from 1 to 65535, not 99999", "[relay] retry_delays:",
                      "[team:hightown] mailbox: 'nobody' is not an email address",
                      "[team:hightown] postcodes: 'NOWHERE'"):
         assert expected in joined, f"{expected!r} missing from:\n{joined}"
