@@ -30,9 +30,40 @@ def _settings(ctx: click.Context) -> config.Settings:
         ctx.exit(EXIT_CONFIG)
 
 
+EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed
+
+
 def _open_database(settings: config.Settings) -> None:
+    """Open the configured database, which must exist and be current: only `init` and `run`
+    create or migrate one (a typing slip in --config must not make an empty database)."""
+    ctx = click.get_current_context()
+    if not store.database_exists(settings.database):
+        click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
+                   "(the daemon's `run` does so too), or check [gateway] database", err=True)
+        ctx.exit(EXIT_CONFIG)
     store.connect(settings.database)
-    store.migrate(SystemClock().now())
+    if not store.schema_is_current():
+        click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+class ItemId(click.ParamType):
+    """An id as the CLI prints it: 42, or in:42 for inbound mail (out:42 where a command
+    takes deliveries too)."""
+
+    name = "ID"
+
+    def __init__(self, kinds: tuple[str, ...] = ("in",)):
+        self.kinds = kinds
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        kind, _, number = text.rpartition(":")
+        kind = kind or self.kinds[0]
+        if kind not in self.kinds or not number.isdigit() or not 0 < int(number) < 2 ** 63:
+            shown = " or ".join(f"{k}:<number>" for k in self.kinds)
+            self.fail(f"{value!r} is not an id (give a number, or {shown}, as the list shows)", param, ctx)
+        return f"{kind}:{int(number)}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,7 +198,7 @@ def parked_list(ctx: click.Context) -> None:
 
 
 @parked.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ItemId())
 @click.option("--all", "all_", is_flag=True, help="Retry every parked message.")
 @click.pass_context
 def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
@@ -176,11 +207,11 @@ def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
         raise click.UsageError("give the ids of parked messages to retry, or --all")
     settings = _settings(ctx)
     _open_database(settings)
-    count = store.retry_parked(None if all_ else list(ids))
+    count = store.retry_parked(None if all_ else [int(i.partition(":")[2]) for i in ids])
     click.echo(f"{count} message(s) queued again")
     if ids and count < len(ids):
         click.echo(f"{len(ids) - count} of the ids given are not parked", err=True)
-        ctx.exit(1)
+        ctx.exit(EXIT_NOT_FOUND)
 
 
 @main.command("inspect")
@@ -307,7 +338,7 @@ def case_show(ctx: click.Context, reference: str) -> None:
     row = store.case_by_reference(reference)
     if row is None:
         click.echo(f"Error: no case {reference.upper()}", err=True)
-        ctx.exit(1)
+        ctx.exit(EXIT_NOT_FOUND)
     click.echo(f"{row.reference}  {row.status}  team {row.team}  due {row.due_date}")
     click.echo(f"Resident: {row.resident_name} <{row.resident_address}>\nSubject: {row.subject}\n")
     for entry in conversation(row):

@@ -9,7 +9,7 @@ import time
 import click
 
 from gateway import bulletins, subscribers
-from gateway.cli import EXIT_CONFIG, _open_database, _settings, main
+from gateway.cli import EXIT_NOT_FOUND, _open_database, _settings, main
 from gateway.clock import SystemClock
 from gateway.models import Bulletin
 
@@ -189,7 +189,7 @@ def bulletin_status(ctx: click.Context, bulletin_id: int, watch: bool | None) ->
     row = Bulletin.get_or_none(Bulletin.id == bulletin_id)
     if row is None:
         click.echo(f"Error: no bulletin {bulletin_id}", err=True)
-        ctx.exit(EXIT_CONFIG)
+        ctx.exit(EXIT_NOT_FOUND)
     if watch is None:
         watch = sys.stdout.isatty()
     counts = bulletins.progress_counts(bulletin_id)

@@ -166,6 +166,18 @@ def migrate(now: dt.datetime) -> list[str]:
     return applied
 
 
+def database_exists(url: str) -> bool:
+    """Whether the database the URL names is there (a SQLite file; for a server, one that
+    accepts the connection and holds our tables), without creating anything."""
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):]).is_file()
+    try:
+        connect(url)
+        return db.table_exists("schema_version")
+    except pw.OperationalError:
+        return False
+
+
 def schema_is_current() -> bool:
     if not db.table_exists("schema_version"):
         return False
@@ -342,7 +354,7 @@ def queue_items(queue: str | None = None) -> list[dict]:
 
 def queue_item(item_id: str) -> Inbound | Outbound | None:
     kind, _, number = item_id.partition(":")
-    if not number.isdigit():
+    if not number.isdigit() or int(number) >= 2 ** 63:
         return None
     model = {"in": Inbound, "out": Outbound}.get(kind)
     return model.get_or_none(model.id == int(number)) if model else None

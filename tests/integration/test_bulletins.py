@@ -140,6 +140,7 @@ def write_subscribers(tmp_path, count: int) -> str:
 def test_a_fan_out_killed_midway_is_finished_by_the_daemon_once_each(tmp_path, gateway_process):
     dead_relay = free_port()  # nothing listens: deliveries wait for a retry, so only fan-out runs
     path = write_config(tmp_path, **AREAS, smtp={"listen": ""}, relay={"host": "127.0.0.1", "port": str(dead_relay)})
+    assert gateway("--config", str(path), "init").returncode == 0
     imported = gateway("--config", str(path), "subscribers", "import", write_subscribers(tmp_path, 30000))
     assert imported.returncode == 0 and "30000 subscription(s) started" in imported.stdout
     (tmp_path / "b.txt").write_text("Road closed.")

@@ -52,6 +52,10 @@ def test_inject_status_and_parked_commands(tmp_path):
     path = str(write_config(tmp_path))
     eml = tmp_path / "m.eml"
     eml.write_bytes(resident_mail().as_bytes())
+    refused = gateway("--config", path, "inject", str(eml))   # no database yet: it is not made behind your back
+    assert refused.returncode == 2 and "there is no database" in refused.stderr and "gateway init" in refused.stderr
+    assert not (tmp_path / "var" / "gateway.db").exists()
+    assert gateway("--config", path, "init").returncode == 0
     injected = gateway("--config", path, "inject", str(eml))
     assert injected.returncode == 0 and "stored as inbound 1" in injected.stdout
     status = gateway("--config", path, "status")
@@ -63,7 +67,7 @@ def test_inject_status_and_parked_commands(tmp_path):
     not_parked = gateway("--config", path, "parked", "retry", "1")
     assert not_parked.returncode == 1 and "not parked" in not_parked.stderr
     bad = gateway("--config", path, "parked", "retry", "one")
-    assert bad.returncode == 2 and "'one' is not a valid integer" in bad.stderr
+    assert bad.returncode == 2 and "'one' is not an id" in bad.stderr
 
 
 def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
@@ -142,3 +146,28 @@ def test_queue_commands_list_show_retry_release_and_purge(harness, tmp_path):
     assert purged.returncode == 0 and "deleted" in purged.stdout
     left = gateway("--config", path, "queue", "list")
     assert "0 item(s)" in left.stderr
+
+
+def test_ids_are_taken_as_the_cli_prints_them_and_not_found_is_exit_1(tmp_path):
+    path = str(write_config(tmp_path))
+    assert gateway("--config", path, "init").returncode == 0
+    huge = gateway("--config", path, "parked", "retry", "999999999999999999999")
+    assert huge.returncode == 2 and "is not an id" in huge.stderr and "Traceback" not in huge.stderr
+    prefixed = gateway("--config", path, "parked", "retry", "in:5")
+    assert prefixed.returncode == 1 and "not parked" in prefixed.stderr
+    for args in (("case", "show", "SRG-2026-9999"), ("bulletin", "status", "42"), ("queue", "show", "in:7")):
+        result = gateway("--config", path, *args)
+        assert result.returncode == 1 and result.stderr.startswith("Error: no "), (args, result.stderr)
+
+
+def test_read_only_commands_make_no_database_and_a_config_that_is_not_utf8_is_exit_2(tmp_path):
+    path = write_config(tmp_path)
+    for args in (("status",), ("case", "list"), ("subscribers", "list"), ("queue", "list")):
+        result = gateway("--config", str(path), *args)
+        assert result.returncode == 2 and "there is no database" in result.stderr, args
+    assert not (tmp_path / "var" / "gateway.db").exists()
+    path.write_bytes(path.read_bytes() + "; caf\xe9\n".encode("latin-1"))
+    for command in ("check-config", "status"):
+        result = gateway("--config", str(path), command)
+        assert result.returncode == 2 and "is not UTF-8" in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr

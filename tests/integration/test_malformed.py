@@ -19,6 +19,7 @@ def test_the_malformed_corpus_goes_through_the_daemon_without_a_crash(tmp_path, 
                    if p.is_file() and p.suffix in (".txt", ".eml") and not p.name.startswith("LICENSE"))
     assert len(files) >= 90
     path = write_config(tmp_path, smtp={"listen": ""})   # no relay: outgoing mail goes to the spool
+    assert gateway("--config", str(path), "init").returncode == 0
     injected = gateway("--config", str(path), "inject", *map(str, files))
     assert injected.returncode == 0, injected.stderr
     daemon = gateway_process(path, None)
