@@ -232,8 +232,9 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
     settings = renderer = clock = None
     if ctx.obj["config"]:
         settings = _settings(ctx)
-        store.connect(settings.database)  # read as it is: no migrations, nothing written
-        if not store.db.table_exists("case"):
+        if store.database_exists(settings.database):
+            store.connect(settings.database)  # read as it is: no migrations, nothing written
+        if not store.database_exists(settings.database) or not store.db.table_exists("case"):
             click.echo(f"Error: the database {settings.database} has no gateway tables; "
                        "run `gateway init` first, or inspect without a config", err=True)
             ctx.exit(EXIT_CONFIG)
@@ -251,11 +252,7 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
         if as_json:
             click.echo(json.dumps(reading.as_dict(), ensure_ascii=False))
         else:
-            first = next((line for line in reading.reply_text.splitlines() if line.strip()), "")
-            click.echo(f"{name}: {reading.kind}" + (f" {reading.case}" if reading.case else "")
-                       + (" (automatic)" if reading.auto_submitted else "")
-                       + (f"\n  text: {first[:100]}" if first else "")
-                       + "".join(f"\n  problem: {p}" for p in reading.problems))
+            click.echo(reading.as_text())
     ctx.exit(1 if unreadable else 0)
 
 

@@ -26,6 +26,9 @@ from gateway.render import Renderer
 from gateway.trust.dns import Resolver
 
 
+TEXT_LINES = 12   # lines of the text `gateway inspect` shows a person before saying how many more
+
+
 @dataclass
 class Reading:
     file: str
@@ -38,6 +41,28 @@ class Reading:
     urgent: bool = False            # emergency wording: the case would be marked urgent
     attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
     sender_check: str = ""          # with a config: the sender check's verdict (DKIM, SPF, DMARC), in words
+
+    def as_text(self, lines: int = TEXT_LINES) -> str:
+        """For a person: every field --json has, the text up to `lines` lines, the cut said."""
+        out = [f"{self.file}: {self.kind}" + (f" {self.case}" if self.case else "")
+               + (" (automatic)" if self.auto_submitted else "")]
+        if self.sender_check:
+            out.append(f"  sender check: {self.sender_check}")
+        if self.urgent:
+            out.append("  urgent: yes (emergency wording: the resident would be told to dial 999)")
+        if self.bounce is not None:
+            how = "permanent failure" if self.bounce["permanent"] else "not permanent"
+            out.append(f"  bounce: {how} ({self.bounce['type']}) for "
+                       + (", ".join(self.bounce["recipients"]) or "no address named"))
+        out += [f"  attachment held: {held}" for held in self.attachments_held]
+        out += [f"  problem: {p}" for p in self.problems]
+        text = self.reply_text.strip("\n").splitlines()
+        if text:
+            out.append("  text:")
+            out += [f"    {line}" for line in text[:lines]]
+            if len(text) > lines:
+                out.append(f"    ... {len(text) - lines} more line(s) (--json shows them all)")
+        return "\n".join(out)
 
     def as_dict(self) -> dict:
         row = asdict(self)

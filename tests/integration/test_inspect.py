@@ -87,7 +87,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
 
     human = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", str(tmp_path / "reply.eml"))
     assert human.returncode == 0
-    assert "reply.eml: officer_reply SRG-2026-0001\n  text: We will patrol Hill Street" in human.stdout
+    assert "reply.eml: officer_reply SRG-2026-0001\n  sender check: verified (dkim)\n  text:\n    We will patrol Hill Street" in human.stdout
 
 
 def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):
@@ -102,3 +102,19 @@ def _counts(database) -> dict[str, int]:
     with sqlite3.connect(database) as conn:
         return {table: conn.execute(f'select count(*) from "{table}"').fetchone()[0]
                 for table in ("case", "inbound", "outbound", "case_event", "message_ref", "reference_counter")}
+
+
+def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):
+    from tests.unit.test_bounces import dsn
+
+    long_text = "\n".join(f"Line {n} of what happened." for n in range(1, 21))
+    (tmp_path / "urgent.eml").write_bytes(resident_mail(body="He has a knife and is outside now.\n\n" + long_text)
+                                          .as_bytes())
+    (tmp_path / "bounce.eml").write_bytes(dsn("bounces+1-aaaaaaaaaaaaaaaa@surgery.example.org", "gone@example.net"))
+    result = gateway("inspect", str(tmp_path / "urgent.eml"), str(tmp_path / "bounce.eml"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "urgent: yes" in out
+    assert "    He has a knife and is outside now." in out and "Line 10 of what happened." in out
+    assert "Line 20 of what happened." not in out and "more line(s) (--json shows them all)" in out
+    assert "bounce: permanent failure (bounce) for gone@example.net" in out
