@@ -102,18 +102,24 @@ class PipelineProcess:
                 self.delivered.clear()
                 self.outbound_wake.set()
 
-    def check(self) -> None:
-        """Restart the process if it died on its own, after a growing delay."""
+    def check(self) -> bool:
+        """Restart the process if it died on its own, after a growing delay. False when it
+        was asked to stop (SIGTERM to it alone, which exits it cleanly with 0): the daemon
+        then stops too, as an administrator who sent it means."""
         if self.process is None or self.process.is_alive() or self.stopping:
-            return
+            return True
+        if self.process.exitcode == 0:
+            log.info("the pipeline process was asked to stop (SIGTERM); stopping the daemon")
+            return False
         if time.monotonic() - self.started_at > 300:
             self.restarts = 0
         delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
         if time.monotonic() - self.started_at < delay:
-            return
+            return True
         log.error("the pipeline process exited unexpectedly (exit code %s); restarting it", self.process.exitcode)
         self.restarts += 1
         self.start()
+        return True
 
     def stop(self, timeout: float) -> None:
         """Ask it (SIGTERM) to finish the message in hand and exit; kill it if it will not."""

@@ -120,8 +120,8 @@ class Service:
         try:
             self.start()
             while not stopping.wait(1.0):
-                if self.pipeline is not None:
-                    self.pipeline.check()
+                if self.pipeline is not None and not self.pipeline.check():
+                    break   # the pipeline process alone was sent SIGTERM: stop as if we were
         finally:
             self.stop()
 

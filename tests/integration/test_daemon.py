@@ -295,3 +295,12 @@ def test_writers_in_other_processes_wait_on_the_lock_file(tmp_path):
         adding.kill()
         lock.close()
     assert db_rows(tmp_path, "select address from subscriber") == [("ann@example.net",)]
+
+
+def test_sigterm_to_the_pipeline_process_alone_stops_the_daemon_cleanly(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    child = wait_for(lambda: pipeline_children(gateway.proc.pid), what="the pipeline process")[0]
+    os.kill(child, signal.SIGTERM)
+    assert gateway.proc.wait(20) == 0
+    log = gateway.log_text()
+    assert "asked to stop" in log and "exited unexpectedly" not in log and "gateway stopped" in log
