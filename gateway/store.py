@@ -385,11 +385,14 @@ def release_quarantined(item_id: str) -> bool:
 
 
 def purge(item_id: str) -> bool:
-    """Delete a quarantined message for good (spam a person has looked at)."""
+    """Delete a quarantined message for good (spam a person has looked at). Its bytes and
+    envelope go; a bare row stays, so that its id is never handed out again (SQLite would
+    reuse the highest id of a deleted row, and log lines would then be ambiguous)."""
     row = queue_item(item_id)
     if not (isinstance(row, Inbound) and row.state == "done" and row.kind == "quarantine"):
         return False
-    Inbound.delete().where(Inbound.id == row.id).execute()
+    Inbound.update(state="purged", kind="purged", raw=b"", size=0, mail_from="", rcpt_tos="", message_id=None,
+                   sha256="", error=None, stage=None).where(Inbound.id == row.id).execute()
     return True
 
 

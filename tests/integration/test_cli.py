@@ -171,3 +171,18 @@ def test_read_only_commands_make_no_database_and_a_config_that_is_not_utf8_is_ex
         result = gateway("--config", str(path), command)
         assert result.returncode == 2 and "is not UTF-8" in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_purged_messages_id_is_never_handed_out_again(harness, tmp_path):
+    from gateway import store
+    from gateway.models import Inbound
+
+    path = str(tmp_path / "gateway.ini")
+    spam = harness.submit(resident_mail(message_id="<spam-last@x>", X_Spam_Flag="YES"))   # the highest id
+    purged = gateway("--config", path, "queue", "purge", f"in:{spam}", "--yes")
+    assert purged.returncode == 0
+    row = Inbound.get_by_id(spam)
+    assert (row.state, bytes(row.raw), row.mail_from, row.message_id) == ("purged", b"", "", None)
+    after = store.save_inbound(b"Subject: next\r\n\r\nx", "a@example.net", ["surgery@surgery.example.org"], "inject",
+                               harness.clock.now())
+    assert after > spam
