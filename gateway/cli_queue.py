@@ -44,7 +44,8 @@ def queue_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     row = _item(ctx, item_id)
     fields = ({"id": item_id, "state": row.state, "kind": row.kind, "received_at": str(row.received_at),
                "mail_from": row.mail_from, "rcpt_tos": row.rcpt_tos.split("\n"), "message_id": row.message_id,
-               "size": row.size, "stage": row.stage, "error": row.error}
+               "size": row.size, "stage": row.stage,
+               "why": (row.error or "").strip().splitlines()[-1] if row.error else "", "error": row.error}
               if isinstance(row, Inbound) else
               {"id": item_id, "state": row.state, "purpose": row.purpose, "rcpt_to": row.rcpt_to,
                "message_id": row.message_id, "attempts": row.attempts, "created_at": str(row.created_at),

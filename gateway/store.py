@@ -290,10 +290,11 @@ def backlog(limit: int, now: dt.datetime, below_priority: int, outbox: bool = Tr
     return waiting_in + waiting_out
 
 
-def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime) -> None:
+def finish_inbound(inbound_id: int, kind: str, case: Case | None, now: dt.datetime, why: str | None = None) -> None:
+    """Done with a message; `why` says why it was set aside (quarantined, held), for people."""
     db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
-                   "lease_owner = NULL, lease_until = NULL, stage = NULL, error = NULL WHERE id = {p}"
-                   .format(p=db.param), (kind, case.id if case else None, utc(now), inbound_id))
+                   "lease_owner = NULL, lease_until = NULL, stage = NULL, error = {p} WHERE id = {p}"
+                   .format(p=db.param), (kind, case.id if case else None, utc(now), why, inbound_id))
 
 
 def defer_inbound(inbound_id: int, until: dt.datetime, why: str) -> None:

@@ -30,6 +30,7 @@ MAX_ATTEMPTS = 5  # a message that kills its worker this often is parked, not re
 BATCH = 32           # messages claimed at once
 BATCH_SECONDS = 0.03  # a transaction takes no further message once it has run this long
 CHECKERS = 8         # sender checks (DNS) made at once
+SET_ASIDE = ("quarantine", "held", "invalid")   # kinds whose reason is kept for `gateway queue`
 
 
 class InboundWorker:
@@ -104,7 +105,8 @@ class InboundWorker:
                         until = self.clock.now() + dt.timedelta(seconds=ctx.defer_seconds)
                         store.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred")
                     else:
-                        store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now())
+                        why = ctx.notes[-1][:500] if kind in SET_ASIDE and ctx.notes else None
+                        store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now(), why)
                 return kind, None
             except pipeline.StageFailure as caught:
                 failure = caught

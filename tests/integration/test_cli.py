@@ -186,3 +186,12 @@ def test_a_purged_messages_id_is_never_handed_out_again(harness, tmp_path):
     after = store.save_inbound(b"Subject: next\r\n\r\nx", "a@example.net", ["surgery@surgery.example.org"], "inject",
                                harness.clock.now())
     assert after > spam
+
+
+def test_quarantined_mail_shows_why(harness, tmp_path):
+    path = str(tmp_path / "gateway.ini")
+    spam = harness.submit(resident_mail(message_id="<spam-why@x>", X_Spam_Flag="YES"))
+    listed = gateway("--config", path, "queue", "list", "quarantine")
+    assert "upstream spam verdict: X-Spam-Flag: YES" in listed.stdout, listed.stdout
+    shown = gateway("--config", path, "queue", "show", f"in:{spam}")
+    assert "why          upstream spam verdict: X-Spam-Flag: YES" in shown.stdout, shown.stdout
