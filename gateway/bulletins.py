@@ -70,6 +70,8 @@ def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: st
                          bulletin.id, bulletin.recipients, bulletin.skipped)
                 return bulletin
             suppressed = store.suppressed_among([a for _, a in rows])
+            ours = "@" + mail_from.rpartition("@")[2]
+            suppressed |= {a for _, a in rows if a.endswith(ours)}   # never our own addresses
             deadline = now + dt.timedelta(hours=deadline_hours)
             fresh = [dict(created_at=now, purpose="bulletin", mail_from=mail_from, rcpt_to=address,
                           message_id=f"<bulletin-{bulletin.id}-{sid}@{mail_from.rpartition('@')[2]}>",
@@ -84,6 +86,16 @@ def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: st
             bulletin.save()
         if progress is not None:
             progress(bulletin.recipients, bulletin.skipped)
+
+
+def mark_finished() -> int:
+    """Bulletins fully fanned out with nothing left to send become `sent` (their failed and
+    skipped copies stay counted on their rows); how many changed."""
+    return (Bulletin.update(state="sent")
+            .where((Bulletin.state == "queued")
+                   & ~pw.fn.EXISTS(Outbound.select(Outbound.id).where((Outbound.bulletin == Bulletin.id)
+                                                                       & (Outbound.state == "queued"))))
+            .execute())
 
 
 def progress_counts(bulletin_id: int) -> dict[str, int]:
@@ -104,8 +116,9 @@ class Copies:
     renderer: Renderer
 
     def __post_init__(self) -> None:
-        self._cache: dict[int, compose.BulletinMessage] = {}
-        self._ready: dict[int, tuple[store.Person | None, bool]] = {}   # row id -> (subscriber, may send)
+        self._cache: dict[tuple[int, tuple[str, ...]], compose.BulletinMessage] = {}
+        # row id -> (subscriber, the bulletin's areas they still take, in the bulletin's order)
+        self._ready: dict[int, tuple[store.Person | None, tuple[str, ...]]] = {}
         self._bulletins: dict[int, Bulletin | None] = {}
 
     def prepare(self, rows: list[Outbound]) -> None:
@@ -120,19 +133,21 @@ class Copies:
             bulletin = self._bulletin(row.bulletin)
             areas = bulletin.areas.split(",") if bulletin else []
             ok = (person is not None and bulletin is not None and bulletin.state != "cancelled"
-                  and person.address not in suppressed and any((person.id, a) in active for a in areas))
-            self._ready[row.id] = (person, ok)
+                  and person.address not in suppressed)
+            self._ready[row.id] = (person, tuple(a for a in areas if ok and (person.id, a) in active))
 
     def __call__(self, row: Outbound) -> bytes | None:
         """The copy for this outbox row, or None if the resident is no longer subscribed."""
         if row.id in self._ready:
-            subscriber, ok = self._ready.pop(row.id)
+            subscriber, theirs = self._ready.pop(row.id)
         else:
-            subscriber, ok = self._check(row)
-        if not ok:
+            subscriber, theirs = self._check(row)
+        if not theirs:
             return None
         bulletin = self._bulletin(row.bulletin)
-        message = self._cache.get(bulletin.id) or self._message(bulletin)
+        # Each copy is from, and answerable to, the team of the resident's own area, and names
+        # only the areas they signed up for (a bulletin may go to several areas at once).
+        message = self._cache.get((bulletin.id, theirs)) or self._message(bulletin, theirs)
         s = self.settings
         signed = token("unsubscribe", subscriber.id, s.secret)
         unsubscribe = f"unsubscribe+{signed}@{s.domain}"
@@ -146,20 +161,21 @@ class Copies:
             self._bulletins[bulletin_id] = Bulletin.get_or_none(Bulletin.id == bulletin_id)
         return self._bulletins[bulletin_id]
 
-    def _check(self, row: Outbound) -> tuple[Subscriber | None, bool]:
+    def _check(self, row: Outbound) -> tuple[Subscriber | None, tuple[str, ...]]:
         bulletin = self._bulletin(row.bulletin)
         subscriber = Subscriber.get_or_none(Subscriber.id == row.subscriber)
         if bulletin is None or subscriber is None or bulletin.state == "cancelled":
-            return subscriber, False
-        still = (Subscription.select().where((Subscription.subscriber == subscriber.id)
-                                             & Subscription.area.in_(bulletin.areas.split(","))
-                                             & (Subscription.state == "active")))
-        suppressed = Suppression.select().where(Suppression.address == subscriber.address).exists()
-        return subscriber, still.exists() and not suppressed
+            return subscriber, ()
+        if Suppression.select().where(Suppression.address == subscriber.address).exists():
+            return subscriber, ()
+        still = {a for (a,) in Subscription.select(Subscription.area).where(
+            (Subscription.subscriber == subscriber.id) & Subscription.area.in_(bulletin.areas.split(","))
+            & (Subscription.state == "active")).tuples()}
+        return subscriber, tuple(a for a in bulletin.areas.split(",") if a in still)
 
-    def _message(self, bulletin: Bulletin) -> compose.BulletinMessage:
+    def _message(self, bulletin: Bulletin, theirs: tuple[str, ...]) -> compose.BulletinMessage:
         s = self.settings
-        areas = [a for a in (s.area(k) for k in bulletin.areas.split(",")) if a is not None]
+        areas = [a for a in (s.area(k) for k in theirs) if a is not None]
         first = areas[0] if areas else None
         team = s.team(first.team) if first else s.default_team
         names = " and ".join(a.name for a in areas) or "your area"
@@ -174,7 +190,7 @@ class Copies:
         message = compose.bulletin(team.name, s.surgery_address, bulletin.subject, list_id, reply_to, s.domain,
                                    store.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
                                    named, unnamed)
-        self._cache[bulletin.id] = message
+        self._cache[(bulletin.id, theirs)] = message
         return message
 
 
@@ -189,6 +205,7 @@ def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, st
                 fan_out(bulletin_id, clock, settings.retry_deadline_hours, settings.surgery_address,
                         progress=lambda *_: wake.set())
                 wake.set()
+            mark_finished()
         except Exception:
             log.exception("bulletin fan-out: unexpected error; trying again")
         stop.wait(max(poll, 1.0))

@@ -53,17 +53,25 @@ def subscribers_list(ctx: click.Context, area: str | None, state: str | None, as
 @click.argument("address")
 @click.option("--area", "areas", multiple=True, required=True, help="Area KEY; repeat for several.")
 @click.option("--name", default="", help="The resident's name, for the greeting.")
+@click.option("--resubscribe", is_flag=True, help="Also restart areas the resident ended: only when they "
+              "have asked again (their new consent).")
 @click.pass_context
-def subscribers_add(ctx: click.Context, address: str, areas: tuple[str, ...], name: str) -> None:
+def subscribers_add(ctx: click.Context, address: str, areas: tuple[str, ...], name: str, resubscribe: bool) -> None:
     """Subscribe ADDRESS at once (you vouch for it: no confirmation is asked)."""
     settings = _settings(ctx)
     _areas_option(ctx, settings, areas)
     if not subscribers.ADDRESS_RE.match(address.strip()):
         raise click.BadParameter(f"{address!r} is not an email address", param_hint="ADDRESS")
+    if subscribers.own_address(address, settings):
+        raise click.BadParameter(f"{address} is one of the gateway's own addresses (domain {settings.domain}); "
+                                 "it cannot receive bulletins", param_hint="ADDRESS")
     _open_database(settings)
-    started = subscribers.add(address, areas, name, SystemClock().now())
+    started, left = subscribers.add(address, areas, name, SystemClock().now(), resubscribe)
+    for why in left:
+        click.echo(f"skipped {why}", err=True)
     click.echo(f"{address.lower()}: {started} subscription(s) started" if started else
-               f"{address.lower()} already receives alerts for {', '.join(areas)}")
+               f"{address.lower()}: nothing started" + ("" if left else f" (already receives alerts for "
+                                                                      f"{', '.join(areas)})"))
 
 
 @subscribers_group.command("remove")
@@ -81,21 +89,26 @@ def subscribers_remove(ctx: click.Context, address: str) -> None:
 
 
 @subscribers_group.command("import")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig", errors="surrogateescape"))
 @click.option("--area", "areas", multiple=True, help="Area for rows without a third column; repeatable.")
+@click.option("--resubscribe", is_flag=True, help="Also restart areas residents ended: only with their new "
+              "consent (they asked again).")
 @click.pass_context
-def subscribers_import(ctx: click.Context, csv_file, areas: tuple[str, ...]) -> None:
+def subscribers_import(ctx: click.Context, csv_file, areas: tuple[str, ...], resubscribe: bool) -> None:
     """Subscribe everyone in CSV_FILE (address[,name[,areas]]) at once; '-' reads standard input.
-    Bad lines are listed and skipped; exit 1 if there were any."""
+    Bad lines are listed and skipped; exit 1 if there were any. Residents who unsubscribed
+    are left alone and listed (see --resubscribe)."""
     settings = _settings(ctx)
     _areas_option(ctx, settings, areas)
     _open_database(settings)
-    result = subscribers.import_csv(csv_file, settings, areas, SystemClock().now())
-    for problem in result.problems[:50]:
-        click.echo(f"  {problem}", err=True)
-    if len(result.problems) > 50:
-        click.echo(f"  ... and {len(result.problems) - 50} more", err=True)
-    click.echo(f"{result.added} subscription(s) started; {len(result.problems)} line(s) skipped")
+    result = subscribers.import_csv(csv_file, settings, areas, SystemClock().now(), resubscribe)
+    for label, lines in (("bad", result.problems), ("skipped", result.skipped)):
+        for line in lines[:50]:
+            click.echo(f"  {label}: {line}", err=True)
+        if len(lines) > 50:
+            click.echo(f"  ... and {len(lines) - 50} more {label}", err=True)
+    click.echo(f"{result.added} subscription(s) started; {len(result.problems)} bad line(s) skipped; "
+               f"{len(result.skipped)} unsubscribed area(s) left alone")
     ctx.exit(1 if result.problems else 0)
 
 
@@ -170,6 +183,7 @@ def bulletin_list(ctx: click.Context) -> None:
     """Every bulletin, newest first, with its progress."""
     settings = _settings(ctx)
     _open_database(settings)
+    bulletins.mark_finished()
     for row in Bulletin.select().order_by(Bulletin.id.desc()):
         counts = bulletins.progress_counts(row.id)
         click.echo(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.state}\t{row.areas}\t"
@@ -186,6 +200,7 @@ def bulletin_status(ctx: click.Context, bulletin_id: int, watch: bool | None) ->
     """Queued, sent, failed and skipped counts for one bulletin."""
     settings = _settings(ctx)
     _open_database(settings)
+    bulletins.mark_finished()
     row = Bulletin.get_or_none(Bulletin.id == bulletin_id)
     if row is None:
         click.echo(f"Error: no bulletin {bulletin_id}", err=True)

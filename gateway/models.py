@@ -162,7 +162,7 @@ class Bulletin(BaseModel):
     body = pw.TextField()
     created_by = pw.CharField()
     created_at = pw.DateTimeField()
-    # draft (awaiting an officer's confirmation) | enqueuing | queued | cancelled
+    # draft (awaiting an officer's confirmation) | enqueuing | queued | sent (nothing left to send) | cancelled
     state = pw.CharField(default="enqueuing", index=True)
     cursor = pw.IntegerField(default=0)  # the last subscriber id given an outbox row
     recipients = pw.IntegerField(default=0)

@@ -27,15 +27,24 @@ class ImportResult:
     added: int = 0
     already: int = 0
     problems: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # "address area: why", not subscribed on purpose
 
 
-def add(address: str, areas: Iterable[str], name: str, now: dt.datetime) -> int:
-    """Subscribe an address to areas at once; return how many subscriptions started."""
-    result = _add_many([(address.strip().lower(), name, tuple(areas))], now)
-    return result
+def own_address(address: str, settings: Settings) -> bool:
+    """The gateway's own addresses (surgery, teams, alerts, anything in its domain) are never
+    subscribers: a bulletin to them would come straight back."""
+    return address.strip().lower().endswith("@" + settings.domain)
 
 
-def _add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime) -> int:
+def add(address: str, areas: Iterable[str], name: str, now: dt.datetime,
+        resubscribe: bool = False) -> tuple[int, list[str]]:
+    """Subscribe an address to areas at once: (how many subscriptions started, the areas left
+    alone because the resident ended them; `resubscribe` only with their new consent)."""
+    return _add_many([(address.strip().lower(), name, tuple(areas))], now, resubscribe)
+
+
+def _add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime,
+              resubscribe: bool = False) -> tuple[int, list[str]]:
     at = store.utc(now)
     with db.atomic():
         Subscriber.insert_many([{"address": a, "name": n[:200], "created_at": at} for a, n, _ in rows]) \
@@ -49,11 +58,17 @@ def _add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime) ->
         fresh = [{"subscriber": s, "area": area, "state": "active", "created_at": at, "confirmed_at": at}
                  for s, area in dict.fromkeys(wanted) if (s, area) not in existing]
         Subscription.insert_many(fresh).on_conflict_ignore().execute()
-        restarted = [(s, area) for s, area in wanted if existing.get((s, area)) in ("pending", "ended")]
+        # Someone who ended a subscription asked us to stop: an administrator's list (often an
+        # export of this one) never brings them back, unless they have asked again.
+        again = ("pending", "ended") if resubscribe else ("pending",)
+        restarted = [(s, area) for s, area in dict.fromkeys(wanted) if existing.get((s, area)) in again]
         for s, area in restarted:
             Subscription.update(state="active", confirmed_at=at, ended_at=None) \
                 .where((Subscription.subscriber == s) & (Subscription.area == area)).execute()
-    return len(fresh) + len(restarted)
+        address_of = {i: a for a, i in ids.items()}
+        left = [f"{address_of[s]} {area}: they unsubscribed (use --resubscribe only if they have asked again)"
+                for s, area in dict.fromkeys(wanted) if existing.get((s, area)) == "ended" and not resubscribe]
+    return len(fresh) + len(restarted), left
 
 
 def remove(address: str, now: dt.datetime) -> int | None:
@@ -64,18 +79,33 @@ def remove(address: str, now: dt.datetime) -> int | None:
     return None if subscriber is None else unsubscribe(subscriber, now)
 
 
-def import_csv(handle: IO[str], settings: Settings, default_areas: tuple[str, ...], now: dt.datetime) -> ImportResult:
-    """Rows of address[,name[,areas]] (areas separated by spaces or ';'), a header optional."""
+def import_csv(handle: IO[str], settings: Settings, default_areas: tuple[str, ...], now: dt.datetime,
+               resubscribe: bool = False) -> ImportResult:
+    """Rows of address[,name[,areas]] (areas separated by spaces or ';'), a header optional.
+    A line that is not UTF-8 is listed as bad and the rest go on (the handle should decode
+    with errors="surrogateescape")."""
     result, batch = ImportResult(), []
     known = {a.key for a in settings.areas}
+
+    def flush() -> None:
+        added, left = _add_many(batch, now, resubscribe)
+        result.added += added
+        result.skipped.extend(left)
+        batch.clear()
+
     for number, row in enumerate(csv.reader(handle), start=1):
-        if not row or not row[0].strip() or (number == 1 and row[0].strip().lower() == "address"):
+        if not row or not row[0].strip() or (number == 1 and row[0].strip().lower().lstrip("\ufeff") == "address"):
             continue
-        address = row[0].strip().lower()
-        name = row[1].strip() if len(row) > 1 else ""
+        if not all(_is_text(cell) for cell in row):
+            result.problems.append(f"line {number}: not UTF-8 text (save the file as UTF-8)")
+            continue
+        address = _unescaped(row[0]).strip().lower()
+        name = _unescaped(row[1]).strip() if len(row) > 1 else ""
         areas = tuple(re.split(r"[;\s]+", row[2].strip())) if len(row) > 2 and row[2].strip() else default_areas
         unknown = [a for a in areas if a not in known]
-        if not ADDRESS_RE.match(address):
+        if own_address(address, settings):
+            result.problems.append(f"line {number}: {address} is one of the gateway's own addresses")
+        elif not ADDRESS_RE.match(address):
             result.problems.append(f"line {number}: {row[0]!r} is not an email address")
         elif not areas:
             result.problems.append(f"line {number}: no area (give a third column or --area)")
@@ -84,11 +114,31 @@ def import_csv(handle: IO[str], settings: Settings, default_areas: tuple[str, ..
         else:
             batch.append((address, name, areas))
         if len(batch) >= BATCH:
-            result.added += _add_many(batch, now)
-            batch = []
+            flush()
     if batch:
-        result.added += _add_many(batch, now)
+        flush()
     return result
+
+
+def _is_text(cell: str) -> bool:
+    try:
+        cell.encode("utf-8")
+        return True
+    except UnicodeEncodeError:   # bytes that were not UTF-8, kept as surrogates
+        return False
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula (=cmd|..., =HYPERLINK(...)) starts with an
+    apostrophe, which spreadsheets show as text (OWASP's advice for CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _unescaped(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
 
 
 def rows(area: str | None = None, state: str | None = None) -> Iterator[dict]:
@@ -111,13 +161,14 @@ def rows(area: str | None = None, state: str | None = None) -> Iterator[dict]:
 
 
 def export_csv(handle: IO[str], area: str | None = None) -> int:
-    """address,name,areas,state: the active areas, and pending/ended ones in the state column."""
+    """address,name,areas,state, one shape for every row: every area of the subscriber, and
+    each area's state (hightown:active rhosddu:ended). Cells a spreadsheet would run as a
+    formula are escaped. An export imported again brings nobody back who unsubscribed."""
     writer = csv.writer(handle)
     writer.writerow(COLUMNS)
     count = 0
     for row in rows(area):
-        active = [a for a, s in row["areas"].items() if s == "active"]
-        others = [f"{a}:{s}" for a, s in row["areas"].items() if s != "active"]
-        writer.writerow([row["address"], row["name"], " ".join(active), " ".join(others) or "active"])
+        states = " ".join(f"{a}:{s}" for a, s in row["areas"].items())
+        writer.writerow([_escaped(row["address"]), _escaped(row["name"]), " ".join(row["areas"]), states])
         count += 1
     return count
