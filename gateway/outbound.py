@@ -164,7 +164,11 @@ class Deliverer:
 
     def _send(self, row: Outbound, raw: bytes) -> None:
         if not self.settings.relay_host:
-            write_spool(self.settings.spool, row, raw, self.return_path(row))
+            try:
+                write_spool(self.settings.spool, row, raw, self.return_path(row))
+            except OSError as exc:   # retried like a relay that is down, and said plainly
+                raise TemporaryFailure(f"cannot write to the spool {self.settings.spool}: "
+                                       f"{exc.strerror or exc}") from exc
             return
         try:
             smtp = self._connection()
@@ -256,11 +260,15 @@ def write_spool(folder: Path, row: Outbound, raw: bytes | None = None, return_pa
     envelope = f"Return-Path: <{return_path or row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
     body = (bytes(row.raw) if raw is None else raw).replace(b"\r\n", b"\n")
     tmp = folder / f".{name}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(envelope + body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, folder / name)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(envelope + body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, folder / name)
+    except OSError:   # a full disk, say: leave no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return folder / name
 
 

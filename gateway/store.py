@@ -26,8 +26,10 @@ from gateway.migrations import MIGRATIONS
 from gateway.models import (Case, CaseEvent, ImapState, Inbound, MessageRef, Outbound,
                             ReferenceCounter, SchemaVersion, db)
 
+# journal_size_limit: once checkpointed, the WAL file is cut back to 64 MB, so a burst (or a
+# spell with the disk full) does not leave a WAL that fills the disk again.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "full", "busy_timeout": 30000,
-                  "foreign_keys": 1}
+                  "foreign_keys": 1, "journal_size_limit": 64 * 1024 * 1024}
 
 
 def utc(moment: dt.datetime) -> dt.datetime:
@@ -117,8 +119,11 @@ class _SqliteDatabase(pw.SqliteDatabase):
             self._let_go()
 
     def rollback(self):
+        # SQLite ends a transaction itself on some errors (SQLITE_FULL: the disk is full); a
+        # ROLLBACK then fails with "no transaction is active", which would hide the real error.
         try:
-            super().rollback()
+            if self.connection().in_transaction:
+                super().rollback()
         finally:
             self._let_go()
 
@@ -128,6 +133,8 @@ class _SqliteDatabase(pw.SqliteDatabase):
             self._give()
 
     def execute_sql(self, sql, params=None):
+        if sql.startswith("ROLLBACK TO SAVEPOINT") and not self.connection().in_transaction:
+            return self.cursor()   # SQLite already rolled the whole transaction back (see rollback)
         if self.in_transaction() or not sql.lstrip()[:7].lower().startswith(self.WRITES):
             return super().execute_sql(sql, params)
         self._take()  # a single write statement outside a transaction
