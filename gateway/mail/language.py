@@ -1,23 +1,38 @@
 """Welsh or English: which language to answer a resident in. Pure.
 
-A resident who writes in Welsh, or asks for Welsh, is answered in Welsh (PRODUCT.md). Only
-two languages matter here, so a count of each language's commonest short words decides,
-with an explicit request ("yn Gymraeg", "in Welsh", "in English") winning outright. A
-general language-identification library would bring large models for a two-way choice.
+A resident who writes in Welsh, or asks for Welsh, is answered in Welsh (PRODUCT.md). An
+explicit request ("yn Gymraeg", "in English") wins outright. Otherwise py3langid (langid.py's
+naive Bayes model over byte n-grams, restricted to Welsh and English) decides, after two
+things that mislead any model on resident mail are set aside: the names of places, streets
+and organisations (English mail about Ffordd Llan or Cyngor Wrecsam is still English), and
+the courtesies people add in the other language (a "Bore da" or "Diolch" on English text).
+Chosen over lingua (93.6% on the kept-apart set, a 96 MB wheel) and over the word list it
+replaces (65%): 99% there, 28 us a message, a 2 MB model inside its package.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
-WELSH = set("yn mae yr ac gyda wedi ddim dw rydw rwy roedd bod hefyd ond neu fy ein eich nhw chi diolch annwyl "
-            "os gwelwch mewn beth sut pam ble heddiw ydy ydych oes sydd hyn hwn hon yma yno iawn nawr rŵan "
-            "achos ni fe fo hi eto dros rhai llawer gan".split())
-ENGLISH = set("the and is are was were to of it that have has my on with for this they there not be at you we "
-              "our your from but would could been will can".split())
-ASKS_WELSH = re.compile(r"\b(yn gymraeg|in welsh|cymraeg os gwelwch yn dda|ateb yn gymraeg)\b", re.IGNORECASE)
+ASKS_WELSH = re.compile(r"\b(yn gymraeg|in welsh|cymraeg os gwelwch yn dda|ateb yn gymraeg|cymraeg plis)\b",
+                        re.IGNORECASE)
 ASKS_ENGLISH = re.compile(r"\b(in english|yn saesneg)\b", re.IGNORECASE)
-WORD = re.compile(r"[^\W\d_]+(?:[’'][^\W\d_]+)?")
+# Greetings and sign-offs that people put on mail in either language.
+COURTESY = re.compile(
+    r"\b(bore da|prynhawn da|noswaith dda|nos da|shw(?:mae|ma'?e)|s[ui]'?mae|helo|hwyl(?: fawr)?|"
+    r"diolch(?: yn fawr(?: iawn)?)?|cofion(?: gorau| cynnes)?|yn gywir|annwyl|ta ra|iechyd da)\b[!,.]*",
+    re.IGNORECASE)
+# A name: capitalised words in a row, with Welsh and English linking words inside it
+# (Maes y Dref, Stryt y Rhaglaw, Hafod y Wern, Cyngor Bwrdeistref Sirol Wrecsam).
+NAME = re.compile(r"(?<![.!?\n]\s)(?<!^)\b[A-ZÂÊÎÔÛŴŶ][\w'’-]*(?:\s+(?:y|yr|'r|a|ac|of|the|and)?\s*"
+                  r"[A-ZÂÊÎÔÛŴŶ][\w'’-]*)*")
+# At the start of a line, two capitalised words in a row are a name too ("Ysgol Bro Alun
+# gates left open"); one is only the sentence's first word.
+LEADING_NAME = re.compile(r"^[A-ZÂÊÎÔÛŴŶ][\w'’-]*(?:\s+(?:y|yr|'r|a|ac|of|the|and)?\s*[A-ZÂÊÎÔÛŴŶ][\w'’-]*)+")
+WORD = re.compile(r"[^\W\d_]+")
+MIN_WORDS = 2     # fewer left once names and courtesies are set aside: judge the whole text
+MAX_CHARS = 5000  # the start of a message says which language it is in
 
 
 def asked_for(text: str) -> str | None:
@@ -29,12 +44,33 @@ def asked_for(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(["cy", "en"])
+    return identifier
+
+
+def welsh_probability(text: str) -> float:
+    """py3langid's probability that `text` is Welsh rather than English."""
+    ranked = dict(_identifier().rank(text))
+    return float(ranked.get("cy", 0.0))
+
+
+def content(text: str) -> str:
+    """The text without names and courtesies, when enough is left to judge by."""
+    lines = (" ".join(COURTESY.sub(" ", line).split()).strip(" ,.!;:-") for line in text[:MAX_CHARS].splitlines())
+    kept = "\n".join(NAME.sub(" ", LEADING_NAME.sub(" ", line)) for line in lines if line)
+    return kept if len(WORD.findall(kept)) >= MIN_WORDS else text[:MAX_CHARS]
+
+
 def detect(text: str) -> str:
     """'cy' for a message asking for or written in Welsh, else 'en'."""
     asked = asked_for(text)
     if asked:
         return asked
-    words = [w.lower() for w in WORD.findall(text[:20000])]
-    welsh = sum(w in WELSH for w in words)
-    english = sum(w in ENGLISH for w in words)
-    return "cy" if welsh >= 3 and welsh > english else "en"
+    if not WORD.search(text):
+        return "en"
+    return "cy" if welsh_probability(content(text)) > 0.5 else "en"
