@@ -22,15 +22,9 @@ DOMAIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 TEAM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 POSTCODE_PREFIX_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?(?: [0-9][A-Z]{0,2})?$")
-# Words in a resident's message that mean someone may be in danger now (English and Welsh).
-# The case is marked urgent, goes to the team first, and the resident is told to dial 999.
-DEFAULT_URGENT_PHRASES = (
-    "knife, knives, gun, firearm, weapon, stabbed, stabbing, shooting, been shot, machete, "
-    "happening now, right now, in danger, being attacked, attacking me, breaking in, "
-    "going to kill, threatened to kill, threatening to kill, kill me, kill myself, end my life, "
-    "suicide, suicidal, hurt myself, self-harm, self harm, overdose, "
-    "cyllell, cyllyll, dryll, arf, arfau, yn digwydd nawr, yn digwydd rŵan, mewn perygl, "
-    "ymosod arna i, lladd fy hun, hunanladdiad, niweidio fy hun, bygwth fy lladd")
+# Danger is recognised by gateway/mail/urgency.py; [urgent] phrases only adds local words
+# that flag a message on their own (none by default).
+DEFAULT_URGENT_PHRASES = ""
 WEAK_SECRETS = {"change-me", "changeme", "secret", "password"}
 
 

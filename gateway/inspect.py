@@ -17,8 +17,8 @@ from email.utils import parseaddr
 from gateway import pipeline
 from gateway.pipeline import notify
 from gateway.clock import Clock
-from gateway.config import DEFAULT_URGENT_PHRASES, Settings
-from gateway.mail import attachments, bounces, classify
+from gateway.config import Settings
+from gateway.mail import attachments, bounces, classify, urgency
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.models import Inbound, db
@@ -38,7 +38,8 @@ class Reading:
     auto_submitted: bool = False
     problems: list[str] = field(default_factory=list)
     bounce: dict | None = None      # when kind is bounce: {"recipients": [...], "permanent": bool}
-    urgent: bool = False            # emergency wording: the case would be marked urgent
+    urgent: bool = False            # someone may be in danger now: the case would be marked urgent
+    urgent_why: list[str] = field(default_factory=list)   # the words that made that decision
     attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
     sender_check: str = ""          # with a config: the sender check's verdict (DKIM, SPF, DMARC), in words
 
@@ -49,7 +50,7 @@ class Reading:
         if self.sender_check:
             out.append(f"  sender check: {self.sender_check}")
         if self.urgent:
-            out.append("  urgent: yes (emergency wording: the resident would be told to dial 999)")
+            out.append(f"  urgent: yes ({', '.join(self.urgent_why)}): the resident would be told to dial 999")
         if self.bounce is not None:
             how = "permanent failure" if self.bounce["permanent"] else "not permanent"
             out.append(f"  bounce: {how} ({self.bounce['type']}) for "
@@ -146,8 +147,8 @@ def _classify(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport
     else:
         reading.kind = "resident_new"
         reading.reply_text = reply_text(msg, sender=msg.from_name)
-        phrases = tuple(p.strip() for p in DEFAULT_URGENT_PHRASES.split(","))
-        reading.urgent = bool(classify.urgent(f"{msg.subject}\n{msg.text}", phrases))
+        reading.urgent_why = urgency.assess(f"{msg.subject}\n{msg.text}").why
+        reading.urgent = bool(reading.urgent_why)
 
 
 def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings, renderer: Renderer,
@@ -187,6 +188,6 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
         reading.problems.append(f"Message-ID {msg.message_id} is one the gateway sent")
     reading.auto_submitted = ctx.automatic is not None
     reading.reply_text = ctx.reply_text
-    reading.urgent = bool(ctx.urgent)
+    reading.urgent, reading.urgent_why = bool(ctx.urgent), list(ctx.urgent)
     if ctx.msg is not None:
         reading.problems[:0] = ctx.msg.problems

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 
 from gateway.mail.addresses import split
@@ -90,18 +89,6 @@ def loop(msg: ParsedMessage, domain: str, own_addresses: set[str]) -> str | None
     if received > MAX_RECEIVED:
         return f"{received} Received headers"
     return None
-
-
-def urgent(text: str, phrases: tuple[str, ...]) -> list[str]:
-    """The emergency phrases a message uses (whole words, any case), in the configured order."""
-    found = set(_phrase_pattern(phrases).findall(" ".join(text.lower().split())))
-    return [p for p in phrases if p in found]
-
-
-@functools.lru_cache(maxsize=8)
-def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern:
-    longest_first = sorted(phrases, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, longest_first)) + r")(?!\w)")
 
 
 def spam(msg: ParsedMessage, header: str, threshold: float) -> str | None:

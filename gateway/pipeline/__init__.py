@@ -42,7 +42,7 @@ class Context:
     routed_by: str = ""
     report: object | None = None   # a delivery report, when the message is one (mail.bounces)
     reply_text: str = ""     # what is relayed to the resident or forwarded to the team
-    urgent: list[str] = field(default_factory=list)   # emergency phrases the message uses
+    urgent: list[str] = field(default_factory=list)   # the words that say someone is in danger now
     also_teams: list[Team] = field(default_factory=list)   # other teams written to at once
     notes: list[str] = field(default_factory=list)
     released: bool = False   # let out of quarantine by a person: no spam or flood check

@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from gateway import store, workdays
-from gateway.mail import attachments, classify, compose, language
+from gateway.mail import attachments, compose, language, urgency
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
 from gateway.config import Team
@@ -28,11 +28,11 @@ def new_case(ctx: Context) -> None:
                            resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
                            due_date=due, updated_at=store.utc(now))
     ctx.case, ctx.reply_text = case, msg.text
-    ctx.urgent = classify.urgent(f"{msg.subject}\n{msg.text}", settings.urgent_phrases)
+    ctx.urgent = urgency.assess(f"{msg.subject}\n{msg.text}", settings.urgent_phrases).why
     if ctx.urgent:
         case.urgent = True
         case.save()
-        store.add_event(case, "urgent", now, "emergency wording: " + ", ".join(ctx.urgent), ctx.inbound_id)
+        store.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     store.remember_message_id(msg.message_id, case, "in")
     store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
@@ -61,11 +61,11 @@ def follow_up(ctx: Context) -> None:
         case.save()
         store.add_event(case, "language", now, f"the resident asked for {'Welsh' if asked == 'cy' else 'English'}",
                         ctx.inbound_id)
-    ctx.urgent = classify.urgent(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases)
+    ctx.urgent = urgency.assess(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases).why
     if ctx.urgent and not case.urgent:
         case.urgent = True
         case.save()
-        store.add_event(case, "urgent", now, "emergency wording: " + ", ".join(ctx.urgent), ctx.inbound_id)
+        store.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
 
 

@@ -114,7 +114,12 @@ def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):
     result = gateway("inspect", str(tmp_path / "urgent.eml"), str(tmp_path / "bounce.eml"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "urgent: yes" in out
+    assert "urgent: yes (knife" in out
+    as_json = gateway("inspect", "--json", str(tmp_path / "urgent.eml"))
+    import json as _json
+
+    row = _json.loads(as_json.stdout)
+    assert row["urgent"] is True and row["urgent_why"][0] == "knife"
     assert "    He has a knife and is outside now." in out and "Line 10 of what happened." in out
     assert "Line 20 of what happened." not in out and "more line(s) (--json shows them all)" in out
     assert "bounce: permanent failure (bounce) for gone@example.net" in out

@@ -252,7 +252,7 @@ def test_emergency_wording_marks_the_case_urgent_and_it_goes_first(harness):
     assert (calm.urgent, urgent.urgent) == (False, True)
     forward = [m for m in harness.outbox("team_new_case") if "Help" in m["Subject"]][0]
     assert forward["Subject"] == "[URGENT] [SRG-2026-0002] Help"
-    assert "URGENT: this message uses emergency wording (knife, right now)" in forward.get_body(("plain",)).get_content()
+    assert "URGENT: someone may be in danger now (knife, right now)" in forward.get_body(("plain",)).get_content()
     ack = harness.outbox("resident_ack")[-1]
     assert ack["To"] == "bob@example.net" and "DIAL 999 NOW" in ack.get_content()
     from gateway.models import Outbound

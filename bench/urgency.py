@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Emergencies: urgent messages flagged, ordinary ones flagged by mistake.
+
+On tests/data/emergency/messages.jsonl (150 urgent, 328 ordinary of which 100 are traps; a
+third Welsh; see its SOURCES.md), split into the development part and the held-out third
+(zlib.crc32(id) % 3 == 0) that was not looked at while tuning; and, for comparison, the
+phrase list the gateway used before (the old [urgent] phrases default). Prints the misses
+and false alarms of the development part only (--all: of both).
+Usage: .venv/bin/python bench/urgency.py [--all]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.mail import urgency  # noqa: E402
+
+OLD_PHRASES = tuple(p.strip() for p in (
+    "knife, knives, gun, firearm, weapon, stabbed, stabbing, shooting, been shot, machete, "
+    "happening now, right now, in danger, being attacked, attacking me, breaking in, "
+    "going to kill, threatened to kill, threatening to kill, kill me, kill myself, end my life, "
+    "suicide, suicidal, hurt myself, self-harm, self harm, overdose, "
+    "cyllell, cyllyll, dryll, arf, arfau, yn digwydd nawr, yn digwydd rŵan, mewn perygl, "
+    "ymosod arna i, lladd fy hun, hunanladdiad, niweidio fy hun, bygwth fy lladd").split(","))
+
+
+def held_out(item_id: str) -> bool:
+    return zlib.crc32(item_id.encode()) % 3 == 0
+
+
+def table(name: str, rows: list[dict], decide) -> str:
+    urgent = [r for r in rows if r["urgent"]]
+    ordinary = [r for r in rows if not r["urgent"]]
+    traps = [r for r in ordinary if r["trap"]]
+    welsh_urgent = [r for r in urgent if r["lang"] == "cy"]
+    hit = sum(decide(r["text"]) for r in urgent)
+    false = sum(decide(r["text"]) for r in ordinary)
+    return (f"{name:44} urgent flagged {hit}/{len(urgent)} ({100 * hit / max(len(urgent), 1):.1f}%), "
+            f"Welsh {sum(decide(r['text']) for r in welsh_urgent)}/{len(welsh_urgent)}; "
+            f"ordinary flagged {false}/{len(ordinary)} ({100 * false / max(len(ordinary), 1):.1f}%), "
+            f"traps {sum(decide(r['text']) for r in traps)}/{len(traps)}")
+
+
+def main() -> None:
+    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "emergency" / "messages.jsonl").read_text()
+            .splitlines()]
+    dev = [r for r in rows if not held_out(r["id"])]
+    kept = [r for r in rows if held_out(r["id"])]
+    ours = lambda text: urgency.assess(text).urgent  # noqa: E731
+    old = lambda text: bool(urgency._extra(text, OLD_PHRASES))  # noqa: E731
+    for label, part in (("development", dev), ("held out", kept), ("all", rows)):
+        print(table(f"ours, {label} ({len(part)})", part, ours))
+        print(table(f"old phrase list, {label}", part, old))
+    started = time.perf_counter()
+    for r in rows:
+        urgency.assess(r["text"])
+    print(f"\n{(time.perf_counter() - started) / len(rows) * 1e6:.0f} us a message")
+    shown = rows if "--all" in sys.argv else dev
+    for r in shown:
+        result = urgency.assess(r["text"])
+        if result.urgent != r["urgent"]:
+            what = "MISSED" if r["urgent"] else "FALSE ALARM"
+            print(f"  {what} {r['id']}: {r['text']}  {result.why}")
+
+
+if __name__ == "__main__":
+    main()
