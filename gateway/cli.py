@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from email.utils import parseaddr
@@ -174,6 +175,9 @@ def status(ctx: click.Context) -> None:
                  "outbound sent", "outbound failed"):
         click.echo(f"{name:<18} {counts.get(name, 0)}")
     click.echo(f"{'acks waiting':<18} {store.acks_waiting()}  (over [limits] acks_per_hour = {settings.acks_per_hour})")
+    refused = store.refusals_since(SystemClock().now() - dt.timedelta(hours=24))
+    click.echo(f"{'refused for us':<18} " + (", ".join(f"{r} {n}" for r, n in sorted(refused.items())) or "0")
+               + "  (last 24 h: residents' providers refusing our mail; see [gateway] admin_address)")
     for state, number in sorted(store.case_counts().items()):
         click.echo(f"cases {state:<12} {number}")
 

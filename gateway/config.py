@@ -110,6 +110,7 @@ class Settings:
     in_flow_delay: float = 1.0      # longest pause before a new message while the pipeline is behind; 0: none
     in_flow_backlog: int = 100      # "behind": this many messages wait for the pipeline or delivery
     acks_per_hour: int = 500        # acknowledgements to anyone in an hour; over it they wait. 0: no cap
+    admin_address: str = ""         # told when residents' providers refuse our mail because of us
     trust: security.TrustSettings = field(default_factory=security.TrustSettings)
     dkim: security.DkimSigning | None = None       # [dkim]: sign outgoing mail
     smtp_tls: security.ListenerTls | None = None   # [smtp] tls_cert/tls_key: offer STARTTLS
@@ -214,7 +215,7 @@ def _required(value: str) -> str | None:
 
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
-                "timezone", "response_days", "templates", "log_level", "trusted_authserv_id"},
+                "timezone", "response_days", "templates", "log_level", "trusted_authserv_id", "admin_address"},
     "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
               "security", "username", "password_file", "ca_file"},
@@ -284,6 +285,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     log_level = g.text("log_level", "info", lambda v: None if v.lower() in
                        ("debug", "info", "warning", "error") else "must be debug, info, warning or error")
     trusted_authserv_id = g.text("trusted_authserv_id", "")
+    admin_address = g.text("admin_address", "", lambda v: None if not v else _address(v)).lower()
     if trusted_authserv_id:
         warnings.append("[gateway] trusted_authserv_id: still read, but renamed: use [trust] authserv_id")
 
@@ -336,7 +338,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
                     secret=secret, spool=spool, reference_prefix=prefix, timezone=timezone,
                     response_days=response_days, templates=templates, log_level=log_level.lower(),
-                    trusted_authserv_id=trusted_authserv_id,
+                    trusted_authserv_id=trusted_authserv_id, admin_address=admin_address,
                     smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
                     relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,

@@ -53,8 +53,10 @@ class Reading:
             out.append(f"  urgent: yes ({', '.join(self.urgent_why)}): the resident would be told to dial 999")
         if self.bounce is not None:
             how = "permanent failure" if self.bounce["permanent"] else "not permanent"
-            out.append(f"  bounce: {how} ({self.bounce['type']}) for "
-                       + (", ".join(self.bounce["recipients"]) or "no address named"))
+            out.append(f"  bounce: {how} ({self.bounce['type']}, {self.bounce['reason']}) for "
+                       + (", ".join(self.bounce["recipients"]) or "no address named")
+                       + (f"; delivery {self.bounce['verp']}" if self.bounce.get("verp") else "")
+                       + ("; the address would be suppressed" if self.bounce["suppress"] else ""))
         out += [f"  attachment held: {held}" for held in self.attachments_held]
         out += [f"  problem: {p}" for p in self.problems]
         text = self.reply_text.strip("\n").splitlines()
@@ -99,11 +101,34 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
             report = report_of()
             reading.bounce = {"recipients": report.recipients if report else [],
                               "permanent": bool(report and report.permanent and report.kind != "delay"),
-                              "type": report.kind if report else "unreadable"}
+                              "type": report.kind if report else "unreadable",
+                              "reason": (report.reason or report.kind) if report else "unreadable",
+                              "suppress": bool(report and report.kind == "bounce" and report.permanent
+                                               and report.address_is_dead),
+                              "verp": _verp(msg, settings)}
     except Exception as exc:  # never crash on any input: say what went wrong instead
         reading.kind = "invalid"
         reading.problems.append(f"could not be read: {type(exc).__name__}: {exc}")
     return reading
+
+
+def _verp(msg: ParsedMessage, settings: Settings | None) -> str | None:
+    """The delivery a report is about, from its VERP address (bounces+<id>-<signature>@...),
+    as out:<id>; checked against the secret when there is a config. Reports that name no
+    failed address still name the delivery this way."""
+    from gateway.mail.addresses import split, verify_token
+
+    for name in ("to", "delivered-to", "x-original-to", "envelope-to"):
+        for value in msg.headers.get(name, []):
+            local, domain = split(parseaddr(value)[1] or value)
+            if not local.startswith("bounces+"):
+                continue
+            token = local.removeprefix("bounces+")
+            if settings is None:
+                return f"out:{token.split('-')[0]}" if token.split("-")[0].isdigit() else None
+            value_id = verify_token(token, "bounces", settings.secret) if domain == settings.domain else None
+            return f"out:{value_id}" if value_id else None
+    return None
 
 
 def _report(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport | None]) -> bool:

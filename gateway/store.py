@@ -494,6 +494,11 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
                 "AND created_at > ? LIMIT ?)", address, utc(since), limit)[0]
 
 
+def queued_since(purpose: str, since: dt.datetime) -> bool:
+    """Whether mail of this purpose was queued after `since` (notices sent at most so often)."""
+    return _one("SELECT 1 FROM outbound WHERE purpose = ? AND created_at > ? LIMIT 1", purpose, utc(since)) is not None
+
+
 def acks_sent_since(since: dt.datetime, limit: int) -> int:
     """Acknowledgements to anyone delivered after `since`, counted up to `limit` at most
     ([limits] acks_per_hour: the count is read from the outbox, so it holds across restarts
@@ -514,6 +519,40 @@ def wait_for_ack_slot(outbound_id: int, at: dt.datetime, deadline: dt.datetime, 
     db.execute_sql("UPDATE outbound SET next_attempt_at = {p}, deadline = {p}, lease_owner = NULL, "
                    "lease_until = NULL, attempts = attempts - 1, last_error = {p} WHERE id = {p}".format(p=db.param),
                    (utc(at), utc(deadline), why, outbound_id))
+
+
+SOFT_LIMIT = 5            # soft failures before an address is suppressed ...
+SOFT_SPAN_DAYS = 3       # ... spread over at least this many days
+SOFT_QUIET_DAYS = 7      # a quiet spell this long starts the count again
+
+
+def count_soft_bounce(address: str, now: dt.datetime) -> bool:
+    """Count one soft failure for an address; True when it has now failed often enough, over
+    long enough, to stop writing to it (Mailman scores bounces in the same spirit)."""
+    now = utc(now)
+    row = _one("SELECT soft, first_at, last_at FROM bounce_score WHERE address = ?", address)
+    if row is None or now - as_datetime(row[2]) > dt.timedelta(days=SOFT_QUIET_DAYS):
+        db.execute_sql("DELETE FROM bounce_score WHERE address = {p}".format(p=db.param), (address,))
+        db.execute_sql("INSERT INTO bounce_score (address, soft, first_at, last_at) VALUES ({p}, 1, {p}, {p})"
+                       .format(p=db.param), (address, now, now))
+        return False
+    soft, first = row[0] + 1, as_datetime(row[1])
+    db.execute_sql("UPDATE bounce_score SET soft = {p}, last_at = {p} WHERE address = {p}".format(p=db.param),
+                   (soft, now, address))
+    return soft >= SOFT_LIMIT and now - first >= dt.timedelta(days=SOFT_SPAN_DAYS)
+
+
+def refusals_since(since: dt.datetime) -> dict[str, int]:
+    """Delivery reports of refusals because of us since `since`, by reason, for `gateway status`."""
+    from gateway.mail.bounce_reasons import BECAUSE_OF_US
+
+    counts: dict[str, int] = {}
+    for (why,) in db.execute_sql("SELECT error FROM inbound WHERE kind = 'bounce' AND processed_at > {p} "
+                                 "AND error IS NOT NULL".format(p=db.param), (utc(since),)).fetchall():
+        reason = why.split(":", 1)[0]
+        if reason in BECAUSE_OF_US:
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def team_message_ids(case: Case) -> list[str]:

@@ -30,7 +30,7 @@ MAX_ATTEMPTS = 5  # a message that kills its worker this often is parked, not re
 BATCH = 32           # messages claimed at once
 BATCH_SECONDS = 0.03  # a transaction takes no further message once it has run this long
 CHECKERS = 8         # sender checks (DNS) made at once
-SET_ASIDE = ("quarantine", "held", "invalid")   # kinds whose reason is kept for `gateway queue`
+SET_ASIDE = ("quarantine", "held", "invalid", "bounce")   # kinds whose reason is kept (queue, status)
 
 
 class InboundWorker:

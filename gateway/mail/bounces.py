@@ -18,6 +18,8 @@ from email.utils import parseaddr
 
 from flufl.bounce import all_failures
 
+from gateway.mail import bounce_reasons
+
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)  # it logs each detector it runs
 
 MAX_FLUFL_BYTES = 1024 * 1024   # real bounces are small; a huge "bounce" gets the cheap checks only
@@ -37,29 +39,43 @@ class DeliveryReport:
     def is_bounce(self) -> bool:
         return self.kind in ("bounce", "delay")
 
+    reason: str = ""                            # bounce_reasons: user_unknown, mailbox_full, blocked, ...
+
     @property
     def address_is_dead(self) -> bool:
-        """Whether the report says the address itself is gone (stop writing to it), rather
-        than that this message was refused (policy, size, reputation: never the resident's
-        fault). A report without status codes (flufl.bounce's free-text detectors) names
-        only failed addresses, and is taken as dead, as before."""
-        codes = STATUS_RE.findall(self.detail)
-        if not codes:
-            return True
-        if any(code.startswith("5.1.") or code == "5.2.1" for code in codes):
-            return True
-        return bool(DEAD_TEXT_RE.search(self.diagnostic))
+        """Whether to stop writing to the address at once (bounce_reasons.suppress)."""
+        return bounce_reasons.suppress(self.reason or "unknown")
 
-
-STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
-DEAD_TEXT_RE = re.compile(
-    r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does ?n[o']t exist|"
-    r"mailbox (is )?(unavailable|not found|disabled)|invalid (recipient|mailbox)|recipient (address )?rejected: "
-    r"(user unknown|undeliverable)|unrouteable address|account (is )?(disabled|closed)", re.IGNORECASE)
+    @property
+    def because_of_us(self) -> bool:
+        """Refused for something about our mail (reputation, policy, authentication, size,
+        rate): one such report usually means many residents are not getting our mail."""
+        return self.reason in bounce_reasons.BECAUSE_OF_US
 
 
 def read(raw: bytes) -> DeliveryReport | None:
-    """What a delivery report says, or None when the message is not one."""
+    """What a delivery report says, or None when the message is not one; with its reason."""
+    report = _read(raw)
+    if report is not None and report.kind in ("bounce", "delay"):
+        report.reason = bounce_reasons.reason(report.detail, report.diagnostic, _human_text(raw), report.permanent,
+                                              report.kind == "delay")
+    return report
+
+
+def _human_text(raw: bytes) -> str:
+    """The start of what the report says in words (its first text part), for the reason."""
+    try:
+        msg = email.message_from_bytes(raw[:200_000])
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain":
+                payload = part.get_payload(decode=True) or b""
+                return payload[:8000].decode("utf-8", "replace")
+    except Exception:
+        pass
+    return ""
+
+
+def _read(raw: bytes) -> DeliveryReport | None:
     try:
         msg = email.message_from_bytes(raw.removeprefix(b"\xef\xbb\xbf"))
     except Exception:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from gateway import store
 from gateway.errors import Discard
-from gateway.mail import bounces, classify
+import datetime as dt
+
+from gateway.mail import bounce_reasons, bounces, classify
 from gateway.mail.addresses import verify_token_address
 from gateway.models import Case, Outbound, Suppression
 from gateway.pipeline import Context
@@ -38,6 +40,12 @@ def reports(ctx: Context) -> None:
     if report.kind == "complaint" or (report.kind == "bounce" and report.permanent and report.address_is_dead):
         for address in recipients:
             _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
+    elif report.reason in bounce_reasons.SOFT:
+        for address in recipients:
+            if store.count_soft_bounce(address, now):
+                _suppress(address, "bounce", now)
+    if report.because_of_us:
+        _tell_administrators(ctx, report, recipients)
     if outbound is not None and report.kind == "bounce" and report.permanent and outbound.state != "failed":
         store.mark_failed(outbound.id, f"bounced: {report.detail or 'permanent failure'}"[:500])
     case = outbound.case if outbound is not None and outbound.case_id else None
@@ -46,7 +54,34 @@ def reports(ctx: Context) -> None:
         store.add_event(case, report.kind, now, f"{', '.join(recipients)}: {report.detail}"[:500], ctx.inbound_id)
         if report.kind == "bounce" and report.permanent and outbound.purpose in RESIDENT_PURPOSES:
             _tell_team(ctx, case, outbound, report)
-    raise Discard("bounce", f"{report.kind} for {', '.join(recipients) or 'an unknown address'}")
+    raise Discard("bounce", f"{report.reason or report.kind}: {report.kind} for "
+                            f"{', '.join(recipients) or 'an unknown address'}")
+
+
+ADMIN_NOTICE_HOURS = 1   # one notice per reason an hour at most
+
+
+def _tell_administrators(ctx: Context, report: bounces.DeliveryReport, recipients: list[str]) -> None:
+    """A refusal because of us (reputation, policy, authentication...) usually means many
+    residents are not getting our mail: [gateway] admin_address hears of it, once per reason
+    an hour."""
+    settings, now = ctx.settings, ctx.clock.now()
+    if not settings.admin_address:
+        return
+    purpose = f"admin_{report.reason}"
+    if store.queued_since(purpose, now - dt.timedelta(hours=ADMIN_NOTICE_HOURS)):
+        return
+    from gateway.mail import compose
+
+    text = ctx.renderer.render("admin/refused", reason=report.reason, recipients=recipients,
+                               detail=_words(report), domain=settings.domain)
+    envelope = compose.Envelope(from_name="Surgery Gateway", from_address=settings.surgery_address,
+                                to_address=settings.admin_address, auto_submitted="auto-generated")
+    message_id, raw = compose.build(envelope, f"Our mail is being refused ({report.reason})", text, settings.domain,
+                                    now, original=ctx.raw, secret=settings.secret)
+    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address, rcpt_to=settings.admin_address,
+                          message_id=message_id, raw=raw, priority=2)
+    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
 
 
 def _words(report: bounces.DeliveryReport) -> str:

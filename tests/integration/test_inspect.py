@@ -50,7 +50,8 @@ def test_without_a_config_it_classifies_every_file_and_survives_anything(tmp_pat
     assert (by_file["ooo.eml"]["kind"], by_file["ooo.eml"]["auto_submitted"]) == ("auto_reply", True)
     assert by_file["bounce.eml"]["kind"] == "bounce"
     assert by_file["postfix_bounce.eml"]["bounce"] == {"recipients": ["xxxxx@local.ie"], "permanent": True,
-                                                       "type": "bounce"}
+                                                       "type": "bounce", "reason": "user_unknown",
+                                                       "suppress": True, "verp": None}
     assert "bounce" not in by_file["resident.eml"] and by_file["resident.eml"]["urgent"] is False
     assert by_file["urgent.eml"]["urgent"] is True
     assert by_file["garbage.eml"]["kind"] == "invalid" and by_file["garbage.eml"]["problems"]
@@ -122,4 +123,4 @@ def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):
     assert row["urgent"] is True and row["urgent_why"][0] == "knife"
     assert "    He has a knife and is outside now." in out and "Line 10 of what happened." in out
     assert "Line 20 of what happened." not in out and "more line(s) (--json shows them all)" in out
-    assert "bounce: permanent failure (bounce) for gone@example.net" in out
+    assert "bounce: permanent failure (bounce, user_unknown) for gone@example.net; delivery out:1" in out

@@ -78,3 +78,56 @@ def test_a_delay_is_recorded_and_suppresses_nothing(harness):
     harness.submit(dsn(verp, "ann@example.net", "4.4.1", "delayed"), mail_from="", rcpt_tos=[verp])
     assert Suppression.select().count() == 0 and harness.outbox("team_bounce") == []
     assert CaseEvent.select().where(CaseEvent.kind == "delay").count() == 1
+
+
+import pytest  # noqa: E402
+
+from gateway.mail import bounces as bounce_reader  # noqa: E402
+
+
+@pytest.mark.parametrize("status, diagnostic, reason, suppress", [
+    ("5.1.1", "smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown", "user_unknown", True),
+    ("5.4.4", "smtp; 550 Host or domain name not found. Name service error", "domain_unknown", True),
+    ("5.2.1", "smtp; 550 5.2.1 The email account that you tried to reach is disabled", "mailbox_disabled", True),
+    ("5.2.2", "smtp; 552 5.2.2 The email account that you tried to reach is over quota", "mailbox_full", False),
+    ("5.7.1", "smtp; 550 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using Spamhaus", "reputation",
+     False),
+    ("5.7.26", "smtp; 550 5.7.26 This mail is unauthenticated, which poses a security risk (DMARC)", "authentication",
+     False),
+    ("5.7.1", "smtp; 554 5.7.1 Message rejected as spam by Content Filtering", "spam", False),
+    ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed limit", "too_big", False),
+    ("4.7.28", "smtp; 421 4.7.28 Our system has detected an unusual rate of unsolicited mail", "spam", False),
+    ("5.7.1", "smtp; 550 5.7.1 Relaying denied by policy", "policy", False),
+])
+def test_a_report_says_why_and_only_a_gone_address_is_suppressed(status, diagnostic, reason, suppress):
+    raw = dsn("bounces+1-aaaaaaaaaaaaaaaa@surgery.example.org", "ann@example.net", status=status)
+    raw = raw.replace(f"Status: {status}".encode(), f"Status: {status}\nDiagnostic-Code: {diagnostic}".encode())
+    report = bounce_reader.read(raw)
+    assert (report.reason, report.address_is_dead) == (reason, suppress)
+
+
+def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_ones_are_counted(make_harness):
+    from gateway import store
+    from gateway.models import Outbound, Suppression
+    from tests.unit.test_officer import officer_reply
+
+    harness = make_harness(gateway={"admin_address": "it@police.example"})
+    harness.submit(resident_mail())
+    officer_reply(harness, "We will patrol on Friday.")
+    answer = Outbound.get(Outbound.purpose == "resident_answer")
+    verp = Deliverer(harness.settings, harness.clock, "t").return_path(answer)
+    blocked = dsn(verp, "ann@example.net", status="5.7.1").replace(
+        b"Status: 5.7.1", b"Status: 5.7.1\nDiagnostic-Code: smtp; 550 5.7.1 blocked using Spamhaus")
+    harness.submit(blocked, mail_from="", rcpt_tos=[verp])
+    harness.submit(blocked.replace(b"Message-ID: <", b"Message-ID: <again"), mail_from="", rcpt_tos=[verp])
+    notices = harness.outbox("admin_reputation")
+    assert len(notices) == 1 and notices[0]["To"] == "it@police.example"
+    assert "not the resident" in notices[0].get_body(("plain",)).get_content()
+    assert Suppression.select().count() == 0
+    assert store.refusals_since(harness.clock.now() - __import__("datetime").timedelta(hours=1)) == {"reputation": 2}
+    for day in range(6):   # a full mailbox, day after day: suppressed only after repeated soft failures
+        harness.clock.advance(86400)
+        assert store.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)
+
+
+from gateway.outbound import Deliverer  # noqa: E402
