@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -20,7 +21,7 @@ import peewee as pw
 from gateway import store
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.mail import compose
+from gateway.mail import compose, language
 from gateway.mail.addresses import token
 from gateway.models import Bulletin, Outbound, Subscriber, Subscription, Suppression, db
 from gateway.render import Renderer
@@ -98,6 +99,27 @@ def mark_finished() -> int:
             .execute())
 
 
+SECTION_RE = re.compile(r"^\s*-{2,}\s*(cymraeg|english|saesneg)\s*-{2,}\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def sections(body: str) -> dict[str, str]:
+    """A bulletin body in both languages: the text before a `---- Cymraeg ----` line is the
+    English, after it the Welsh (or the other way round with `---- English ----`). One
+    language only: {}."""
+    found = list(SECTION_RE.finditer(body))
+    if not found:
+        return {}
+    marker = found[0]
+    named = "cy" if marker.group(1).lower() == "cymraeg" else "en"
+    other = "en" if named == "cy" else "cy"
+    before, after = body[:marker.start()].strip(), body[marker.end():].strip()
+    if len(found) > 1:   # both languages marked: "---- English ----" ... "---- Cymraeg ----" ...
+        after = body[marker.end():found[1].start()].strip()
+        second = "cy" if found[1].group(1).lower() == "cymraeg" else "en"
+        return {named: after, second: body[found[1].end():].strip()} if named != second else {}
+    return {other: before, named: after} if before and after else {}
+
+
 def progress_counts(bulletin_id: int) -> dict[str, int]:
     """Outbox rows of a bulletin by state: queued, sent, failed, skipped."""
     counts = {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}
@@ -117,7 +139,8 @@ class Copies:
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[int, tuple[str, ...]], compose.BulletinMessage] = {}
-        # row id -> (subscriber, the bulletin's areas they still take, in the bulletin's order)
+        # row id -> (subscriber, the bulletin's areas they still take, in the bulletin's order);
+        # copies are cached per bulletin, areas and language
         self._ready: dict[int, tuple[store.Person | None, tuple[str, ...]]] = {}
         self._bulletins: dict[int, Bulletin | None] = {}
 
@@ -147,7 +170,8 @@ class Copies:
         bulletin = self._bulletin(row.bulletin)
         # Each copy is from, and answerable to, the team of the resident's own area, and names
         # only the areas they signed up for (a bulletin may go to several areas at once).
-        message = self._cache.get((bulletin.id, theirs)) or self._message(bulletin, theirs)
+        lang = getattr(subscriber, "language", "") or ""
+        message = self._cache.get((bulletin.id, theirs, lang)) or self._message(bulletin, theirs, lang)
         s = self.settings
         signed = token("unsubscribe", subscriber.id, s.secret)
         unsubscribe = f"unsubscribe+{signed}@{s.domain}"
@@ -173,25 +197,42 @@ class Copies:
             & (Subscription.state == "active")).tuples()}
         return subscriber, tuple(a for a in bulletin.areas.split(",") if a in still)
 
-    def _message(self, bulletin: Bulletin, theirs: tuple[str, ...]) -> compose.BulletinMessage:
+    def _message(self, bulletin: Bulletin, theirs: tuple[str, ...], lang: str) -> compose.BulletinMessage:
         s = self.settings
         areas = [a for a in (s.area(k) for k in theirs) if a is not None]
         first = areas[0] if areas else None
         team = s.team(first.team) if first else s.default_team
-        names = " and ".join(a.name for a in areas) or "your area"
-        values = dict(subject=bulletin.subject, body=bulletin.body, area_names=names,
-                      team_name=team.name, unsubscribe_address=compose.UNSUBSCRIBE_ADDRESS_MARK,
+        values = dict(subject=bulletin.subject, team_name=team.name,
+                      unsubscribe_address=compose.UNSUBSCRIBE_ADDRESS_MARK,
                       unsubscribe_url=compose.UNSUBSCRIBE_URL_MARK if s.base_url else "")
-        named = self.renderer.render("bulletin/bulletin", "en", resident_name=compose.NAME_MARK, **values)
-        unnamed = self.renderer.render("bulletin/bulletin", "en", resident_name="", **values)
+        named, unnamed = (self._text(bulletin.body, areas, lang, name, values) for name in (compose.NAME_MARK, ""))
         list_id = (f"{first.name} alerts <{first.key}.alerts.{s.domain}>" if len(areas) == 1
                    else f"Alerts <alerts.{s.domain}>")
         reply_to = f"area+{first.key}@{s.domain}" if first else s.surgery_address
         message = compose.bulletin(team.name, s.surgery_address, bulletin.subject, list_id, reply_to, s.domain,
                                    store.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
                                    named, unnamed)
-        self._cache[(bulletin.id, theirs)] = message
+        self._cache[(bulletin.id, theirs, lang)] = message
         return message
+
+    def _text(self, body: str, areas: list, lang: str, name: str, values: dict) -> str:
+        """The copy's text in the resident's language: the officer's section in it where the
+        bulletin has one (`---- Cymraeg ----`); for a resident whose language is unknown,
+        Welsh then English, as Welsh public bodies write; a bulletin in one language only
+        goes out as written, in the wrapping of the resident's language (or of its own)."""
+        parts = sections(body)
+
+        def one(language: str, text: str) -> str:
+            joiner = " a " if language == "cy" else " and "
+            names = joiner.join(a.name for a in areas) or ("eich ardal" if language == "cy" else "your area")
+            return self.renderer.render("bulletin/bulletin", language, resident_name=name, body=text,
+                                        area_names=names, **values)
+
+        if lang in ("en", "cy"):
+            return one(lang, parts.get(lang) or body)
+        if len(parts) == 2:
+            return one("cy", parts["cy"]) + "\n" + "-" * 40 + "\n\n" + one("en", parts["en"])
+        return one(language.detect(body), body)
 
 
 def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, stop: threading.Event,

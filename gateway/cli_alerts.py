@@ -134,17 +134,25 @@ def bulletin_group() -> None:
 @click.option("--subject", required=True, help="The bulletin's subject line.")
 @click.option("--body", "body_file", required=True, type=click.File("r", encoding="utf-8"),
               help="A file holding the bulletin's text ('-': standard input).")
+@click.option("--body-cy", "body_cy_file", type=click.File("r", encoding="utf-8"),
+              help="The same bulletin in Welsh: Welsh readers get it, readers whose language is unknown "
+                   "get both, Welsh first. (Or write both in --body, parted by a ---- Cymraeg ---- line.)")
 @click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def bulletin_send(ctx: click.Context, areas: tuple[str, ...], subject: str, body_file, dry_run: bool,
-                  yes: bool) -> None:
+def bulletin_send(ctx: click.Context, areas: tuple[str, ...], subject: str, body_file, body_cy_file,
+                  dry_run: bool, yes: bool) -> None:
     """Queue a bulletin for every current subscriber of the areas; the daemon delivers it."""
     settings = _settings(ctx)
     _areas_option(ctx, settings, areas)
     body = body_file.read().strip()
     if not body:
         raise click.BadParameter("the body file is empty", param_hint="--body")
+    if body_cy_file is not None:
+        welsh = body_cy_file.read().strip()
+        if not welsh:
+            raise click.BadParameter("the Welsh body file is empty", param_hint="--body-cy")
+        body = f"{body}\n---- Cymraeg ----\n{welsh}"
     _open_database(settings)
     recipients, suppressed = bulletins.audience(list(areas))
     names = ", ".join(settings.area(a).name for a in areas)

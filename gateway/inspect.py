@@ -18,7 +18,7 @@ from gateway import pipeline
 from gateway.pipeline import notify
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.mail import attachments, bounces, classify, urgency
+from gateway.mail import attachments, bounces, classify, language, urgency
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.models import Inbound, db
@@ -42,11 +42,13 @@ class Reading:
     urgent_why: list[str] = field(default_factory=list)   # the words that made that decision
     attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
     sender_check: str = ""          # with a config: the sender check's verdict (DKIM, SPF, DMARC), in words
+    language: str = "en"            # the language the gateway would answer in: cy | en
 
     def as_text(self, lines: int = TEXT_LINES) -> str:
         """For a person: every field --json has, the text up to `lines` lines, the cut said."""
         out = [f"{self.file}: {self.kind}" + (f" {self.case}" if self.case else "")
-               + (" (automatic)" if self.auto_submitted else "")]
+               + (" (automatic)" if self.auto_submitted else "")
+               + f" [answered in {'Welsh' if self.language == 'cy' else 'English'}]"]
         if self.sender_check:
             out.append(f"  sender check: {self.sender_check}")
         if self.urgent:
@@ -67,8 +69,11 @@ class Reading:
                 out.append(f"    ... {len(text) - lines} more line(s) (--json shows them all)")
         return "\n".join(out)
 
+    language_set: bool = field(default=False, repr=False)   # the case's own language was found
+
     def as_dict(self) -> dict:
         row = asdict(self)
+        row.pop("language_set")
         if self.kind != "bounce":
             row.pop("bounce")
         return row
@@ -94,6 +99,8 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
             _classify(msg, report_of, reading)
         else:
             _thread(raw, msg, reading, settings, renderer, clock)
+        if not reading.language_set:
+            reading.language = language.detect(f"{msg.subject}\n{reply_text(msg)}")
         limits = (settings.max_attachments, settings.max_attachment_bytes) if settings else (20, 20 * 1024 * 1024)
         reading.attachments_held = [f"{a.name}: {a.held}" for a in attachments.judge(msg.attachments, *limits)
                                     if a.held]
@@ -196,6 +203,8 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
         with db.atomic():
             reading.kind = pipeline.run(ctx)
             reading.sender_check = notify.sender_check(ctx) if ctx.verdict is not None else ""
+            if ctx.case is not None:
+                reading.language, reading.language_set = ctx.case.language, True
             # A new case exists only once the daemon takes the message in: no reference yet.
             reading.case = ctx.case.reference if ctx.case and reading.kind != "resident_new" else None
             raise _Rollback

@@ -651,6 +651,7 @@ class Person:
     id: int
     address: str
     name: str
+    language: str = ""   # "" unknown: bulletins go to them in Welsh and English
 
 
 def subscribers_for_sending(subscriber_ids: list[int]) -> tuple[dict[int, Person], set[tuple[int, str]], set[str]]:
@@ -660,7 +661,7 @@ def subscribers_for_sending(subscriber_ids: list[int]) -> tuple[dict[int, Person
         return {}, set(), set()
     ids = ", ".join([db.param] * len(subscriber_ids))
     people = {row[0]: Person(*row) for row in db.execute_sql(
-        f"SELECT id, address, name FROM subscriber WHERE id IN ({ids})", subscriber_ids).fetchall()}
+        f"SELECT id, address, name, language FROM subscriber WHERE id IN ({ids})", subscriber_ids).fetchall()}
     # The state is checked here, not in SQL: given both, SQLite walks the index on state
     # (every active subscription) instead of the one on subscriber_id.
     active = {(row[0], row[1]) for row in db.execute_sql(

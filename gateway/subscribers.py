@@ -47,7 +47,10 @@ def _add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime,
               resubscribe: bool = False) -> tuple[int, list[str]]:
     at = store.utc(now)
     with db.atomic():
-        Subscriber.insert_many([{"address": a, "name": n[:200], "created_at": at} for a, n, _ in rows]) \
+        # An administrator's list does not say which language a resident reads: "" (unknown),
+        # so their bulletins come in Welsh and English, Welsh first, as Welsh public bodies do.
+        Subscriber.insert_many([{"address": a, "name": n[:200], "created_at": at, "language": ""}
+                                for a, n, _ in rows]) \
             .on_conflict_ignore().execute()
         ids = dict(Subscriber.select(Subscriber.address, Subscriber.id)
                    .where(Subscriber.address.in_([a for a, _, _ in rows])).tuples())

@@ -31,6 +31,9 @@ NAME = re.compile(r"(?<![.!?\n]\s)(?<!^)\b[A-ZÂÊÎÔÛŴŶ][\w'’-]*(?:\s+(?:
 # gates left open"); one is only the sentence's first word.
 LEADING_NAME = re.compile(r"^[A-ZÂÊÎÔÛŴŶ][\w'’-]*(?:\s+(?:y|yr|'r|a|ac|of|the|and)?\s*[A-ZÂÊÎÔÛŴŶ][\w'’-]*)+")
 WORD = re.compile(r"[^\W\d_]+")
+POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}\b|\b[A-Z]{1,2}[0-9]{1,2}\b", re.IGNORECASE)
+SHORT = 3            # with fewer words than this to go on, Welsh must be clear (the default is English)
+SHORT_SURE = 0.9
 MIN_WORDS = 2     # fewer left once names and courtesies are set aside: judge the whole text
 MAX_CHARS = 5000  # the start of a message says which language it is in
 
@@ -61,7 +64,8 @@ def welsh_probability(text: str) -> float:
 
 def content(text: str) -> str:
     """The text without names and courtesies, when enough is left to judge by."""
-    lines = (" ".join(COURTESY.sub(" ", line).split()).strip(" ,.!;:-") for line in text[:MAX_CHARS].splitlines())
+    text = POSTCODE.sub(" ", text[:MAX_CHARS])   # "LL13 7AB" is no language
+    lines = (" ".join(COURTESY.sub(" ", line).split()).strip(" ,.!;:-") for line in text.splitlines())
     kept = "\n".join(NAME.sub(" ", LEADING_NAME.sub(" ", line)) for line in lines if line)
     return kept if len(WORD.findall(kept)) >= MIN_WORDS else text[:MAX_CHARS]
 
@@ -71,6 +75,8 @@ def detect(text: str) -> str:
     asked = asked_for(text)
     if asked:
         return asked
-    if not WORD.search(text):
+    judged = content(text)
+    words = len(WORD.findall(judged))
+    if not words:
         return "en"
-    return "cy" if welsh_probability(content(text)) > 0.5 else "en"
+    return "cy" if welsh_probability(judged) > (SHORT_SURE if words < SHORT else 0.5) else "en"

@@ -15,7 +15,7 @@ import re
 
 from gateway import bulletins, store
 from gateway.errors import Discard, Hold
-from gateway.mail import classify, compose
+from gateway.mail import classify, compose, language
 from gateway.mail.addresses import split, token_address, verify_token_address
 from gateway.mail.trim import reply_text
 from gateway.models import Bulletin, Subscriber, Subscription
@@ -57,12 +57,15 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
     areas = [settings.area(area_key)] if settings.area(area_key) else _areas_named(ctx)
     if ctx.verdict is not None and ctx.verdict.forged:   # no confirmation requests to a forged sender
         raise Hold("held", f"subscription request from {msg.from_address}, not verified: {ctx.verdict.why()}")
+    lang = language.detect(f"{msg.subject}\n{reply_text(msg)}")
     if not areas:
-        _send(ctx, "alerts/no_area", "Which area would you like alerts for?", msg.from_address,
-              areas=settings.areas)
+        _send(ctx, "alerts/no_area", SUBJECTS["no_area"][lang], msg.from_address, lang=lang, areas=settings.areas)
         return "subscribe_unknown_area", "named no known area"
-    subscriber, _ = Subscriber.get_or_create(address=msg.from_address,
-                                             defaults={"name": _echoable_name(ctx), "created_at": store.utc(now)})
+    subscriber, created = Subscriber.get_or_create(address=msg.from_address, defaults={
+        "name": _echoable_name(ctx), "created_at": store.utc(now), "language": lang})
+    if not created and subscriber.language != lang:   # the language they wrote in last is theirs
+        subscriber.language = lang
+        subscriber.save()
     pending = []
     for area in areas:
         row, created = Subscription.get_or_create(subscriber=subscriber, area=area.key,
@@ -72,12 +75,12 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
             row.save()
             pending.append(area)
     if not pending:
-        _send(ctx, "alerts/already", "You already receive these alerts", msg.from_address,
+        _send(ctx, "alerts/already", SUBJECTS["already"][lang], msg.from_address, lang=lang,
               areas=areas, resident_name=subscriber.name)
         return "subscribe_already", f"{msg.from_address} already subscribed"
     confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
-    _send(ctx, "alerts/confirm_request", "Please confirm: community alerts for " + _names(pending),
-          msg.from_address, reply_to=confirm, areas=pending, resident_name=subscriber.name)
+    _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + _names(pending, lang),
+          msg.from_address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
     return "subscribe_requested", f"{msg.from_address} asked for {', '.join(a.key for a in pending)}"
 
 
@@ -117,8 +120,9 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
         row.save()
     areas = [a for a in (settings.area(r.area) for r in started) if a]
     if areas:
-        _send(ctx, "alerts/subscribed", "You will now receive community alerts for " + _names(areas),
-              subscriber.address, areas=areas, resident_name=subscriber.name,
+        lang = subscriber.language or "en"
+        _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + _names(areas, lang),
+              subscriber.address, lang=lang, areas=areas, resident_name=subscriber.name,
               unsubscribe=token_address("unsubscribe", subscriber.id, settings.secret, settings.domain))
     return "subscribe_confirmed", f"{subscriber.address}: {', '.join(a.key for a in areas) or 'nothing pending'}"
 
@@ -130,7 +134,8 @@ def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     if not subscriber:
         raise Hold("invalid", "an unsubscribe address that is not one of ours")
     ended = unsubscribe(subscriber, now)
-    _send(ctx, "alerts/unsubscribed", "You will receive no more community alerts", subscriber.address,
+    lang = subscriber.language or "en"
+    _send(ctx, "alerts/unsubscribed", SUBJECTS["unsubscribed"][lang], subscriber.address, lang=lang,
           resident_name=subscriber.name)
     return "unsubscribed", f"{subscriber.address}: {ended} subscription(s) ended"
 
@@ -198,16 +203,28 @@ def _publish(ctx: Context, address: str) -> tuple[str, str]:
     return "bulletin_published", f"bulletin {bulletin.id} published by {msg.from_address}"
 
 
-def _names(areas) -> str:
-    return " and ".join(a.name for a in areas)
+def _names(areas, lang: str = "en") -> str:
+    return (" a " if lang == "cy" else " and ").join(a.name for a in areas)
+
+
+SUBJECTS = {   # what residents see, in both languages (officers' notices are in English)
+    "no_area": {"en": "Which area would you like alerts for?", "cy": "Ar gyfer pa ardal hoffech chi rybuddion?"},
+    "already": {"en": "You already receive these alerts", "cy": "Rydych eisoes yn derbyn y rhybuddion hyn"},
+    "confirm_request": {"en": "Please confirm: community alerts for ", "cy": "Cadarnhewch: rhybuddion cymunedol ar gyfer "},
+    "subscribed": {"en": "You will now receive community alerts for ",
+                   "cy": "Byddwch nawr yn derbyn rhybuddion cymunedol ar gyfer "},
+    "unsubscribed": {"en": "You will receive no more community alerts",
+                     "cy": "Ni fyddwch yn derbyn rhagor o rybuddion cymunedol"},
+}
+SENDER_NAME = {"en": "Community alerts", "cy": "Rhybuddion cymunedol"}
 
 
 def _send(ctx: Context, template: str, subject: str, to_address: str, reply_to: str | None = None,
-          **values) -> None:
-    """A service message to one person (not part of a case)."""
+          lang: str = "en", **values) -> None:
+    """A service message to one person (not part of a case), in their language."""
     settings, now = ctx.settings, ctx.clock.now()
-    text = ctx.renderer.render(template, "en", **values)
-    envelope = compose.Envelope(from_name="Community alerts", from_address=settings.surgery_address,
+    text = ctx.renderer.render(template, lang, **values)
+    envelope = compose.Envelope(from_name=SENDER_NAME.get(lang, SENDER_NAME["en"]), from_address=settings.surgery_address,
                                 to_address=to_address, reply_to=reply_to or settings.alerts_address,
                                 in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, secret=settings.secret)

@@ -150,7 +150,7 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
                   due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent,
-                  sender_check=sender_check(ctx))
+                  sender_check=sender_check(ctx), resident_language=case.language)
     original, files, held = _attachments_for_team(ctx)
     if held:
         store.add_event(case, "attachments_held", ctx.clock.now(),

@@ -79,7 +79,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     reply_row, stranger_row, again_row = rows(result)
     assert (reply_row["kind"], reply_row["case"]) == ("officer_reply", "SRG-2026-0001")
     assert reply_row["reply_text"] == "We will patrol Hill Street on Friday evening."
-    assert reply_row["sender_check"] == "verified (dkim)"
+    assert reply_row["sender_check"] == "verified (dkim)" and reply_row["language"] == "en"
     assert stranger_row["sender_check"].startswith("not verified: no DKIM signature from example.com")
     assert (stranger_row["kind"], stranger_row["case"]) == ("held", "SRG-2026-0001")
     assert (again_row["kind"], again_row["case"]) == ("resident_new", "SRG-2026-0001")
@@ -88,7 +88,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
 
     human = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", str(tmp_path / "reply.eml"))
     assert human.returncode == 0
-    assert "reply.eml: officer_reply SRG-2026-0001\n  sender check: verified (dkim)\n  text:\n    We will patrol Hill Street" in human.stdout
+    assert "reply.eml: officer_reply SRG-2026-0001 [answered in English]\n  sender check: verified (dkim)\n  text:\n    We will patrol Hill Street" in human.stdout
 
 
 def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):
@@ -120,7 +120,10 @@ def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):
     import json as _json
 
     row = _json.loads(as_json.stdout)
-    assert row["urgent"] is True and row["urgent_why"][0] == "knife"
+    assert row["urgent"] is True and row["urgent_why"][0] == "knife" and row["language"] == "en"
+    (tmp_path / "cy.eml").write_bytes(resident_mail(body="ma car di parcio tu allan i ty ni bob nos, angan help")
+                                      .as_bytes())
+    assert _json.loads(gateway("inspect", "--json", str(tmp_path / "cy.eml")).stdout)["language"] == "cy"
     assert "    He has a knife and is outside now." in out and "Line 10 of what happened." in out
     assert "Line 20 of what happened." not in out and "more line(s) (--json shows them all)" in out
     assert "bounce: permanent failure (bounce, user_unknown) for gone@example.net; delivery out:1" in out

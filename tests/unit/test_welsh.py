@@ -44,3 +44,50 @@ def test_asking_for_welsh_later_switches_the_case(harness):
     assert Case.get().language == "cy"
     officer_reply(harness, "Diolch.")
     assert "Cyfeirnod yr achos" in harness.outbox("resident_answer")[0].get_content()
+
+
+def test_traps_english_naming_welsh_places_or_greeting_in_welsh_and_welsh_as_texted():
+    assert detect("Bore da, there is a car parked on Maes y Dref every night.") == "en"
+    assert detect("Hi, Cyngor Bwrdeistref Sirol Wrecsam never came to collect the bins.") == "en"
+    assert detect("Diolch for your help with the parking on Ffordd Llan.") == "en"
+    assert detect("ma car di parcio tu allan i ty ni bob nos, angan help") == "cy"
+    assert detect("Ffordd Llan yn llawn ceir eto") == "cy"
+
+
+def test_a_welsh_subscriber_hears_in_welsh_and_bulletins_follow_their_language(make_harness):
+    from gateway import bulletins, subscribers
+    from gateway.models import Subscriber
+    from gateway.outbound import Deliverer
+    from gateway.render import Renderer
+    from tests.unit.test_alerts import AREAS
+
+    harness = make_harness(**AREAS)
+    harness.submit(resident_mail(to="alerts@surgery.example.org", sender="Siân <sian@example.net>",
+                                 subject="Rhybuddion", body="Hoffwn gael rhybuddion ar gyfer Hightown os gwelwch yn dda",
+                                 message_id="<cy-sub@example.net>"), rcpt_tos=["alerts@surgery.example.org"])
+    request, = harness.outbox("alerts_confirm_request")
+    assert request["Subject"].startswith("Cadarnhewch: rhybuddion cymunedol ar gyfer Hightown")
+    assert request.get_content().startswith("Annwyl Siân,")
+    assert Subscriber.get(Subscriber.address == "sian@example.net").language == "cy"
+    harness.submit(resident_mail(to=request["Reply-To"], sender="sian@example.net", subject="Re: " + request["Subject"],
+                                 body="", message_id="<cy-conf@example.net>"), rcpt_tos=[request["Reply-To"]])
+    assert harness.outbox("alerts_subscribed")[0]["Subject"].startswith("Byddwch nawr yn derbyn")
+
+    now = harness.clock.now()
+    subscribers.add("ann@example.net", ["hightown"], "", now)          # the administrator's: language unknown
+    Subscriber.update(language="en").where(Subscriber.address == "ann@example.net").execute()
+    subscribers.add("unknown@example.net", ["hightown"], "", now)
+    body = "Lock your sheds tonight.\n---- Cymraeg ----\nCloiwch eich siediau heno."
+    bulletin = bulletins.create(["hightown"], "Sheds / Siediau", body, "cli", now)
+    bulletins.fan_out(bulletin.id, harness.clock, 24, harness.settings.surgery_address)
+    Deliverer(harness.settings, harness.clock, "t", copies=bulletins.Copies(harness.settings, Renderer())).deliver_one()
+    import email
+    from email import policy
+
+    copies = {m["To"]: m.get_content() for m in (email.message_from_bytes(f.read_bytes(), policy=policy.default)
+                                                  for f in harness.settings.spool.glob("*bulletin.eml"))}
+    assert "Cloiwch eich siediau heno." in copies["sian@example.net"] and "Lock your" not in copies["sian@example.net"]
+    assert "Lock your sheds tonight." in copies["ann@example.net"] and "Cloiwch" not in copies["ann@example.net"]
+    both = copies["unknown@example.net"]
+    assert both.index("Cloiwch eich siediau heno.") < both.index("Lock your sheds tonight.")   # Welsh first
+    assert both.startswith("Annwyl breswylydd,")
