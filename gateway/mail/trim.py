@@ -68,9 +68,11 @@ HEADER_ANCHOR = re.compile(
 SIGNATURE_DELIMITER = re.compile(r"^(--\s*|—+)$")
 # "Sent from my iPhone", "Get Outlook for Android", "Anfonwyd o fy iPhone": short, no sentence.
 MOBILE = re.compile(
-    r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|enviado desde|enviado de|"
-    r"von meinem|gesendet von|verzonden (met|vanaf|van)|skickat från|sendt fra|wysłane z|anfonwyd o|"
-    r"inviato da|отправлено с)\s+[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
+    r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|envoyé depuis|envoyé avec|"
+    r"enviado desde|enviado de|enviado con|enviado do|von meinem|gesendet von|gesendet mit|"
+    r"verzonden (met|vanaf|van)|verstuurd (met|vanaf|van)|skickat från|sendt fra|wysłane z|wysłano z|"
+    r"anfonwyd o|anfonwyd gyda|inviato da|inviato dal|отправлено с|отправлено из|lähetetty)\s+"
+    r"[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
 FOOTER = re.compile(
     r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
     r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
@@ -128,7 +130,10 @@ def _trim(text: str, sender: str) -> str:
         return "\n".join(_without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
     reply = _reply_lines(lines, kinds)
     reply = _without_signature(reply, sender)
-    while reply and (not reply[-1].strip() or re.fullmatch(r"\s*[-_=*]{3,}\s*", reply[-1])):
+    # Trailing lines with no letter or digit: rules, and the invisible marks some clients
+    # leave under a reply (Gmail's U+1427, for one).
+    while reply and (not reply[-1].strip() or re.fullmatch(r"\s*[-_=*]{3,}\s*", reply[-1])
+                     or re.fullmatch(r"\s*[^\x00-\x7f]\s*", reply[-1].translate(INVISIBLE))):
         reply.pop()
     return "\n".join(reply).strip()
 
@@ -190,6 +195,11 @@ def _attribution(lines: list[str], i: int) -> bool:
             return True
     if line.rstrip().endswith(":") and EMAIL.search(line) and DATE.search(line) and len(line) < 200:
         return True
+    # Any attribution the client wrapped over two or three lines (Dutch "... schreef ... het" /
+    # "volgende geschreven:", German "... schrieb am Fr., 28." / "Apr. 2017 um 11:53 Uhr:"), told
+    # by what follows: the quoted history itself.
+    if _wrapped_attribution(lines, i):
+        return True
     # "On <date>, <name>" wrapped by the client over several short lines up to "... wrote:"
     if ATTRIBUTION_START.match(line) and DATE.search(line) and not line.rstrip().endswith((".", "?", "!")):
         joined = line
@@ -200,6 +210,26 @@ def _attribution(lines: list[str], i: int) -> bool:
             joined = f"{joined} {nxt.strip()}"
             if re.search(rf"\b({WROTE})\b\s*:?\s*$", nxt.strip(), re.IGNORECASE):
                 return len(joined) < 500
+    return False
+
+
+def _wrapped_attribution(lines: list[str], i: int) -> bool:
+    first = lines[i].translate(INVISIBLE)
+    if not first.strip() or first.lstrip().startswith(">") or (i and lines[i - 1].strip()):
+        return False   # an attribution stands apart: at the top, or after a blank line
+    if not (ATTRIBUTION_START.match(first) or EMAIL.search(first) or DATE.search(first)):
+        return False
+    for width in (2, 3):
+        block = [part.translate(INVISIBLE) for part in lines[i:i + width]]
+        if len(block) < width or any(not part.strip() or part.lstrip().startswith(">") for part in block):
+            return False
+        joined = "".join(part.strip() + ("" if part.rstrip().endswith("<") else " ") for part in block).strip()
+        if not joined.endswith(":") or len(joined) > 500:
+            continue
+        after = next((line for line in lines[i + width:i + width + 3] if line.strip()), "")
+        if after.lstrip().startswith(">") and ATTRIBUTION.match(joined) and (
+                ATTRIBUTION_START.match(joined) or EMAIL.search(joined) or DATE.search(joined)):
+            return True
     return False
 
 

@@ -70,3 +70,26 @@ def test_html_blockquotes_are_history():
 def test_never_trims_to_nothing():
     assert trim("> only a quote\n> and more") == "> only a quote\n> and more"
     assert trim_html("<blockquote>Only quoted</blockquote>") == "Only quoted"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Dank je wel!\n\nOp 16 aug. 2014 05:13 schreef \"Jan Jansen\" <jan@example.nl> het\nvolgende geschreven:\n\n"
+     "> Hoi,\n> vraag\n", "Dank je wel!"),
+    ("Danke!\n\nAm Fr., 28. Apr. 2017 um 11:53 Uhr schrieb Hans Muster <\nhans@example.de>:\n\n> Hallo\n", "Danke!"),
+    ("Danke!\n\nHans Muster <hans@example.de> schrieb am Fr., 28.\nApr. 2017 um 11:53 Uhr:\n\n> Hallo\n", "Danke!"),
+    ("Thanks, will do.\n\n2016-03-03 17:21 GMT+01:00 Some One <some.one@example.com>:\n\n> Can you check?\n",
+     "Thanks, will do."),
+    ("D'accord.\n\nEnvoyé depuis mon iPhone\n", "D'accord."),
+    ("Iawn.\n\nAnfonwyd o fy iPhone\n", "Iawn."),
+    ("Thanks for that.\n\u1427\n", "Thanks for that."),
+])
+def test_attributions_wrapped_in_more_languages_mobile_lines_and_invisible_marks(text, kept):
+    assert trim(text) == kept
+
+
+def test_a_quote_answered_inline_is_kept():
+    text = "First, about the bins:\n> They were not collected\nThey will be on Friday.\n"
+    assert trim(text) == text.strip()
