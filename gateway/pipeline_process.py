@@ -149,6 +149,9 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s[pipeline]: %(message)s")
     store.connect(settings.database)
+    from gateway.mail import language
+
+    language.warm()   # before the first claim: loading the model must not eat a lease
     owner = f"{socket.gethostname()}:{os.getpid()}:in"
     inbound = worker.InboundWorker(settings, SystemClock(), Renderer(settings.templates), owner, delivered=delivered)
     worker.run_loop(inbound, wake, stop, settings.poll_seconds)

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 from gateway import bulletins, outbound, store
+from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import GatewayError
@@ -47,6 +48,7 @@ class Service:
     def start(self) -> None:
         """Start the workers, then open the SMTP door."""
         s = self.settings
+        language.warm()   # delivery renders bulletins in the reader's language: load the model first
         self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
         self.pipeline.start()
         rate = outbound.RateLimit(s.max_per_second)

@@ -26,15 +26,34 @@ from gateway.models import Subscriber
 log = logging.getLogger(__name__)
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{title}</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em">
 <h1>{title}</h1>
 {body}
-<p>Community alerts are not for emergencies. If a crime is happening now, or anyone is in
-danger, dial 999. For anything else, call 101.</p>
+<p>{emergency}</p>
 </body></html>
 """
+# The page in the resident's language (remembered on their record); both, Welsh first, when
+# it is not known. ?lang=cy or ?lang=en chooses.
+WORDS = {
+    "en": {"ask_title": "Stop community alerts?", "ask": "Stop every community alert to <strong>{address}</strong>?",
+           "button": "Unsubscribe", "done_title": "You are unsubscribed",
+           "done": "You will receive no more community alerts. To sign up again, write to us at any time.",
+           "bad_title": "Link not recognised",
+           "bad": "This unsubscribe link is not valid. Please use the link in the latest alert you received.",
+           "emergency": "Community alerts are not for emergencies. If a crime is happening now, or anyone is in "
+                        "danger, dial 999. For anything else, call 101."},
+    "cy": {"ask_title": "Atal rhybuddion cymunedol?",
+           "ask": "Atal pob rhybudd cymunedol i <strong>{address}</strong>?", "button": "Dad-danysgrifio",
+           "done_title": "Rydych wedi dad-danysgrifio",
+           "done": "Ni fyddwch yn derbyn rhagor o rybuddion cymunedol. I ymuno eto, ysgrifennwch atom unrhyw bryd.",
+           "bad_title": "Dolen heb ei hadnabod",
+           "bad": "Nid yw'r ddolen dad-danysgrifio hon yn ddilys. Defnyddiwch y ddolen yn y rhybudd diwethaf a "
+                  "gawsoch.",
+           "emergency": "Nid yw rhybuddion cymunedol ar gyfer argyfyngau. Os oes trosedd yn digwydd nawr, neu os "
+                        "oes unrhyw un mewn perygl, ffoniwch 999. Ar gyfer unrhyw beth arall, ffoniwch 101."},
+}
 
 
 class WebServer:
@@ -77,20 +96,24 @@ class WebServer:
 
     async def page(self, request: web.Request) -> web.Response:
         subscriber = await asyncio.to_thread(self._subscriber, request)
+        langs = _languages(request, subscriber)
         if subscriber is None:
-            return _page("Link not recognised", "<p>This unsubscribe link is not valid. Please use "
-                         "the link in the latest alert you received.</p>", 404)
-        return _page("Stop community alerts?", f"""
-<p>Stop every community alert to <strong>{html.escape(subscriber.address)}</strong>?</p>
-<form method="post"><button type="submit" style="font-size: 1.2em">Unsubscribe</button></form>""")
+            return _page(langs, "bad_title", lambda w: f"<p>{w['bad']}</p>", 404)
+        address = html.escape(subscriber.address)
+        button = " / ".join(WORDS[lang]["button"] for lang in langs)
+        action = f"?lang={langs[0]}" if len(langs) == 1 else ""
+        return _page(langs, "ask_title", lambda w: f"<p>{w['ask'].format(address=address)}</p>",
+                     tail=f'<form method="post" action="{action}"><button type="submit" style="font-size: 1.2em">'
+                          f'{button}</button></form>')
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         await request.read()  # "List-Unsubscribe=One-Click" from providers, or the form's empty body
+        subscriber = await asyncio.to_thread(self._subscriber, request)
         ended = await asyncio.to_thread(self._end, request)
+        langs = _languages(request, subscriber)
         if ended is None:
-            return _page("Link not recognised", "<p>This unsubscribe link is not valid.</p>", 404)
-        return _page("You are unsubscribed", "<p>You will receive no more community alerts. "
-                     "To sign up again, write to us at any time.</p>")
+            return _page(langs, "bad_title", lambda w: f"<p>{w['bad']}</p>", 404)
+        return _page(langs, "done_title", lambda w: f"<p>{w['done']}</p>")
 
     def _end(self, request: web.Request) -> int | None:
         from gateway.pipeline.alerts import unsubscribe
@@ -106,6 +129,17 @@ class WebServer:
         return web.Response(text="ok\n")
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    return web.Response(text=PAGE.format(title=html.escape(title), body=body), status=status,
-                        content_type="text/html", charset="utf-8")
+def _languages(request: web.Request, subscriber: Subscriber | None) -> list[str]:
+    asked = request.query.get("lang", "")
+    if asked in WORDS:
+        return [asked]
+    known = subscriber.language if subscriber is not None else ""
+    return [known] if known in WORDS else ["cy", "en"]
+
+
+def _page(langs: list[str], title: str, body, status: int = 200, tail: str = "") -> web.Response:
+    heading = " / ".join(html.escape(WORDS[lang][title]) for lang in langs)
+    text = "".join(f'<div lang="{lang}">{body(WORDS[lang])}</div>' for lang in langs) + tail
+    emergency = "</p><p>".join(WORDS[lang]["emergency"] for lang in langs)
+    return web.Response(text=PAGE.format(lang=langs[0], title=heading, body=text, emergency=emergency),
+                        status=status, content_type="text/html", charset="utf-8")

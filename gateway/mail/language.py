@@ -56,6 +56,11 @@ def _identifier():
     return identifier
 
 
+def warm() -> None:
+    """Load the model now (about a second), not in the middle of work that holds leases."""
+    _identifier()
+
+
 def welsh_probability(text: str) -> float:
     """py3langid's probability that `text` is Welsh rather than English."""
     ranked = dict(_identifier().rank(text))

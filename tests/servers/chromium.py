@@ -1,0 +1,109 @@
+"""Debian's Chromium, headless, driven over the DevTools protocol (a websocket, with aiohttp's
+client): open a page, run a line of script in it, click, take a screenshot. No download."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1000,700", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"]
+
+
+def executable() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Browser:
+    def __init__(self) -> None:
+        self.profile = Path(tempfile.mkdtemp(prefix="gw-chromium-"))
+        self.proc = subprocess.Popen([executable(), *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        self.port = int(port_file.read_text().split()[0])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def run(self, steps):
+        """Run `steps(page)` (an async function given a Page) to its end."""
+        return asyncio.run(self._run(steps))
+
+    async def _run(self, steps):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{self.port}/json/list") as response:
+                targets = await response.json()
+            page_target = next(t for t in targets if t.get("type") == "page")
+            async with http.ws_connect(page_target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                page = Page(ws)
+                await page.call("Page.enable")
+                await page.call("Runtime.enable")
+                return await steps(page)
+
+
+class Page:
+    def __init__(self, ws) -> None:
+        self.ws, self.next_id, self.events, self.errors = ws, 0, [], []
+
+    async def call(self, method: str, **params):
+        self.next_id += 1
+        await self.ws.send_str(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads((await self.ws.receive()).data)
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self._note(message)
+
+    def _note(self, message: dict) -> None:
+        self.events.append(message.get("method"))
+        if message.get("method") in ("Runtime.exceptionThrown", "Log.entryAdded"):
+            self.errors.append(message)
+
+    async def wait_for(self, event: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while event not in self.events:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(event)
+            message = json.loads((await asyncio.wait_for(self.ws.receive(), left)).data)
+            self._note(message)
+        self.events.remove(event)
+
+    async def open(self, url: str) -> None:
+        self.events.clear()
+        await self.call("Page.navigate", url=url)
+        await self.wait_for("Page.loadEventFired")
+
+    async def evaluate(self, expression: str):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    async def screenshot(self, path: Path) -> None:
+        data = await self.call("Page.captureScreenshot", format="png")
+        path.write_bytes(base64.b64decode(data["data"]))
+
+
+def available() -> bool:
+    return executable() is not None and os.geteuid() >= 0
