@@ -46,9 +46,12 @@ def new_message_id(domain: str, secret: str = "") -> str:
     return signed_message_id(secret, domain) if secret else f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def reply_subject(subject: str, reference: str) -> str:
+YOUR_MESSAGE = {"en": "Your message", "cy": "Eich neges"}
+
+
+def reply_subject(subject: str, reference: str, language: str = "en") -> str:
     """'Re: <their subject> [REFERENCE]' without stacking Re: or the reference twice."""
-    base = RE_PREFIX.sub("", subject).strip() or "Your message"
+    base = RE_PREFIX.sub("", subject).strip() or YOUR_MESSAGE.get(language, YOUR_MESSAGE["en"])
     if reference.lower() not in base.lower():
         base = f"{base} [{reference}]"
     return f"Re: {base}"

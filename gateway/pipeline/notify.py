@@ -207,7 +207,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         from_name=ctx.team.name, from_address=settings.surgery_address,
         to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
-    subject = compose.reply_subject(msg.subject if echo else "", case.reference)
+    subject = compose.reply_subject(msg.subject if echo else "", case.reference, case.language)
     enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY,
             topic=None if echo else case.reference)
     store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)

@@ -63,7 +63,7 @@ def _relay(ctx: Context, text: str, closing: bool) -> None:
         from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
         to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
-    enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference), body, 2)
+    enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference, case.language), body, 2)
     case.status = "closed" if closing else "answered"
     store.add_event(case, "closed" if closing else "answered", now,
                     f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
