@@ -87,12 +87,22 @@ class Deliverer:
             return False
         if self.copies is not None and hasattr(self.copies, "prepare"):
             self.copies.prepare([r for r in rows if r.bulletin is not None])
+        renewed_at, held = time.monotonic(), {r.id for r in rows}
         for n, row in enumerate(rows):
             if self.stopping is not None and self.stopping.is_set():
-                store.release([r.id for r in rows[n:]])
+                store.release([r.id for r in rows[n:] if r.id in held])
                 break
+            if time.monotonic() - renewed_at > self.settings.lease_seconds / 2:
+                # Slow going (a slow relay, a busy machine): keep the lease on what is left,
+                # and leave alone any row whose lease ran out, which another worker now holds.
+                held = store.renew_leases([r.id for r in rows[n:] if r.id in held], row.lease_owner,
+                                          self.clock.now(), self.settings.lease_seconds)
+                renewed_at = time.monotonic()
+            if row.id not in held:
+                log.info("outbound %s: its lease ran out while waiting; another worker has it", row.id)
+                continue
             if not self._deliver(row):  # the relay is down: let the rest wait their turn
-                store.release([r.id for r in rows[n + 1:]])
+                store.release([r.id for r in rows[n + 1:] if r.id in held])
                 break
         return True
 

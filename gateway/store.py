@@ -679,6 +679,19 @@ def suppressed_among(addresses: list[str]) -> set[str]:
                                              addresses).fetchall()}
 
 
+def renew_leases(outbound_ids: list[int], lease: str, now: dt.datetime, lease_seconds: int) -> set[int]:
+    """Extend the lease on rows this worker still holds; the ids it still holds (a row whose
+    lease ran out may have been taken by another worker, which will send it)."""
+    if not outbound_ids:
+        return set()
+    marks = ", ".join([db.param] * len(outbound_ids))
+    with db.atomic():
+        db.execute_sql(f"UPDATE outbound SET lease_until = {db.param} WHERE id IN ({marks}) AND lease_owner = {db.param}",
+                       (utc(now) + dt.timedelta(seconds=lease_seconds), *outbound_ids, lease))
+        return {row[0] for row in db.execute_sql(f"SELECT id FROM outbound WHERE id IN ({marks}) AND lease_owner = "
+                                                 f"{db.param}", (*outbound_ids, lease)).fetchall()}
+
+
 def release(outbound_ids: list[int]) -> None:
     """Give leased messages back untouched (the worker is stopping or lost its relay)."""
     if outbound_ids:

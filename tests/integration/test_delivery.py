@@ -184,3 +184,54 @@ def test_delivery_says_when_the_relay_cannot_be_reached_and_when_it_can_again(ma
             relay.stop()
     finally:
         deliverer.close()
+
+
+class _SlowRelay:
+    """A relay that takes its time over each message, as a busy smarthost does."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.received, self.lock = seconds, [], threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(self.seconds)
+        message_id = next((line.split(b":", 1)[1].strip() for line in envelope.original_content.splitlines()
+                           if line.lower().startswith(b"message-id:")), b"?")
+        with self.lock:
+            self.received.append(message_id)
+        return "250 OK"
+
+
+def test_a_worker_on_a_slow_relay_keeps_its_lease_so_nothing_goes_twice(make_harness):
+    import collections
+    import time
+
+    slow = _SlowRelay(0.3)
+    port = free_port()
+    controller = Controller(slow, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        harness = make_harness(relay={"host": "127.0.0.1", "port": str(port)}, worker={"lease_seconds": "1"})
+        for n in range(6):   # 12 messages: 6 forwards and 6 acknowledgements, 3.6 s at the relay's pace
+            harness.submit(resident_mail(sender=f"r{n}@example.net", message_id=f"<slow{n}@example.net>"))
+        from gateway.clock import SystemClock
+
+        workers = [Deliverer(harness.settings, SystemClock(), f"w{n}") for n in range(2)]
+        stop = time.monotonic() + 8
+
+        def work(deliverer):
+            while time.monotonic() < stop and Outbound.select().where(Outbound.state == "queued").exists():
+                if not deliverer.deliver_one():
+                    time.sleep(0.1)
+            deliverer.close()
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+    finally:
+        controller.stop()
+    counts = collections.Counter(slow.received)
+    assert sum(counts.values()) == 12 and max(counts.values()) == 1, counts
