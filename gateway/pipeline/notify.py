@@ -42,6 +42,9 @@ def new_case(ctx: Context) -> None:
         store.add_event(case, "not_acknowledged", now, f"sender could not be verified: {judged.why()}"[:500],
                         ctx.inbound_id)
         return
+    if msg.from_problem:   # two From headers or two addresses: whose is it? Answer nobody.
+        store.add_event(case, "not_acknowledged", now, f"the sender is unclear: {msg.from_problem}", ctx.inbound_id)
+        return
     _acknowledge(ctx, due)
 
 

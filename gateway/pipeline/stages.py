@@ -159,7 +159,7 @@ def _find_case(ctx: Context):
                 # e.g. a signed reply replayed with another case's address as the envelope recipient
                 ctx.conflict = f"it is addressed to both case {by_token.reference} and case {case.reference}"
             by_token = by_token or case
-        elif looks_like_reply_address(address, settings.domain) and not reference:
+        elif looks_like_reply_address(address, settings.domain) and not reference and not ctx.automatic:
             _bad_token(ctx, address)
     # Police mail is tied by our own signed Message-IDs only (a resident's are known to others).
     ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secret, settings.domain)]

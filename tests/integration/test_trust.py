@@ -330,3 +330,11 @@ def test_acknowledgements_over_the_hourly_cap_wait_oldest_first(make_harness, tm
         pass
     assert store.acks_waiting() == 0
     assert Outbound.select().where(Outbound.purpose == "resident_ack", Outbound.state == "sent").count() == 5
+
+
+def test_a_message_whose_sender_is_unclear_opens_a_case_and_is_acknowledged_to_nobody(harness):
+    raw = (b"From: Ann <ann@example.net>\r\nFrom: victim@elsewhere.example\r\nTo: surgery@surgery.example.org\r\n"
+           b"Subject: Two senders\r\nMessage-ID: <two-from@example.net>\r\n\r\nWho wrote this?\r\n")
+    harness.submit(raw, mail_from="ann@example.net")
+    assert Case.select().count() == 1 and harness.outbox("resident_ack") == []
+    assert "the sender is unclear: 2 From headers" in CaseEvent.get(CaseEvent.kind == "not_acknowledged").detail
