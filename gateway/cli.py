@@ -180,6 +180,16 @@ def status(ctx: click.Context) -> None:
                + "  (last 24 h: residents' providers refusing our mail; see [gateway] admin_address)")
     for state, number in sorted(store.case_counts().items()):
         click.echo(f"cases {state:<12} {number}")
+    from gateway.service import HEARTBEAT_SECONDS
+
+    now = SystemClock().now().astimezone(dt.timezone.utc).replace(tzinfo=None)
+    running = store.daemons()
+    for host, pid, started, seen in running:
+        age = int((now - seen).total_seconds())
+        state = "running" if age <= 3 * HEARTBEAT_SECONDS else "not seen since: stopped without saying, or dead"
+        click.echo(f"daemon {host} pid {pid}: started {started:%Y-%m-%d %H:%M} UTC, last seen {age} s ago ({state})")
+    if not running:
+        click.echo("daemon             none running")
 
 
 @main.group()

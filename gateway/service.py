@@ -25,6 +25,7 @@ from gateway.pipeline_process import Doorbell, PipelineProcess
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 10
 
 
 @dataclass
@@ -84,8 +85,25 @@ class Service:
                 raise GatewayError(f"[smtp] listen: cannot listen on {host}:{port}: {exc}") from exc
             self.smtp = door
             log.info("listening for SMTP on %s:%s", *s.smtp_listen)
+        self._thread("heartbeat", self._heartbeat)
         where = f"relay {s.relay_host}:{s.relay_port}" if s.relay_host else f"spool {s.spool}"
         log.info("gateway for %s running; outgoing mail goes to %s", s.domain, where)
+
+    def _heartbeat(self, stop: threading.Event, _poll: float) -> None:
+        """Say this daemon is alive every HEARTBEAT_SECONDS (`gateway status` lists daemons);
+        a clean stop takes the row away, a dead daemon's row goes stale."""
+        started = self.clock.now()
+        while True:
+            try:
+                store.daemon_seen(self.owner, socket.gethostname(), os.getpid(), started, self.clock.now())
+            except Exception:   # the database briefly unavailable: say so next time
+                log.warning("heartbeat: could not write to the database; trying again")
+            if stop.wait(HEARTBEAT_SECONDS):
+                break
+        try:
+            store.daemon_gone(self.owner)
+        except Exception:
+            pass
 
     def _thread(self, name: str, target, *args) -> None:
         thread = threading.Thread(target=target, name=name,

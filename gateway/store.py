@@ -24,7 +24,7 @@ from playhouse import db_url
 
 from gateway.migrations import MIGRATIONS
 from gateway.models import (Case, CaseEvent, ImapState, Inbound, MessageRef, Outbound,
-                            ReferenceCounter, SchemaVersion, db)
+                            SchemaVersion, db)
 
 # journal_size_limit: once checkpointed, the WAL file is cut back to 64 MB, so a burst (or a
 # spell with the disk full) does not leave a WAL that fills the disk again.
@@ -410,11 +410,10 @@ def next_reference(prefix: str, year: int) -> str:
     """A new case reference, e.g. SRG-2026-0042. Call inside the case's transaction."""
     rows = db.execute_sql(f"UPDATE reference_counter SET last = last + 1 WHERE year = {db.param} RETURNING last",
                           (year,)).fetchall()   # read to the end, so the statement is finished
-    row = rows[0] if rows else None
-    if row is None:
-        ReferenceCounter.create(year=year, last=1)
-    number = row[0] if row else 1
-    return f"{prefix}-{year}-{number:04d}"
+    if not rows:   # the year's first case: an upsert, so two daemons starting a year cannot collide
+        rows = db.execute_sql(f"INSERT INTO reference_counter (year, last) VALUES ({db.param}, 1) ON CONFLICT (year) "
+                              "DO UPDATE SET last = reference_counter.last + 1 RETURNING last", (year,)).fetchall()
+    return f"{prefix}-{year}-{rows[0][0]:04d}"
 
 
 def case_by_reference(reference: str) -> Case | None:
@@ -492,6 +491,25 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
     (the outbox keeps them: the limit holds across restarts)."""
     return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' "
                 "AND created_at > ? LIMIT ?)", address, utc(since), limit)[0]
+
+
+def daemon_seen(owner: str, host: str, pid: int, started_at: dt.datetime, now: dt.datetime) -> None:
+    """A running daemon's heartbeat (an upsert: the first one adds its row)."""
+    with db.atomic():
+        db.execute_sql("INSERT INTO daemon (owner, host, pid, started_at, last_seen) VALUES ({p}, {p}, {p}, {p}, {p}) "
+                       "ON CONFLICT (owner) DO UPDATE SET last_seen = {p}".format(p=db.param),
+                       (owner, host, pid, utc(started_at), utc(now), utc(now)))
+
+
+def daemon_gone(owner: str) -> None:
+    """A daemon that stopped cleanly takes its row away."""
+    db.execute_sql("DELETE FROM daemon WHERE owner = {p}".format(p=db.param), (owner,))
+
+
+def daemons() -> list[tuple[str, int, dt.datetime, dt.datetime]]:
+    """(host, pid, started_at, last_seen) of every daemon that said it was running."""
+    return [(host, pid, as_datetime(started), as_datetime(seen)) for host, pid, started, seen in db.execute_sql(
+        "SELECT host, pid, started_at, last_seen FROM daemon ORDER BY host, pid").fetchall()]
 
 
 def queued_since(purpose: str, since: dt.datetime) -> bool:

@@ -304,3 +304,17 @@ def test_sigterm_to_the_pipeline_process_alone_stops_the_daemon_cleanly(tmp_path
     assert gateway.proc.wait(20) == 0
     log = gateway.log_text()
     assert "asked to stop" in log and "exited unexpectedly" not in log and "gateway stopped" in log
+
+
+def test_status_lists_each_running_daemon_and_forgets_one_that_stopped(tmp_path, gateway_process, relay):
+    gateway, port = start(tmp_path, gateway_process, relay.port)
+    config_path = str(tmp_path / "gateway.ini")
+
+    def status() -> str:
+        return subprocess.run([sys.executable, "-m", "gateway", "--config", config_path, "status"],
+                              capture_output=True, text=True).stdout
+
+    shown = wait_for(lambda: f"pid {gateway.proc.pid}:" in status() and status(), 10, what="the daemon in status")
+    assert "(running)" in shown and "last seen" in shown
+    assert gateway.stop() == 0
+    assert "daemon             none running" in status()
