@@ -10,7 +10,6 @@ by officers. Runs inside the message's transaction; it only writes rows and enqu
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from gateway import bulletins, store
@@ -20,6 +19,7 @@ from gateway.mail.addresses import split, token_address, verify_token_address
 from gateway.mail.trim import reply_text
 from gateway.models import Bulletin, Subscriber, Subscription
 from gateway.pipeline import Context
+from gateway.pipeline.notify import enqueue_without_case
 
 ALERT_PRIORITY = 4
 
@@ -222,12 +222,9 @@ SENDER_NAME = {"en": "Community alerts", "cy": "Rhybuddion cymunedol"}
 def _send(ctx: Context, template: str, subject: str, to_address: str, reply_to: str | None = None,
           lang: str = "en", **values) -> None:
     """A service message to one person (not part of a case), in their language."""
-    settings, now = ctx.settings, ctx.clock.now()
+    settings = ctx.settings
     text = ctx.renderer.render(template, lang, **values)
     envelope = compose.Envelope(from_name=SENDER_NAME.get(lang, SENDER_NAME["en"]), from_address=settings.surgery_address,
                                 to_address=to_address, reply_to=reply_to or settings.alerts_address,
                                 in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
-    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, secret=settings.secret)
-    mail = store.Outgoing(purpose=template.replace("/", "_"), mail_from=settings.surgery_address,
-                          rcpt_to=to_address, message_id=message_id, raw=raw, priority=ALERT_PRIORITY)
-    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
+    enqueue_without_case(ctx, template.replace("/", "_"), envelope, subject, text, ALERT_PRIORITY)

@@ -93,16 +93,12 @@ def officer_notice(ctx: Context, problem: str) -> None:
         from_name=team.name, from_address=settings.surgery_address, to_address=ctx.msg.from_address,
         reply_to=case_reply_address(ctx) if case else None, in_reply_to=ctx.msg.message_id,
         auto_submitted="auto-replied")
-    subject = f"Not sent: {ctx.msg.subject or '(no subject)'}"
     if case:
         enqueue(ctx, "officer_held", envelope, compose.team_subject(ctx.msg.subject, case.reference, "Not sent: "),
                 text, TEAM_PRIORITY)
-        return
-    message_id, raw = compose.build(envelope, subject, text, settings.domain, ctx.clock.now(), secret=settings.secret)
-    mail = store.Outgoing(purpose="officer_held", mail_from=settings.surgery_address, rcpt_to=envelope.to_address,
-                          message_id=message_id, raw=raw, priority=TEAM_PRIORITY)
-    now = ctx.clock.now()
-    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
+    else:
+        enqueue_without_case(ctx, "officer_held", envelope, f"Not sent: {ctx.msg.subject or '(no subject)'}", text,
+                             TEAM_PRIORITY)
 
 
 def sender_check(ctx: Context) -> str:
@@ -230,6 +226,17 @@ def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str
     deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)
     store.enqueue(mail, now, deadline, case=ctx.case, inbound_id=ctx.inbound_id)
     store.remember_message_id(message_id, ctx.case, "out")
+
+
+def enqueue_without_case(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
+                         priority: int, original: bytes | None = None) -> None:
+    """Build a message that belongs to no case (alert service mail, notices to an officer or
+    the administrators) and put it in the outbox."""
+    settings, now = ctx.settings, ctx.clock.now()
+    message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original, secret=settings.secret)
+    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address, rcpt_to=envelope.to_address,
+                          message_id=message_id, raw=raw, priority=priority)
+    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
 
 
 def _local(moment: dt.datetime, timezone: str) -> dt.datetime:

@@ -59,6 +59,7 @@ def reports(ctx: Context) -> None:
 
 
 ADMIN_NOTICE_HOURS = 1   # one notice per reason an hour at most
+ADMIN_PRIORITY = 2       # ahead of team and resident mail: it says mail is not getting through
 
 
 def _tell_administrators(ctx: Context, report: bounces.DeliveryReport, recipients: list[str]) -> None:
@@ -72,16 +73,14 @@ def _tell_administrators(ctx: Context, report: bounces.DeliveryReport, recipient
     if store.queued_since(purpose, now - dt.timedelta(hours=ADMIN_NOTICE_HOURS)):
         return
     from gateway.mail import compose
+    from gateway.pipeline import notify
 
     text = ctx.renderer.render("admin/refused", reason=report.reason, recipients=recipients,
                                detail=_words(report), domain=settings.domain)
     envelope = compose.Envelope(from_name="Surgery Gateway", from_address=settings.surgery_address,
                                 to_address=settings.admin_address, auto_submitted="auto-generated")
-    message_id, raw = compose.build(envelope, f"Our mail is being refused ({report.reason})", text, settings.domain,
-                                    now, original=ctx.raw, secret=settings.secret)
-    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address, rcpt_to=settings.admin_address,
-                          message_id=message_id, raw=raw, priority=2)
-    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
+    notify.enqueue_without_case(ctx, purpose, envelope, f"Our mail is being refused ({report.reason})", text,
+                                ADMIN_PRIORITY, original=ctx.raw)
 
 
 def _words(report: bounces.DeliveryReport) -> str:
