@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from gateway import config_security as security
+from gateway.config_security import loopback
 from gateway.errors import ConfigError
 
 ADDRESS_RE = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -420,16 +421,13 @@ def _keyed_sections(parser: configparser.ConfigParser, kind: str, problems: list
             yield key, _Reader(parser, section, problems)
 
 
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-
-
 def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) -> Imap:
     r = _Reader(parser, "imap", problems)
     host = r.text("host", "", lambda v: None if v else "is required (the IMAP server's name)")
     security = r.text("security", "tls").lower()
     if security not in ("tls", "starttls", "none"):
         r.fail("security", f"{security!r} must be tls, starttls or none")
-    elif security == "none" and host and host not in LOOPBACK and not host.startswith("127."):
+    elif security == "none" and host and not loopback(host):
         r.fail("security", f"none sends the password in clear: only allowed for loopback, not {host}")
     port = int(r.number("port", "993" if security == "tls" else "143", int, 1, 65535))
     username = r.text("username", "", _required)

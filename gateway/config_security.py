@@ -138,7 +138,7 @@ def relay_login(reader, base: Path, host: str) -> RelayLogin:
             reader.fail("password_file", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
         if not username:
             reader.fail("username", "is required with password_file")
-    if username and security == "none" and host and not _loopback(host):
+    if username and security == "none" and host and not loopback(host):
         reader.fail("security", f"none would send the relay password in clear to {host}: use starttls or tls")
     ca_name = reader.text("ca_file", "")
     ca_file = base / ca_name if ca_name else None
@@ -185,5 +185,6 @@ def _check_ca(reader, ca_file: Path) -> None:
         reader.fail("ca_file", f"cannot load {ca_file}: {exc}")
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """Whether a host name is this machine (where a password in clear goes nowhere)."""
     return host in ("localhost", "::1") or host.startswith("127.")

@@ -26,6 +26,12 @@ def split(address: str) -> tuple[str, str]:
     return local.lower(), domain.lower()
 
 
+def within(domain: str, domains: tuple[str, ...]) -> bool:
+    """Whether `domain` is one of `domains` or a subdomain of one."""
+    domain = domain.lower().strip(".")
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
 def base_local(local: str) -> str:
     """The local part without its +detail."""
     return local.split("+", 1)[0]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gateway.mail.addresses import within
+
 REMOVED = "[address removed]"
 AT = r"(?:@|%40|\s*[\[\(\{<]\s*at\s*[\]\)\}>]\s*|\s+at\s+)"
 LOCAL = r"[\w.!#$%&'*+/=?^`{|}~-]+"
@@ -36,5 +38,5 @@ def _is_police(match: re.Match, domains: tuple[str, ...]) -> bool:
 
 
 def _within(domain: str, domains: tuple[str, ...]) -> bool:
-    domain = re.sub(r"\s*(?:\[dot\]|\(dot\))\s*", ".", domain.lower()).replace(" ", "").strip(".")
-    return any(domain == d or domain.endswith("." + d) for d in domains)
+    """addresses.within, once "police [dot] example" is written as a domain again."""
+    return within(re.sub(r"\s*(?:\[dot\]|\(dot\))\s*", ".", domain.lower()).replace(" ", ""), domains)

@@ -8,7 +8,7 @@ from gateway import store
 from gateway.errors import Defer, Discard, Hold
 from gateway.mail import classify
 from gateway.mail.addresses import (base_local, looks_like_reply_address, split, verify_message_id,
-                                    verify_reply_address)
+                                    verify_reply_address, within)
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
@@ -35,7 +35,7 @@ def authenticate(ctx: Context) -> None:
     if ctx.resolver is None:
         ctx.verdict = verdict.Verdict(split(msg.from_address)[1], reasons=("sender not checked",))
         return
-    police = verdict.within(split(msg.from_address)[1], settings.police_domains)
+    police = within(split(msg.from_address)[1], settings.police_domains)
     timeout = settings.trust.dns_timeout
     ctx.verdict = verdict.check(ctx.raw, msg.from_address, msg.from_problem,
                                 msg.headers.get("authentication-results", []),

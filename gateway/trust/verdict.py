@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from gateway.config_security import TrustSettings
-from gateway.mail.addresses import split
+from gateway.mail.addresses import split, within
 from gateway.trust import authres, dkim, dmarc, spf
 from gateway.trust.dns import DnsTemporary, Resolver
 
@@ -73,12 +73,6 @@ def _from_trusted_network(seen: Seen, domain: str, trust: TrustSettings) -> bool
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
     return any(address in network for network in trust.trusted_networks)
-
-
-def within(domain: str, domains: tuple[str, ...]) -> bool:
-    """Whether `domain` is one of `domains` or a subdomain of one."""
-    domain = domain.lower().rstrip(".")
-    return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
 def _from_authserv(domain: str, values: list[str], authserv_id: str) -> Verdict:
