@@ -99,6 +99,11 @@ def mark_finished() -> int:
             .execute())
 
 
+def area_names(areas, language: str = "en") -> str:
+    """'Hightown and Rhosddu', 'Hightown a Rhosddu'."""
+    return (" a " if language == "cy" else " and ").join(a.name for a in areas)
+
+
 SECTION_RE = re.compile(r"^\s*-{2,}\s*(cymraeg|english|saesneg)\s*-{2,}\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -170,7 +175,7 @@ class Copies:
         bulletin = self._bulletin(row.bulletin)
         # Each copy is from, and answerable to, the team of the resident's own area, and names
         # only the areas they signed up for (a bulletin may go to several areas at once).
-        lang = getattr(subscriber, "language", "") or ""
+        lang = subscriber.language or ""
         message = self._cache.get((bulletin.id, theirs, lang)) or self._message(bulletin, theirs, lang)
         s = self.settings
         signed = token("unsubscribe", subscriber.id, s.secret)
@@ -223,8 +228,7 @@ class Copies:
         parts = sections(body)
 
         def one(language: str, text: str) -> str:
-            joiner = " a " if language == "cy" else " and "
-            names = joiner.join(a.name for a in areas) or ("eich ardal" if language == "cy" else "your area")
+            names = area_names(areas, language) or ("eich ardal" if language == "cy" else "your area")
             return self.renderer.render("bulletin/bulletin", language, resident_name=name, body=text,
                                         area_names=names, **values)
 

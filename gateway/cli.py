@@ -246,9 +246,10 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
     settings = renderer = clock = None
     if ctx.obj["config"]:
         settings = _settings(ctx)
-        if store.database_exists(settings.database):
+        exists = store.database_exists(settings.database)
+        if exists:
             store.connect(settings.database)  # read as it is: no migrations, nothing written
-        if not store.database_exists(settings.database) or not store.db.table_exists("case"):
+        if not exists or not store.db.table_exists("case"):
             click.echo(f"Error: the database {settings.database} has no gateway tables; "
                        "run `gateway init` first, or inspect without a config", err=True)
             ctx.exit(EXIT_CONFIG)

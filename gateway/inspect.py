@@ -123,17 +123,18 @@ def _verp(msg: ParsedMessage, settings: Settings | None) -> str | None:
     """The delivery a report is about, from its VERP address (bounces+<id>-<signature>@...),
     as out:<id>; checked against the secret when there is a config. Reports that name no
     failed address still name the delivery this way."""
-    from gateway.mail.addresses import split, verify_token
+    from gateway.mail.addresses import split, verify_token_address
 
     for name in ("to", "delivered-to", "x-original-to", "envelope-to"):
         for value in msg.headers.get(name, []):
-            local, domain = split(parseaddr(value)[1] or value)
+            address = parseaddr(value)[1] or value
+            local = split(address)[0]
             if not local.startswith("bounces+"):
                 continue
-            token = local.removeprefix("bounces+")
-            if settings is None:
-                return f"out:{token.split('-')[0]}" if token.split("-")[0].isdigit() else None
-            value_id = verify_token(token, "bounces", settings.secret) if domain == settings.domain else None
+            if settings is None:   # no secret to check it with: the id it claims
+                claimed = local.removeprefix("bounces+").split("-")[0]
+                return f"out:{claimed}" if claimed.isdigit() else None
+            value_id = verify_token_address(address, "bounces", settings.secret, settings.domain)
             return f"out:{value_id}" if value_id else None
     return None
 

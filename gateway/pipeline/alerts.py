@@ -79,7 +79,7 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
               areas=areas, resident_name=subscriber.name)
         return "subscribe_already", f"{msg.from_address} already subscribed"
     confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
-    _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + _names(pending, lang),
+    _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + bulletins.area_names(pending, lang),
           msg.from_address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
     return "subscribe_requested", f"{msg.from_address} asked for {', '.join(a.key for a in pending)}"
 
@@ -121,7 +121,7 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
     areas = [a for a in (settings.area(r.area) for r in started) if a]
     if areas:
         lang = subscriber.language or "en"
-        _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + _names(areas, lang),
+        _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + bulletins.area_names(areas, lang),
               subscriber.address, lang=lang, areas=areas, resident_name=subscriber.name,
               unsubscribe=token_address("unsubscribe", subscriber.id, settings.secret, settings.domain))
     return "subscribe_confirmed", f"{subscriber.address}: {', '.join(a.key for a in areas) or 'nothing pending'}"
@@ -201,10 +201,6 @@ def _publish(ctx: Context, address: str) -> tuple[str, str]:
     _send(ctx, "alerts/published", f"Bulletin {bulletin.id} is going out: {bulletin.subject}",
           msg.from_address, bulletin=bulletin, recipients=recipients)
     return "bulletin_published", f"bulletin {bulletin.id} published by {msg.from_address}"
-
-
-def _names(areas, lang: str = "en") -> str:
-    return (" a " if lang == "cy" else " and ").join(a.name for a in areas)
 
 
 SUBJECTS = {   # what residents see, in both languages (officers' notices are in English)
