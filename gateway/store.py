@@ -703,11 +703,10 @@ def renew_leases(outbound_ids: list[int], lease: str, now: dt.datetime, lease_se
     if not outbound_ids:
         return set()
     marks = ", ".join([db.param] * len(outbound_ids))
-    with db.atomic():
-        db.execute_sql(f"UPDATE outbound SET lease_until = {db.param} WHERE id IN ({marks}) AND lease_owner = {db.param}",
-                       (utc(now) + dt.timedelta(seconds=lease_seconds), *outbound_ids, lease))
-        return {row[0] for row in db.execute_sql(f"SELECT id FROM outbound WHERE id IN ({marks}) AND lease_owner = "
-                                                 f"{db.param}", (*outbound_ids, lease)).fetchall()}
+    with db.atomic():   # the returned rows are read before the write lock is let go
+        return {row[0] for row in db.execute_sql(
+            f"UPDATE outbound SET lease_until = {db.param} WHERE id IN ({marks}) AND lease_owner = {db.param} "
+            "RETURNING id", (utc(now) + dt.timedelta(seconds=lease_seconds), *outbound_ids, lease)).fetchall()}
 
 
 def release(outbound_ids: list[int]) -> None:

@@ -49,28 +49,20 @@ class Resolver:
 
     def txt(self, name: str) -> list[str]:
         """The TXT records at `name`, each joined into one string; [] if there are none."""
-        try:
-            answer = self._resolver.resolve(name.rstrip(".") + ".", "TXT", lifetime=self._lifetime(),
-                                            raise_on_no_answer=False, search=False)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return []
-        except dns.resolver.NoNameservers as exc:   # every server answered SERVFAIL or refused
-            raise DnsTemporary(f"DNS server failure for {name}") from exc
-        except dns.exception.Timeout as exc:
-            raise DnsTemporary(f"DNS timeout for {name}") from exc
-        except dns.exception.DNSException as exc:
-            raise DnsTemporary(f"DNS error for {name}: {type(exc).__name__}") from exc
-        return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
+        return [b"".join(record.strings).decode("utf-8", "replace") for record in self.answers(name, "TXT")]
 
     def answers(self, name: str, rdtype: str) -> list:
-        """Raw rdata for other record types (SPF's a, mx and ptr mechanisms)."""
+        """The records of one type at `name` (rdata); [] if there are none. Raises
+        DnsTemporary when the DNS cannot answer now."""
         try:
             return list(self._resolver.resolve(name.rstrip(".") + ".", rdtype, lifetime=self._lifetime(),
                                                raise_on_no_answer=False, search=False))
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
-            raise DnsTemporary(f"DNS failure for {name} {rdtype}") from exc
+        except dns.resolver.NoNameservers as exc:   # every server answered SERVFAIL or refused
+            raise DnsTemporary(f"DNS server failure for {name} {rdtype}") from exc
+        except dns.exception.Timeout as exc:
+            raise DnsTemporary(f"DNS timeout for {name} {rdtype}") from exc
         except dns.exception.DNSException as exc:
             raise DnsTemporary(f"DNS error for {name} {rdtype}: {type(exc).__name__}") from exc
 
