@@ -119,6 +119,12 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
     return reading
 
 
+@functools.lru_cache(maxsize=4)
+def _resolver(servers: tuple, timeout: float) -> Resolver:
+    """One resolver (and its cache) for every file of an inspect run."""
+    return Resolver(servers, timeout)
+
+
 def _verp(msg: ParsedMessage, settings: Settings | None) -> str | None:
     """The delivery a report is about, from its VERP address (bounces+<id>-<signature>@...),
     as out:<id>; checked against the secret when there is a config. Reports that name no
@@ -199,7 +205,7 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
     now = clock.now()
     ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=raw,
                            mail_from=mail_from, rcpt_tos=[], received_at=now.astimezone(dt.timezone.utc),
-                           resolver=Resolver(settings.trust.dns_servers, settings.trust.dns_timeout))
+                           resolver=_resolver(settings.trust.dns_servers, settings.trust.dns_timeout))
     try:
         with db.atomic():
             reading.kind = pipeline.run(ctx)
