@@ -159,6 +159,12 @@ def connect(url: str) -> pw.Database:
     return database
 
 
+def close() -> None:
+    """Close this thread's connection to the database, if one is open."""
+    if db.obj is not None and not db.obj.is_closed():
+        db.obj.close()
+
+
 def migrate(now: dt.datetime) -> list[str]:
     """Apply the migrations not yet applied; return their names."""
     applied = []
@@ -289,11 +295,11 @@ def backlog(limit: int, now: dt.datetime, below_priority: int, outbox: bool = Tr
     """How much mail waits on us: stored messages the pipeline has not yet handled, plus (with
     `outbox`) outbox messages due now with a priority below `below_priority` (case mail, not
     bulletins, which may queue by the hundred thousand). Each part is counted up to `limit`."""
-    waiting_in = _one("SELECT count(*) FROM (SELECT 1 FROM inbound WHERE state = 'queued' LIMIT ?)", limit)[0]
+    waiting_in = _one("SELECT count(*) FROM (SELECT 1 FROM inbound WHERE state = 'queued' LIMIT ?) AS t", limit)[0]
     if not outbox:
         return waiting_in
     waiting_out = _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE state = 'queued' AND priority < ? "
-                       "AND next_attempt_at <= ? LIMIT ?)", below_priority, utc(now), limit)[0]
+                       "AND next_attempt_at <= ? LIMIT ?) AS t", below_priority, utc(now), limit)[0]
     return waiting_in + waiting_out
 
 
@@ -472,7 +478,7 @@ def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
 def cases_opened_since(resident_address: str, since: dt.datetime, limit: int) -> int:
     """How many cases a resident opened after `since`, counted up to `limit` at most (the
     count stops there: a flood of ten thousand messages must not make each one slower)."""
-    return _one('SELECT count(*) FROM (SELECT 1 FROM "case" WHERE resident_address = ? AND opened_at > ? LIMIT ?)',
+    return _one('SELECT count(*) FROM (SELECT 1 FROM "case" WHERE resident_address = ? AND opened_at > ? LIMIT ?) AS t',
                 resident_address, utc(since), limit)[0]
 
 
@@ -490,7 +496,7 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
     """Acknowledgements queued to an address after `since`, counted up to `limit` at most
     (the outbox keeps them: the limit holds across restarts)."""
     return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose = 'resident_ack' "
-                "AND created_at > ? LIMIT ?)", address, utc(since), limit)[0]
+                "AND created_at > ? LIMIT ?) AS t", address, utc(since), limit)[0]
 
 
 def daemon_seen(owner: str, host: str, pid: int, started_at: dt.datetime, now: dt.datetime) -> None:
@@ -522,7 +528,7 @@ def acks_sent_since(since: dt.datetime, limit: int) -> int:
     ([limits] acks_per_hour: the count is read from the outbox, so it holds across restarts
     and across daemons)."""
     return _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE purpose = 'resident_ack' AND sent_at > ? "
-                "LIMIT ?)", utc(since), limit)[0]
+                "LIMIT ?) AS t", utc(since), limit)[0]
 
 
 def acks_waiting() -> int:
@@ -575,7 +581,7 @@ def refusals_since(since: dt.datetime) -> dict[str, int]:
 
 def team_message_ids(case: Case) -> list[str]:
     """Message-IDs of what the team already has on this case, oldest first."""
-    rows = db.execute_sql(f"SELECT message_id FROM outbound WHERE case_id = {db.param} AND purpose LIKE 'team_%' "
+    rows = db.execute_sql(f"SELECT message_id FROM outbound WHERE case_id = {db.param} AND substr(purpose, 1, 5) = 'team_' "
                           "ORDER BY id", (case.id,)).fetchall()
     return [row[0] for row in rows]
 

@@ -4,6 +4,7 @@ and the daemon itself in a subprocess."""
 from __future__ import annotations
 
 import email
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +22,39 @@ from gateway.mail.parse import parse
 from gateway.models import Outbound
 from gateway.render import Renderer
 from gateway.worker import InboundWorker
+from tests import helpers
 from tests.helpers import free_port, wait_for, write_config
+
+
+BACKENDS = tuple(os.environ.get("GATEWAY_TEST_BACKENDS", "sqlite,postgresql").split(","))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "database: runs once per database backend (SQLite, PostgreSQL)")
+    config.addinivalue_line("markers", "sqlite_only: reads or breaks the SQLite file itself")
+
+
+def pytest_generate_tests(metafunc):
+    node = metafunc.definition
+    if node.get_closest_marker("database") and not node.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request):
+    """The database backend this test runs on: SQLite in tmp_path unless parametrized with
+    "postgresql", which gives it a fresh database on this process's PostgreSQL server."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        from tests.servers import postgres
+
+        helpers.database_url = postgres.shared().database()
+        helpers.new_database = postgres.shared().database
+    try:
+        yield name
+    finally:
+        helpers.database_url = helpers.new_database = None
+        store.close()
 
 
 class Harness:

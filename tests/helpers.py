@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import socket
+import sqlite3
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -39,9 +41,22 @@ BASE_CONFIG = {
 }
 
 
+# The database tests write into their configs: SQLite in the test's folder unless the
+# `backend` fixture (tests/conftest.py) has given this test a PostgreSQL database.
+database_url: str | None = None
+new_database = None   # on PostgreSQL: makes another empty database, for a second installation
+
+
+def second_installation() -> dict[str, str]:
+    """[gateway] keys giving a second gateway in one test a database of its own."""
+    return {"database": new_database()} if new_database else {}
+
+
 def write_config(folder: Path, **sections: dict[str, str]) -> Path:
     """Write gateway.ini in folder: BASE_CONFIG with sections updated (None drops a key)."""
     merged = {name: dict(keys) for name, keys in BASE_CONFIG.items()}
+    if database_url:
+        merged["gateway"]["database"] = database_url
     # Sender checks ask the test world's DNS server on loopback (tests/servers/dns.py).
     merged["trust"] = {"dns_servers": shared_dns().address, "dns_timeout_seconds": "2"}
     for name, keys in sections.items():
@@ -60,6 +75,40 @@ def write_config(folder: Path, **sections: dict[str, str]) -> Path:
     path = folder / "gateway.ini"
     path.write_text("\n".join(lines))
     return path
+
+
+def database_of(folder: Path) -> str:
+    """The database URL the gateway.ini in `folder` names, a SQLite path made absolute."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(folder / "gateway.ini")
+    url = parser["gateway"]["database"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = f"sqlite:///{folder / url[len('sqlite:///'):]}"
+    return url
+
+
+def db_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run one SQL statement on the database of the gateway.ini in `folder`, as a person with
+    the database's own client would (sqlite3 or psycopg, committing at once); its rows.
+    Placeholders are written `?`."""
+    url = database_of(folder)
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///"):], timeout=30) as conn:
+            return conn.execute(sql, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql.replace("?", "%s"), params)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def database_made(folder: Path) -> bool:
+    """Whether the gateway has made its database: the SQLite file, or on PostgreSQL (where
+    the empty database is there from the start) its tables."""
+    url = database_of(folder)
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):]).exists()
+    return bool(db_rows(folder, "SELECT 1 FROM pg_tables WHERE tablename = 'schema_version'"))
 
 
 def resident_mail(subject: str = "Bikes on the pavement", body: str = "They ride on the pavement.",

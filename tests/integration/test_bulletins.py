@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import collections
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
+from tests.helpers import db_rows, free_port, resident_mail, signed, wait_for, write_config
 from tests.integration.test_cli import gateway
 from tests.integration.test_daemon import send
+import pytest
+
+pytestmark = pytest.mark.database
 
 AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"},
          "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}
@@ -147,21 +149,20 @@ def test_a_fan_out_killed_midway_is_finished_by_the_daemon_once_each(tmp_path, g
     cli = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(path), "bulletin", "send",
                             "--area", "hightown", "--subject", "Road closed", "--body", str(tmp_path / "b.txt"),
                             "--yes"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    database = tmp_path / "var" / "gateway.db"
-    wait_for(lambda: _rows(database, "select count(*) from outbound where bulletin = 1")[0][0] >= 2000, 30,
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from outbound where bulletin = 1")[0][0] >= 2000, 30,
              what="the first batch of the fan-out")
     cli.send_signal(signal.SIGKILL)
     cli.wait()
-    queued_at_kill = _rows(database, "select count(*) from outbound where bulletin = 1")[0][0]
+    queued_at_kill = db_rows(tmp_path, "select count(*) from outbound where bulletin = 1")[0][0]
     assert 0 < queued_at_kill < 30000, "the fan-out finished before it could be interrupted"
-    assert _rows(database, "select state from bulletin") == [("enqueuing",)]
+    assert db_rows(tmp_path, "select state from bulletin") == [("enqueuing",)]
 
     daemon = gateway_process(path, None)
-    wait_for(lambda: _rows(database, "select state from bulletin") == [("queued",)], 60, what="the fan-out to finish")
+    wait_for(lambda: db_rows(tmp_path, "select state from bulletin") == [("queued",)], 60, what="the fan-out to finish")
     assert daemon.stop() == 0
-    per_subscriber = _rows(database, "select count(*), count(distinct subscriber) from outbound where bulletin = 1")
+    per_subscriber = db_rows(tmp_path, "select count(*), count(distinct subscriber) from outbound where bulletin = 1")
     assert per_subscriber == [(30000, 30000)]
-    assert _rows(database, "select recipients, skipped from bulletin") == [(30000, 0)]
+    assert db_rows(tmp_path, "select recipients, skipped from bulletin") == [(30000, 0)]
 
 
 def test_a_daemon_killed_while_delivering_a_bulletin_finishes_it_after_restart(tmp_path, gateway_process, relay):
@@ -183,7 +184,3 @@ def test_a_daemon_killed_while_delivering_a_bulletin_finishes_it_after_restart(t
     assert "queued 0  sent 600" in status.stdout
     assert restarted.stop() == 0
 
-
-def _rows(database, sql: str) -> list[tuple]:
-    with sqlite3.connect(database, timeout=30) as conn:
-        return conn.execute(sql).fetchall()

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import resident_mail, signed, write_config
+from tests.helpers import database_made, resident_mail, signed, write_config
+import pytest
+
+pytestmark = pytest.mark.database
 
 
 def gateway(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -43,7 +46,7 @@ def test_init_creates_then_reports_up_to_date(tmp_path):
     path = str(write_config(tmp_path))
     first = gateway("--config", path, "init")
     assert first.returncode == 0 and "applied 0001_initial" in first.stdout
-    assert (tmp_path / "var" / "gateway.db").exists()
+    assert database_made(tmp_path)
     second = gateway("--config", path, "init")
     assert second.returncode == 0 and "up to date" in second.stdout
 
@@ -54,7 +57,7 @@ def test_inject_status_and_parked_commands(tmp_path):
     eml.write_bytes(resident_mail().as_bytes())
     refused = gateway("--config", path, "inject", str(eml))   # no database yet: it is not made behind your back
     assert refused.returncode == 2 and "there is no database" in refused.stderr and "gateway init" in refused.stderr
-    assert not (tmp_path / "var" / "gateway.db").exists()
+    assert not database_made(tmp_path)
     assert gateway("--config", path, "init").returncode == 0
     injected = gateway("--config", path, "inject", str(eml))
     assert injected.returncode == 0 and "stored as inbound 1" in injected.stdout
@@ -165,7 +168,7 @@ def test_read_only_commands_make_no_database_and_a_config_that_is_not_utf8_is_ex
     for args in (("status",), ("case", "list"), ("subscribers", "list"), ("queue", "list")):
         result = gateway("--config", str(path), *args)
         assert result.returncode == 2 and "there is no database" in result.stderr, args
-    assert not (tmp_path / "var" / "gateway.db").exists()
+    assert not database_made(tmp_path)
     path.write_bytes(path.read_bytes() + "; caf\xe9\n".encode("latin-1"))
     for command in ("check-config", "status"):
         result = gateway("--config", str(path), command)

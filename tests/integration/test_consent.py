@@ -8,12 +8,16 @@ import email
 import io
 from email import policy
 
+import pytest
+
 from gateway import bulletins, store
 from gateway.models import Bulletin, Outbound, Subscriber
 from gateway.render import Renderer
 from tests.helpers import write_config
 from tests.integration.test_bulletins import AREAS
 from tests.integration.test_cli import gateway
+
+pytestmark = pytest.mark.database
 
 
 def configured(tmp_path) -> str:

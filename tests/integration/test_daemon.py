@@ -6,7 +6,6 @@ import fcntl
 import os
 import signal
 import smtplib
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Relay
-from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
+from tests.helpers import db_rows, free_port, resident_mail, signed, wait_for, write_config
+
+pytestmark = pytest.mark.database
 
 
 def start(tmp_path, gateway_process, relay_port: int | None, **sections):
@@ -30,11 +31,6 @@ def start(tmp_path, gateway_process, relay_port: int | None, **sections):
 def send(port: int, msg, sender: str = "ann@example.net", rcpts=("surgery@surgery.example.org",)):
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
         return smtp.sendmail(sender, list(rcpts), msg if isinstance(msg, bytes) else msg.as_bytes())
-
-
-def db_rows(tmp_path, sql: str) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def test_a_resident_message_reaches_the_team_and_the_resident_is_acknowledged(tmp_path, gateway_process, relay):
@@ -276,6 +272,7 @@ def test_the_pipeline_process_is_restarted_if_it_dies_and_dies_with_the_daemon(t
     wait_for(lambda: not alive(second), timeout=10, what="the pipeline process to die with the daemon")
 
 
+@pytest.mark.sqlite_only
 def test_writers_in_other_processes_wait_on_the_lock_file(tmp_path):
     config = write_config(tmp_path, area__hightown={"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"})
     assert subprocess.run([sys.executable, "-m", "gateway", "--config", str(config), "init"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from gateway import store
@@ -11,6 +12,8 @@ from gateway.mail.addresses import verify_token_address
 from gateway.models import Outbound
 from gateway.outbound import Deliverer
 from tests.helpers import free_port, resident_mail
+
+pytestmark = pytest.mark.database
 
 
 class Refusing:

@@ -13,6 +13,8 @@ from gateway.inbound import smtp
 from gateway.models import Inbound, Outbound
 from tests.helpers import free_port, resident_mail
 
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture
 def door(harness):

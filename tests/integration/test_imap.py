@@ -12,7 +12,10 @@ import pytest
 from gateway.inbound.imap import ImapIntake
 from gateway.models import Inbound
 from tests.helpers import free_port, resident_mail, wait_for, write_config
-from tests.integration.test_daemon import db_rows, send
+from tests.helpers import db_rows
+from tests.integration.test_daemon import send
+
+pytestmark = pytest.mark.database
 
 
 def mail(n: int, **kwargs) -> bytes:

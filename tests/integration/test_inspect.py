@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-from tests.helpers import resident_mail, signed
+from tests.helpers import db_rows, resident_mail, signed
 from tests.integration.test_cli import gateway
+import pytest
+
+pytestmark = pytest.mark.database
 
 OUTLOOK_REPLY = """We will patrol Hill Street on Friday evening.
 
@@ -70,8 +72,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     (tmp_path / "reply.eml").write_bytes(signed(reply))
     (tmp_path / "stranger.eml").write_bytes(stranger.as_bytes())
     (tmp_path / "again.eml").write_bytes(resident_mail().as_bytes())
-    database = tmp_path / "var" / "gateway.db"
-    before = _counts(database)
+    before = _counts(tmp_path)
 
     result = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", "--json",
                      str(tmp_path / "reply.eml"), str(tmp_path / "stranger.eml"), str(tmp_path / "again.eml"))
@@ -84,7 +85,7 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     assert (stranger_row["kind"], stranger_row["case"]) == ("held", "SRG-2026-0001")
     assert (again_row["kind"], again_row["case"]) == ("resident_new", "SRG-2026-0001")
     assert any("already taken in as inbound 1" in p for p in again_row["problems"])
-    assert _counts(database) == before
+    assert _counts(tmp_path) == before
 
     human = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", str(tmp_path / "reply.eml"))
     assert human.returncode == 0
@@ -99,10 +100,8 @@ def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):
     assert result.returncode == 2 and "run `gateway init` first" in result.stderr
 
 
-def _counts(database) -> dict[str, int]:
-    with sqlite3.connect(database) as conn:
-        return {table: conn.execute(f'select count(*) from "{table}"').fetchone()[0]
-                for table in ("case", "inbound", "outbound", "case_event", "message_ref", "reference_counter")}
+def _counts(folder) -> dict[str, int]:
+    return {table: db_rows(folder, f'select count(*) from "{table}"')[0][0] for table in ("case", "inbound", "outbound", "case_event", "message_ref", "reference_counter")}
 
 
 def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):

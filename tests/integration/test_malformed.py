@@ -7,7 +7,10 @@ from pathlib import Path
 
 from tests.helpers import wait_for, write_config
 from tests.integration.test_cli import gateway
-from tests.integration.test_daemon import db_rows
+from tests.helpers import db_rows
+import pytest
+
+pytestmark = pytest.mark.database
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "malformed"
 OUTCOMES = {"resident_new", "resident_follow_up", "officer_reply", "auto_reply", "bounce", "loop", "held",

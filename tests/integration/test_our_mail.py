@@ -24,6 +24,8 @@ from tests.helpers import free_port, resident_mail, wait_for, write_config
 from tests.servers.dns import shared as shared_dns
 from tests.servers.tls import make_certificates
 
+pytestmark = pytest.mark.database
+
 
 def gateway(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, **kwargs)
@@ -155,7 +157,7 @@ def test_a_refused_login_names_the_key_and_the_mail_waits(tmp_path, submission_r
         _deliver_once(tmp_path, port, ca, "wrong")
     assert keep.received == []
     assert "[relay] username gw@police.example" in caplog.text and "s3cret" not in caplog.text
-    rows = list(Outbound.select())
+    rows = list(Outbound.select().order_by(Outbound.id))
     assert rows and all(r.state == "queued" and "refused the login" in r.last_error for r in rows[:1])
 
 
@@ -165,7 +167,7 @@ def test_an_untrusted_relay_certificate_is_refused(tmp_path, submission_relay):
     other_ca, _, _ = make_certificates(tmp_path / "other")
     _deliver_once(tmp_path, port, other_ca, "s3cret pass")
     assert keep.received == []
-    row = Outbound.select().first()
+    row = Outbound.select().order_by(Outbound.id).first()
     assert row.state == "queued" and "certificate is not trusted" in row.last_error
 
 

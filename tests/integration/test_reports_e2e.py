@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 
 from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
-from tests.integration.test_daemon import db_rows, send, start
+from tests.helpers import db_rows, second_installation
+from tests.integration.test_daemon import send, start
 from tests.unit.test_bounces import dsn
+import pytest
+
+pytestmark = pytest.mark.database
 
 
 def test_a_bounced_answer_reaches_the_team_and_suppresses_the_address(tmp_path, gateway_process, relay):
@@ -39,7 +43,8 @@ def test_two_gateways_pointed_at_each_other_stop_after_one_exchange(tmp_path, ga
         folder = tmp_path / name
         folder.mkdir()
         domain = f"{name}.example"
-        path = write_config(folder, gateway={"domain": domain, "surgery_address": f"surgery@{domain}"},
+        path = write_config(folder, gateway={"domain": domain, "surgery_address": f"surgery@{domain}",
+                                             **(second_installation() if name == "b" else {})},
                             smtp={"listen": f"127.0.0.1:{ports[name]}"},
                             relay={"host": "127.0.0.1", "port": str(ports[other]), "retry_delays": "60"},
                             team__hightown={"address": f"hightown@{domain}"},

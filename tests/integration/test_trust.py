@@ -11,6 +11,8 @@ import pytest
 from gateway.models import Case, CaseEvent, Inbound, Outbound
 from tests.helpers import resident_mail, signed
 
+pytestmark = pytest.mark.database
+
 A_R = "mx.police.example"
 
 

@@ -6,16 +6,17 @@ Screenshots go to $GATEWAY_SCREENSHOTS (docs/ holds the last ones taken so), els
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from gateway.mail.addresses import token
-from tests.helpers import BASE_CONFIG
+from tests.helpers import BASE_CONFIG, db_rows
 from tests.integration.test_bulletins import start
 from tests.integration.test_cli import gateway
 from tests.servers import chromium
+
+pytestmark = pytest.mark.database
 
 
 
@@ -36,9 +37,8 @@ def test_the_page_speaks_the_residents_language_and_its_button_unsubscribes(tmp_
     daemon, _, http_port, path = start(tmp_path, gateway_process, relay.port)
     for address in ("sian@example.net", "someone@example.net"):
         assert gateway("--config", str(path), "subscribers", "add", address, "--area", "hightown").returncode == 0
-    with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
-        conn.execute("UPDATE subscriber SET language = 'cy' WHERE address = 'sian@example.net'")
-        ids = dict(conn.execute("SELECT address, id FROM subscriber"))
+    db_rows(tmp_path, "UPDATE subscriber SET language = 'cy' WHERE address = 'sian@example.net'")
+    ids = dict(db_rows(tmp_path, "SELECT address, id FROM subscriber"))
     secret = BASE_CONFIG["gateway"]["secret"]
 
     async def welsh(page):

@@ -5,11 +5,15 @@ from __future__ import annotations
 import email
 from email import policy
 
+import pytest
+
 from gateway import bulletins
 from gateway.bulletins import Copies
 from gateway.models import Bulletin, Outbound, Subscription
 from gateway.render import Renderer
 from tests.helpers import resident_mail, signed
+
+pytestmark = pytest.mark.database
 
 AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"},
          "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}

@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pytest
+
 from gateway.inspect import inspect
 from gateway.mail.attachments import dangerous
 from gateway.models import CaseEvent, Inbound
 from tests.helpers import resident_mail
+
+pytestmark = pytest.mark.database
 
 
 def macro_docm() -> bytes:

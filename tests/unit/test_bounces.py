@@ -7,9 +7,13 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from gateway.mail.bounces import read
 from gateway.models import CaseEvent, Outbound, Suppression
 from tests.helpers import resident_mail
+
+pytestmark = pytest.mark.database
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bounces"
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from gateway import store
 from gateway.models import Case, CaseEvent, Inbound
 from tests.conftest import Harness
 from tests.helpers import resident_mail
+
+pytestmark = pytest.mark.database
 
 
 def test_acknowledgements_per_sender_per_day_hold_across_restarts(make_harness, tmp_path):

@@ -1,8 +1,12 @@
 """Officers answer by pressing Reply; residents hear from the team, never from the officer."""
 
+import pytest
+
 from gateway.mail.trim import trim
 from gateway.models import Case, CaseEvent, Inbound
 from tests.helpers import resident_mail, signed
+
+pytestmark = pytest.mark.database
 
 OUTLOOK_REPLY = """#CMD
 Thank you for reporting this. We will patrol Hill Street this week.

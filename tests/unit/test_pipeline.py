@@ -1,8 +1,12 @@
 """The pipeline over a real SQLite database (no sockets): what each kind of mail becomes."""
 
+import pytest
+
 from gateway.mail.addresses import reply_address
 from gateway.models import Case, CaseEvent, Inbound
 from tests.helpers import resident_mail
+
+pytestmark = pytest.mark.database
 
 
 def kinds() -> list[str]:

@@ -8,6 +8,8 @@ from gateway.mail.classify import automatic
 from gateway.mail.parse import parse
 from tests.helpers import resident_mail
 
+pytestmark = pytest.mark.database
+
 ROBOTS = {
     "Exchange out-of-office": dict(subject="Automatic reply: Bikes on the pavement", Auto_Submitted="auto-generated",
                                    X_Auto_Response_Suppress="All"),

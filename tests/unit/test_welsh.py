@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.mail.language import detect
 from gateway.models import Case
 from gateway.workdays import in_words
 from tests.helpers import resident_mail
 from tests.unit.test_officer import officer_reply
+
+pytestmark = pytest.mark.database
 
 WELSH = ("Helo, mae pobl ifanc yn reidio beiciau ar y palmant ger yr ysgol bob nos. "
          "Mae hyn yn beryglus i'r plant. Diolch yn fawr.")
