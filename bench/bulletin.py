@@ -140,13 +140,13 @@ def bare(port: int, copies: list[bytes], workers: int) -> float:
 
 def sample_copies(config: Path, count: int) -> list[bytes]:
     """Real personal copies of the bulletin, rendered as the gateway renders them."""
-    from gateway import config as config_module, store
+    from gateway import config as config_module, db
     from gateway.bulletins import Copies
-    from gateway.models import Outbound
+    from gateway.db.models import Outbound
     from gateway.render import Renderer
 
     settings = config_module.load(config)
-    store.connect(settings.database)
+    db.connect(settings.database)
     copies = Copies(settings, Renderer(settings.templates))
     rows = list(Outbound.select().where(Outbound.bulletin == 1).order_by(Outbound.id.desc()).limit(200))
     rendered = [copies(row) for row in rows]

@@ -13,17 +13,15 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import peewee as pw
-
-from gateway import store
+from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail import compose, language
 from gateway.mail.addresses import token
-from gateway.models import Bulletin, Outbound, Subscriber, Subscription, Suppression, db
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -33,70 +31,36 @@ BULLETIN_PRIORITY = 8   # after every case message
 
 
 def create(areas: Iterable[str], subject: str, body: str, created_by: str, now: dt.datetime,
-           state: str = "enqueuing") -> Bulletin:
-    return Bulletin.create(areas=",".join(areas), subject=subject, body=body, created_by=created_by,
-                           created_at=store.utc(now), state=state)
+           state: str = "enqueuing") -> db.bulletins.Bulletin:
+    return db.bulletins.create(list(areas), subject, body, created_by, now, state)
 
 
-def _active(areas: list[str]):
-    return (Subscription.select(Subscription.subscriber)
-            .where(Subscription.area.in_(areas) & (Subscription.state == "active")))
-
-
-def audience(areas: list[str]) -> tuple[int, int]:
-    """(residents who would receive a bulletin to these areas, suppressed ones skipped)."""
-    subscribers = Subscriber.select().where(Subscriber.id.in_(_active(areas)))
-    total = subscribers.count()
-    suppressed = subscribers.where(Subscriber.address.in_(Suppression.select(Suppression.address))).count()
-    return total - suppressed, suppressed
+audience = db.bulletins.audience
+mark_finished = db.bulletins.mark_finished
+progress_counts = db.bulletins.progress_counts
 
 
 def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: str,
-            progress: Callable[[int, int], None] | None = None, batch: int = BATCH) -> Bulletin:
-    """Give every current subscriber of the bulletin's areas one outbox row; resumable."""
+            progress: Callable[[int, int], None] | None = None, batch: int = BATCH,
+            wait: Callable[[float], object] = time.sleep) -> db.bulletins.db.bulletins.Bulletin | None:
+    """Give every current subscriber of the bulletin's areas one outbox row; resumable, and
+    safe to run in several daemons (and the CLI) at once: each batch is one daemon's."""
     while True:
-        with db.atomic():
-            bulletin = Bulletin.get_by_id(bulletin_id)
-            if bulletin.state != "enqueuing":
-                return bulletin
-            rows = list(Subscriber.select(Subscriber.id, Subscriber.address)
-                        .where(Subscriber.id.in_(_active(bulletin.areas.split(",")))
-                               & (Subscriber.id > bulletin.cursor))
-                        .order_by(Subscriber.id).limit(batch).tuples())
-            now = store.utc(clock.now())
-            if not rows:
-                bulletin.state, bulletin.enqueued_at = "queued", now
-                bulletin.save()
+        now = clock.now()
+        bulletin, finished = db.bulletins.fan_out_batch(bulletin_id, now, now + dt.timedelta(hours=deadline_hours),
+                                                         mail_from, BULLETIN_PRIORITY, batch)
+        if bulletin is None:   # another daemon has this batch (or there is no such bulletin)
+            if db.bulletins.get(bulletin_id) is None:
+                return None
+            wait(0.2)
+            continue
+        if finished:
+            if bulletin.enqueued_at is not None and bulletin.state == "queued":
                 log.info("bulletin %s: %s recipients queued, %s suppressed skipped",
                          bulletin.id, bulletin.recipients, bulletin.skipped)
-                return bulletin
-            suppressed = store.suppressed_among([a for _, a in rows])
-            ours = "@" + mail_from.rpartition("@")[2]
-            suppressed |= {a for _, a in rows if a.endswith(ours)}   # never our own addresses
-            deadline = now + dt.timedelta(hours=deadline_hours)
-            fresh = [dict(created_at=now, purpose="bulletin", mail_from=mail_from, rcpt_to=address,
-                          message_id=f"<bulletin-{bulletin.id}-{sid}@{mail_from.rpartition('@')[2]}>",
-                          raw=b"", priority=BULLETIN_PRIORITY, next_attempt_at=now, deadline=deadline,
-                          bulletin=bulletin.id, subscriber=sid)
-                     for sid, address in rows if address not in suppressed]
-            for start in range(0, len(fresh), 500):  # SQLite's limit on bound variables
-                Outbound.insert_many(fresh[start:start + 500]).on_conflict_ignore().execute()
-            bulletin.cursor = rows[-1][0]
-            bulletin.recipients += len(fresh)
-            bulletin.skipped += len(rows) - len(fresh)
-            bulletin.save()
+            return bulletin
         if progress is not None:
             progress(bulletin.recipients, bulletin.skipped)
-
-
-def mark_finished() -> int:
-    """Bulletins fully fanned out with nothing left to send become `sent` (their failed and
-    skipped copies stay counted on their rows); how many changed."""
-    return (Bulletin.update(state="sent")
-            .where((Bulletin.state == "queued")
-                   & ~pw.fn.EXISTS(Outbound.select(Outbound.id).where((Outbound.bulletin == Bulletin.id)
-                                                                       & (Outbound.state == "queued"))))
-            .execute())
 
 
 def area_names(areas, language: str = "en") -> str:
@@ -125,16 +89,6 @@ def sections(body: str) -> dict[str, str]:
     return {other: before, named: after} if before and after else {}
 
 
-def progress_counts(bulletin_id: int) -> dict[str, int]:
-    """Outbox rows of a bulletin by state: queued, sent, failed, skipped."""
-    counts = {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}
-    query = (Outbound.select(Outbound.state, pw.fn.COUNT(Outbound.id).alias("n"))
-             .where(Outbound.bulletin == bulletin_id).group_by(Outbound.state).tuples())
-    for state, n in query:
-        counts[state] = n
-    return counts
-
-
 @dataclass
 class Copies:
     """Renders a resident's copy of a bulletin when it is sent (bulletins cached per worker)."""
@@ -146,16 +100,16 @@ class Copies:
         self._cache: dict[tuple[int, tuple[str, ...]], compose.BulletinMessage] = {}
         # row id -> (subscriber, the bulletin's areas they still take, in the bulletin's order);
         # copies are cached per bulletin, areas and language
-        self._ready: dict[int, tuple[store.Person | None, tuple[str, ...]]] = {}
-        self._bulletins: dict[int, Bulletin | None] = {}
+        self._ready: dict[int, tuple[db.people.Person | None, tuple[str, ...]]] = {}
+        self._bulletins: dict[int, db.bulletins.Bulletin | None] = {}
 
-    def prepare(self, rows: list[Outbound]) -> None:
+    def prepare(self, rows: list[db.outbox.Delivery]) -> None:
         """Look up a whole claimed batch in three queries instead of four per copy."""
         self._ready = {}
-        self._bulletins = {b.id: b for b in Bulletin.select().where(Bulletin.id.in_({r.bulletin for r in rows}))}
+        self._bulletins = db.bulletins.several({r.bulletin for r in rows})
         if not rows:
             return
-        people, active, suppressed = store.subscribers_for_sending(list({r.subscriber for r in rows}))
+        people, active, suppressed = db.people.subscribers_for_sending(list({r.subscriber for r in rows}))
         for row in rows:
             person = people.get(row.subscriber)
             bulletin = self._bulletin(row.bulletin)
@@ -164,7 +118,7 @@ class Copies:
                   and person.address not in suppressed)
             self._ready[row.id] = (person, tuple(a for a in areas if ok and (person.id, a) in active))
 
-    def __call__(self, row: Outbound) -> bytes | None:
+    def __call__(self, row: db.outbox.Delivery) -> bytes | None:
         """The copy for this outbox row, or None if the resident is no longer subscribed."""
         if row.id in self._ready:
             subscriber, theirs = self._ready.pop(row.id)
@@ -184,25 +138,23 @@ class Copies:
         return compose.personal_copy(message, subscriber.address, subscriber.name, unsubscribe, url,
                                      row.message_id)
 
-    def _bulletin(self, bulletin_id: int) -> Bulletin | None:
+    def _bulletin(self, bulletin_id: int) -> db.bulletins.Bulletin | None:
         """Bulletins are read once a batch (their state may change: a cancel must be seen)."""
         if bulletin_id not in self._bulletins:
-            self._bulletins[bulletin_id] = Bulletin.get_or_none(Bulletin.id == bulletin_id)
+            self._bulletins[bulletin_id] = db.bulletins.get(bulletin_id)
         return self._bulletins[bulletin_id]
 
-    def _check(self, row: Outbound) -> tuple[Subscriber | None, tuple[str, ...]]:
+    def _check(self, row: db.outbox.Delivery) -> tuple[db.people.Subscriber | None, tuple[str, ...]]:
         bulletin = self._bulletin(row.bulletin)
-        subscriber = Subscriber.get_or_none(Subscriber.id == row.subscriber)
+        subscriber = db.people.subscriber(row.subscriber)
         if bulletin is None or subscriber is None or bulletin.state == "cancelled":
             return subscriber, ()
-        if Suppression.select().where(Suppression.address == subscriber.address).exists():
+        if db.people.is_suppressed(subscriber.address):
             return subscriber, ()
-        still = {a for (a,) in Subscription.select(Subscription.area).where(
-            (Subscription.subscriber == subscriber.id) & Subscription.area.in_(bulletin.areas.split(","))
-            & (Subscription.state == "active")).tuples()}
+        still = db.people.active_areas(subscriber.id, bulletin.areas.split(","))
         return subscriber, tuple(a for a in bulletin.areas.split(",") if a in still)
 
-    def _message(self, bulletin: Bulletin, theirs: tuple[str, ...], lang: str) -> compose.BulletinMessage:
+    def _message(self, bulletin: db.bulletins.Bulletin, theirs: tuple[str, ...], lang: str) -> compose.BulletinMessage:
         s = self.settings
         areas = [a for a in (s.area(k) for k in theirs) if a is not None]
         first = areas[0] if areas else None
@@ -215,7 +167,7 @@ class Copies:
                    else f"Alerts <alerts.{s.domain}>")
         reply_to = f"area+{first.key}@{s.domain}" if first else s.surgery_address
         message = compose.bulletin(team.name, s.surgery_address, bulletin.subject, list_id, reply_to, s.domain,
-                                   store.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
+                                   db.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
                                    named, unnamed)
         self._cache[(bulletin.id, theirs, lang)] = message
         return message
@@ -245,8 +197,7 @@ def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, st
     was interrupted), then wake the delivery workers."""
     while not stop.is_set():
         try:
-            pending = [b.id for b in Bulletin.select(Bulletin.id).where(Bulletin.state == "enqueuing")]
-            for bulletin_id in pending:
+            for bulletin_id in db.bulletins.enqueuing():
                 fan_out(bulletin_id, clock, settings.retry_deadline_hours, settings.surgery_address,
                         progress=lambda *_: wake.set())
                 wake.set()

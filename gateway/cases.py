@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from gateway import store
+from gateway import db
 from gateway.mail.parse import parse
-from gateway.models import Case
 
 NOTE_EVENTS = {"note", "assigned", "held", "reopened", "command_error"}
 
@@ -20,18 +19,18 @@ class Entry:
     text: str
 
 
-def conversation(case: Case) -> list[Entry]:
-    inbound, outbound = store.case_mail(case)
+def conversation(case: db.cases.Case) -> list[Entry]:
+    inbound, outbound = db.cases.case_mail(case)
     entries = []
     for row in inbound:
         msg = parse(bytes(row.raw))
-        entries.append(Entry(store.as_datetime(row.received_at), msg.from_address or row.mail_from or "<>",
+        entries.append(Entry(db.as_datetime(row.received_at), msg.from_address or row.mail_from or "<>",
                              row.kind or row.state, msg.text.strip()))
     for row in outbound:
         msg = parse(bytes(row.raw))
-        entries.append(Entry(store.as_datetime(row.created_at), f"gateway -> {row.rcpt_to}",
+        entries.append(Entry(db.as_datetime(row.created_at), f"gateway -> {row.rcpt_to}",
                              f"{row.purpose} ({row.state})", msg.text.strip()))
-    for event in store.case_events(case):
+    for event in db.cases.case_events(case):
         if event.kind in NOTE_EVENTS:
-            entries.append(Entry(store.as_datetime(event.at), "event", event.kind, event.detail))
+            entries.append(Entry(db.as_datetime(event.at), "event", event.kind, event.detail))
     return sorted(entries, key=lambda e: e.at)

@@ -14,14 +14,13 @@ from typing import Callable
 from dataclasses import asdict, dataclass, field
 from email.utils import parseaddr
 
-from gateway import pipeline
+from gateway import db, pipeline
 from gateway.pipeline import notify
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail import attachments, bounces, classify, language, urgency
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
-from gateway.models import Inbound, db
 from gateway.render import Renderer
 from gateway.trust.dns import Resolver
 
@@ -194,10 +193,10 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             clock: Clock) -> None:
     mail_from = _envelope_sender(msg)
     if msg.message_id:
-        earlier = Inbound.select().where(Inbound.message_id == msg.message_id).order_by(Inbound.id).first()
+        earlier = db.intake.first_with_message_id(msg.message_id)
         if earlier is not None:
             reading.kind = earlier.kind or "invalid"
-            reading.case = earlier.case.reference if earlier.case_id else None
+            reading.case = db.cases.case_by_id(earlier.case_id).reference if earlier.case_id else None
             reading.auto_submitted = classify.automatic(msg, mail_from) is not None
             reading.problems.extend(msg.problems)
             reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")

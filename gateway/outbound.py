@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from gateway import store
+from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.mail import compose
 from gateway.mail.addresses import token_address
-from gateway.models import Outbound
 from gateway.relay import open_relay
 from gateway.trust.dkim import sign_if_configured
 
@@ -66,7 +65,7 @@ class Deliverer:
     control then stops counting the outbox, which cannot drain) and cleared by a delivery."""
 
     def __init__(self, settings: Settings, clock: Clock, owner: str,
-                 copies: Callable[[Outbound], bytes | None] | None = None, rate: RateLimit | None = None,
+                 copies: Callable[[db.outbox.Delivery], bytes | None] | None = None, rate: RateLimit | None = None,
                  relay_down: threading.Event | None = None):
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate, self.relay_down = copies, rate, relay_down
@@ -80,7 +79,7 @@ class Deliverer:
 
         Each message is marked sent in its own commit as soon as the relay takes it, so a
         crash can send again at most the one message in hand."""
-        rows = store.claim_outbound_batch(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
+        rows = db.outbox.claim_outbound_batch(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
         if not rows:
             if self._smtp is not None and time.monotonic() - self._last_used > LINGER_SECONDS:
                 self.close()
@@ -90,29 +89,29 @@ class Deliverer:
         renewed_at, held = time.monotonic(), {r.id for r in rows}
         for n, row in enumerate(rows):
             if self.stopping is not None and self.stopping.is_set():
-                store.release([r.id for r in rows[n:] if r.id in held])
+                db.outbox.release([r.id for r in rows[n:] if r.id in held])
                 break
             if time.monotonic() - renewed_at > self.settings.lease_seconds / 2:
                 # Slow going (a slow relay, a busy machine): keep the lease on what is left,
                 # and leave alone any row whose lease ran out, which another worker now holds.
-                held = store.renew_leases([r.id for r in rows[n:] if r.id in held], row.lease_owner,
+                held = db.outbox.renew_leases([r.id for r in rows[n:] if r.id in held], row.lease_owner,
                                           self.clock.now(), self.settings.lease_seconds)
                 renewed_at = time.monotonic()
             if row.id not in held:
                 log.info("outbound %s: its lease ran out while waiting; another worker has it", row.id)
                 continue
             if not self._deliver(row):  # the relay is down: let the rest wait their turn
-                store.release([r.id for r in rows[n + 1:] if r.id in held])
+                db.outbox.release([r.id for r in rows[n + 1:] if r.id in held])
                 break
         return True
 
-    def _deliver(self, row: Outbound) -> bool:
+    def _deliver(self, row: db.outbox.Delivery) -> bool:
         """Send one claimed message and record the outcome; False if the relay is unreachable."""
         raw = bytes(row.raw)
         if row.bulletin is not None:
             copy = self.copies(row) if self.copies else None
             if copy is None:
-                store.mark_skipped(row.id, "no longer subscribed, or suppressed")
+                db.outbox.mark_skipped(row.id, "no longer subscribed, or suppressed")
                 return True
             raw = copy
         if row.purpose == "resident_ack" and self._over_ack_cap(row):
@@ -132,47 +131,47 @@ class Deliverer:
                 self.relay_down.set()
             return reachable
         except PermanentFailure as exc:
-            store.mark_failed(row.id, str(exc))
+            db.outbox.mark_failed(row.id, str(exc))
             self._report_refusal(row, raw, exc)
             log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
         else:
-            store.mark_sent(row.id, self.clock.now())
+            db.outbox.mark_sent(row.id, self.clock.now())
             if self.relay_down is not None and self.relay_down.is_set():
                 self.relay_down.clear()
             log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
                     row.id, row.purpose, row.rcpt_to)
         return True
 
-    def _over_ack_cap(self, row: Outbound) -> bool:
+    def _over_ack_cap(self, row: db.outbox.Delivery) -> bool:
         """[limits] acks_per_hour: over it, an acknowledgement waits (not an attempt) and goes
         once the last hour's count allows, oldest first."""
         limit, now = self.settings.acks_per_hour, self.clock.now()
-        if not limit or store.acks_sent_since(now - dt.timedelta(hours=1), limit) < limit:
+        if not limit or db.outbox.acks_sent_since(now - dt.timedelta(hours=1), limit) < limit:
             return False
         at = now + dt.timedelta(seconds=ACK_WAIT_SECONDS)
-        store.wait_for_ack_slot(row.id, at, at + dt.timedelta(hours=self.settings.retry_deadline_hours),
+        db.outbox.wait_for_ack_slot(row.id, at, at + dt.timedelta(hours=self.settings.retry_deadline_hours),
                                 f"waiting: over [limits] acks_per_hour ({limit})")
         log.info("outbound %s: acknowledgement waits, %s already sent in the last hour", row.id, limit)
         return True
 
-    def _report_refusal(self, row: Outbound, raw: bytes, failure: PermanentFailure) -> None:
+    def _report_refusal(self, row: db.outbox.Delivery, raw: bytes, failure: PermanentFailure) -> None:
         """A refusal at send time is a bounce like any other: a delivery report goes to the
         message's VERP address, through the pipeline, which records it on the case, tells
         the team when it was for a resident, and suppresses the address only when the reply
         says the address itself is dead."""
         status = failure.status or "5.0.0"
         report = compose.delivery_report(self.settings.domain, row.rcpt_to, status, str(failure), raw, self.clock.now())
-        store.save_inbound(report, "", [self.return_path(row)], "relay", self.clock.now())
+        db.intake.save_inbound(report, "", [self.return_path(row)], "relay", self.clock.now())
         if self.reported is not None:
             self.reported.set()
 
-    def return_path(self, row: Outbound) -> str:
+    def return_path(self, row: db.outbox.Delivery) -> str:
         """The envelope sender: a signed bounces+<id> address (VERP), so a delivery report
         names the very message that failed."""
         s = self.settings
         return token_address("bounces", row.id, s.secret, s.domain)
 
-    def _send(self, row: Outbound, raw: bytes) -> None:
+    def _send(self, row: db.outbox.Delivery, raw: bytes) -> None:
         if not self.settings.relay_host:
             try:
                 write_spool(self.settings.spool, row, raw, self.return_path(row))
@@ -200,7 +199,7 @@ class Deliverer:
             raise TemporaryFailure(f"relay {self.settings.relay_host}:{self.settings.relay_port}: "
                                    f"{type(exc).__name__}: {exc}") from exc
 
-    def _options(self, smtp: smtplib.SMTP, row: Outbound, raw: bytes) -> list[str]:
+    def _options(self, smtp: smtplib.SMTP, row: db.outbox.Delivery, raw: bytes) -> list[str]:
         """SMTPUTF8 for an internationalised address (jérôme@...), where the relay offers it;
         where it does not, the message can never go that way: a permanent failure, said so."""
         head = raw.split(b"\r\n\r\n", 1)[0]
@@ -241,15 +240,15 @@ class Deliverer:
                 pass
             self._smtp = None
 
-    def _retry_later(self, row: Outbound, error: str) -> None:
+    def _retry_later(self, row: db.outbox.Delivery, error: str) -> None:
         delays = self.settings.retry_delays
         delay = delays[min(row.attempts, len(delays)) - 1]
         at = self.clock.now() + dt.timedelta(seconds=delay)
-        if store.utc(at) > row.deadline:
-            store.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}")
+        if db.utc(at) > row.deadline:
+            db.outbox.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}")
             log.warning("outbound %s to %s failed: retry deadline passed (%s)", row.id, row.rcpt_to, error)
             return
-        store.reschedule(row.id, at, error)
+        db.outbox.reschedule(row.id, at, error)
         log.info("outbound %s to %s deferred for %ss: %s", row.id, row.rcpt_to, delay, error)
 
 
@@ -262,10 +261,10 @@ def _failure(code: int, reply: bytes | str) -> Exception:
     return PermanentFailure(message, status=enhanced.group(1) if enhanced else "5.0.0")
 
 
-def write_spool(folder: Path, row: Outbound, raw: bytes | None = None, return_path: str | None = None) -> Path:
+def write_spool(folder: Path, row: db.outbox.Delivery, raw: bytes | None = None, return_path: str | None = None) -> Path:
     """Write one message as <folder>/<time>-<id>-<purpose>.eml, atomically and durably."""
     folder.mkdir(parents=True, exist_ok=True)
-    created = store.as_datetime(row.created_at)
+    created = db.as_datetime(row.created_at)
     name = f"{created:%Y%m%dT%H%M%S}-{row.id:08d}-{row.purpose}.eml"
     envelope = f"Return-Path: <{return_path or row.mail_from}>\nDelivered-To: {row.rcpt_to}\n".encode()
     body = (bytes(row.raw) if raw is None else raw).replace(b"\r\n", b"\n")
@@ -287,7 +286,7 @@ def run_loop(deliverer: Deliverer, wake: threading.Event, stop: threading.Event,
     deliverer.stopping = stop
     # A "sent" mark lost to a power cut means one message sent twice, never one lost, so this
     # thread's commits need not wait for the disk: process crashes are still safe (WAL).
-    store.relaxed_durability_for_this_thread()
+    db.relaxed_durability_for_this_thread()
     while not stop.is_set():
         try:
             busy = deliverer.deliver_one()

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from gateway import store, worker
+from gateway import db, worker
 from gateway.clock import SystemClock
 from gateway.config import Settings
 from gateway.render import Renderer
@@ -148,7 +148,7 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the main process, which stops us
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s[pipeline]: %(message)s")
-    store.connect(settings.database)
+    db.connect(settings.database)
     from gateway.mail import language
 
     language.warm()   # before the first claim: loading the model must not eat a lease

@@ -16,7 +16,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from gateway import bulletins, outbound, store
+from gateway import bulletins, db, outbound
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -95,13 +95,13 @@ class Service:
         started = self.clock.now()
         while True:
             try:
-                store.daemon_seen(self.owner, socket.gethostname(), os.getpid(), started, self.clock.now())
+                db.cluster.daemon_seen(self.owner, socket.gethostname(), os.getpid(), started, self.clock.now())
             except Exception:   # the database briefly unavailable: say so next time
                 log.warning("heartbeat: could not write to the database; trying again")
             if stop.wait(HEARTBEAT_SECONDS):
                 break
         try:
-            store.daemon_gone(self.owner)
+            db.cluster.daemon_gone(self.owner)
         except Exception:
             pass
 
@@ -149,8 +149,8 @@ class Service:
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """Bind the database, apply migrations, and assemble the service (not yet started)."""
     clock = clock or SystemClock()
-    store.connect(settings.database)
-    applied = store.migrate(clock.now())
+    db.connect(settings.database)
+    applied = db.migrate(clock.now())
     if applied:
         log.info("database migrated: %s", ", ".join(applied))
     if not settings.relay_host:

@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator
 
-from gateway import store
+from gateway import db
 from gateway.config import Settings
-from gateway.models import Subscriber, Subscription, db
 
 ADDRESS_RE = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$")
 BATCH = 1000
@@ -45,41 +44,15 @@ def add(address: str, areas: Iterable[str], name: str, now: dt.datetime,
 
 def _add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime,
               resubscribe: bool = False) -> tuple[int, list[str]]:
-    at = store.utc(now)
-    with db.atomic():
-        # An administrator's list does not say which language a resident reads: "" (unknown),
-        # so their bulletins come in Welsh and English, Welsh first, as Welsh public bodies do.
-        Subscriber.insert_many([{"address": a, "name": n[:200], "created_at": at, "language": ""}
-                                for a, n, _ in rows]) \
-            .on_conflict_ignore().execute()
-        ids = dict(Subscriber.select(Subscriber.address, Subscriber.id)
-                   .where(Subscriber.address.in_([a for a, _, _ in rows])).tuples())
-        wanted = [(ids[a], area) for a, _, areas in rows for area in areas]
-        existing = {(s, area): state for s, area, state in Subscription
-                    .select(Subscription.subscriber, Subscription.area, Subscription.state)
-                    .where(Subscription.subscriber.in_(list(ids.values()))).tuples()}
-        fresh = [{"subscriber": s, "area": area, "state": "active", "created_at": at, "confirmed_at": at}
-                 for s, area in dict.fromkeys(wanted) if (s, area) not in existing]
-        Subscription.insert_many(fresh).on_conflict_ignore().execute()
-        # Someone who ended a subscription asked us to stop: an administrator's list (often an
-        # export of this one) never brings them back, unless they have asked again.
-        again = ("pending", "ended") if resubscribe else ("pending",)
-        restarted = [(s, area) for s, area in dict.fromkeys(wanted) if existing.get((s, area)) in again]
-        for s, area in restarted:
-            Subscription.update(state="active", confirmed_at=at, ended_at=None) \
-                .where((Subscription.subscriber == s) & (Subscription.area == area)).execute()
-        address_of = {i: a for a, i in ids.items()}
-        left = [f"{address_of[s]} {area}: they unsubscribed (use --resubscribe only if they have asked again)"
-                for s, area in dict.fromkeys(wanted) if existing.get((s, area)) == "ended" and not resubscribe]
-    return len(fresh) + len(restarted), left
+    added, left = db.people.add_many(rows, now, resubscribe)
+    return added, [f"{address} {area}: they unsubscribed (use --resubscribe only if they have asked again)"
+                   for address, area in left]
 
 
 def remove(address: str, now: dt.datetime) -> int | None:
     """End every subscription of an address; None if it is not on the list."""
-    from gateway.pipeline.alerts import unsubscribe
-
-    subscriber = Subscriber.get_or_none(Subscriber.address == address.strip().lower())
-    return None if subscriber is None else unsubscribe(subscriber, now)
+    subscriber = db.people.subscriber(address=address.strip())
+    return None if subscriber is None else db.people.unsubscribe(subscriber.id, now)
 
 
 def import_csv(handle: IO[str], settings: Settings, default_areas: tuple[str, ...], now: dt.datetime,
@@ -146,14 +119,8 @@ def _unescaped(cell: str) -> str:
 
 def rows(area: str | None = None, state: str | None = None) -> Iterator[dict]:
     """Every subscriber with their areas by state, streamed in address order."""
-    query = (Subscription.select(Subscriber.address, Subscriber.name, Subscription.area, Subscription.state)
-             .join(Subscriber).order_by(Subscriber.address, Subscription.area))
-    if area:
-        query = query.where(Subscription.area == area)
-    if state:
-        query = query.where(Subscription.state == state)
     current: dict | None = None
-    for address, name, sub_area, sub_state in query.tuples().iterator():
+    for address, name, sub_area, sub_state in db.people.subscriptions(area, state):
         if current is None or current["address"] != address:
             if current is not None:
                 yield current

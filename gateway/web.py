@@ -18,10 +18,10 @@ import threading
 
 from aiohttp import web
 
+from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail.addresses import verify_token
-from gateway.models import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,9 @@ class WebServer:
         self.loop.close()
         self.thread = None
 
-    def _subscriber(self, request: web.Request) -> Subscriber | None:
+    def _subscriber(self, request: web.Request) -> db.people.Subscriber | None:
         value = verify_token(request.match_info["token"], "unsubscribe", self.settings.secret)
-        return Subscriber.get_or_none(Subscriber.id == int(value)) if value else None
+        return db.people.subscriber(int(value)) if value else None
 
     async def page(self, request: web.Request) -> web.Response:
         subscriber = await asyncio.to_thread(self._subscriber, request)
@@ -116,12 +116,10 @@ class WebServer:
         return _page(langs, "done_title", lambda w: f"<p>{w['done']}</p>")
 
     def _end(self, request: web.Request) -> int | None:
-        from gateway.pipeline.alerts import unsubscribe
-
         subscriber = self._subscriber(request)
         if subscriber is None:
             return None
-        ended = unsubscribe(subscriber, self.clock.now())
+        ended = db.people.unsubscribe(subscriber.id, self.clock.now())
         log.info("subscriber %s unsubscribed over HTTP (%s subscription(s) ended)", subscriber.id, ended)
         return ended
 
@@ -129,7 +127,7 @@ class WebServer:
         return web.Response(text="ok\n")
 
 
-def _languages(request: web.Request, subscriber: Subscriber | None) -> list[str]:
+def _languages(request: web.Request, subscriber: db.people.Subscriber | None) -> list[str]:
     asked = request.query.get("lang", "")
     if asked in WORDS:
         return [asked]

@@ -18,10 +18,9 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from gateway import pipeline, store
+from gateway import db, pipeline
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.models import Inbound, db
 from gateway.render import Renderer
 from gateway.trust.dns import Resolver
 
@@ -44,13 +43,13 @@ class InboundWorker:
 
     def process_one(self) -> bool:
         """Claim and process what is stored, up to a batch; False when there is nothing."""
-        items = store.claim_inbound(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
+        items = db.intake.claim_inbound(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
         if not items:
             return False
         fresh = []
         for item in items:
             if item.attempts > MAX_ATTEMPTS:
-                store.park_inbound(item.id, "claim", f"taken {item.attempts - 1} times without finishing",
+                db.intake.park_inbound(item.id, "claim", f"taken {item.attempts - 1} times without finishing",
                                    self.clock.now())
                 log.error("inbound %s parked: taken %s times without finishing", item.id, item.attempts - 1)
             elif item.attempts > 1:
@@ -63,7 +62,7 @@ class InboundWorker:
             prepared = prepared[self.process_together(prepared):]
         return True
 
-    def _prepare(self, item: Inbound) -> tuple[pipeline.Context, pipeline.StageFailure | None]:
+    def _prepare(self, item: db.intake.Message) -> tuple[pipeline.Context, pipeline.StageFailure | None]:
         ctx = pipeline.Context(settings=self.settings, clock=self.clock, renderer=self.renderer,
                                inbound_id=item.id, raw=bytes(item.raw), mail_from=item.mail_from,
                                rcpt_tos=[r for r in item.rcpt_tos.split("\n") if r],
@@ -103,15 +102,15 @@ class InboundWorker:
                     kind = pipeline.run(ctx)
                     if kind == "deferred":   # its sender could not be checked yet: later
                         until = self.clock.now() + dt.timedelta(seconds=ctx.defer_seconds)
-                        store.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred")
+                        db.intake.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred")
                     else:
                         why = ctx.notes[-1][:500] if kind in SET_ASIDE and ctx.notes else None
-                        store.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now(), why)
+                        db.intake.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now(), why)
                 return kind, None
             except pipeline.StageFailure as caught:
                 failure = caught
         detail = "".join(traceback.format_exception(failure.error))[-4000:]
-        store.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now())
+        db.intake.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now())
         return None, failure
 
 

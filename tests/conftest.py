@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway import config, store
+from gateway import config, db
 from gateway.clock import FakeClock
 from gateway.mail.parse import parse
-from gateway.models import Outbound
+from gateway.db.models import Outbound
 from gateway.render import Renderer
 from gateway.worker import InboundWorker
 from tests import helpers
@@ -54,7 +54,7 @@ def backend(request):
         yield name
     finally:
         helpers.database_url = helpers.new_database = None
-        store.close()
+        db.close()
 
 
 class Harness:
@@ -63,8 +63,8 @@ class Harness:
     def __init__(self, folder: Path, **sections):
         self.settings = config.load(write_config(folder, **sections))
         self.clock = FakeClock()
-        store.connect(self.settings.database)
-        store.migrate(self.clock.now())
+        db.connect(self.settings.database)
+        db.migrate(self.clock.now())
         self.worker = InboundWorker(self.settings, self.clock, Renderer(), "test")
 
     def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None,
@@ -73,7 +73,7 @@ class Harness:
         raw = msg if isinstance(msg, bytes) else msg.as_bytes()
         if mail_from is None:
             mail_from = parse(raw).from_address
-        inbound_id = store.save_inbound(raw, mail_from, rcpt_tos or ["surgery@surgery.example.org"],
+        inbound_id = db.intake.save_inbound(raw, mail_from, rcpt_tos or ["surgery@surgery.example.org"],
                                         "smtp", self.clock.now(), peer=peer, helo=helo)
         while self.worker.process_one():
             pass

@@ -23,10 +23,9 @@ from email.utils import getaddresses, parseaddr
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from gateway import store
+from gateway import db
 from gateway.clock import Clock
 from gateway.config import Imap, Settings
-from gateway.models import db
 
 log = logging.getLogger(__name__)
 logging.getLogger("imapclient").setLevel(logging.INFO)  # its debug log would show the LOGIN line
@@ -138,7 +137,7 @@ class ImapIntake:
                     if raw is None:  # expunged by someone else meanwhile
                         continue
                     mail_from, rcpt_tos = self._envelope(raw)
-                    _, new = store.save_inbound_once(raw, mail_from, rcpt_tos, "imap", self.clock.now())
+                    _, new = db.intake.save_inbound_once(raw, mail_from, rcpt_tos, "imap", self.clock.now())
                     taken += new
                     handled.append(uid)
                     highest = max(highest, uid)
@@ -146,7 +145,7 @@ class ImapIntake:
                 self.wake.set()
             self._finish(client, handled)
             if handled and not self.imap.done_folder:
-                store.set_imap_state(self.state_key, uidvalidity, highest, self.clock.now())
+                db.intake.set_imap_state(self.state_key, uidvalidity, highest, self.clock.now())
         if taken:
             log.info("IMAP: took in %s message(s) from %s", taken, self.imap.folder)
         return taken
@@ -154,7 +153,7 @@ class ImapIntake:
     def _waiting(self, client: IMAPClient, uidvalidity: int) -> list[int]:
         if self.imap.done_folder:  # whatever is still in the folder has not been finished
             return sorted(client.search(["NOT", "DELETED"]))
-        state = store.imap_state(self.state_key)
+        state = db.intake.imap_state(self.state_key)
         last = 0
         if state is not None and state.uidvalidity == uidvalidity:
             last = state.last_uid

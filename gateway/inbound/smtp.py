@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway import store
+from gateway import db
 from gateway.bulletins import BULLETIN_PRIORITY
 from gateway.clock import Clock
 from gateway.config import Settings
@@ -63,7 +63,7 @@ class GroupCommitter:
                     break
                 group.append(more)
             try:
-                ids = store.save_inbound_group([item[:5] for item in group], "smtp", self.clock.now())
+                ids = db.intake.save_inbound_group([item[:5] for item in group], "smtp", self.clock.now())
             except Exception:  # one bad message must not fail the others: each alone, then
                 self._one_by_one(group)
             else:
@@ -76,7 +76,7 @@ class GroupCommitter:
         for item in group:
             future = item[-1]
             try:
-                future.set_result(store.save_inbound_group([item[:5]], "smtp", self.clock.now())[0])
+                future.set_result(db.intake.save_inbound_group([item[:5]], "smtp", self.clock.now())[0])
             except Exception as exc:
                 future.set_exception(exc)
 
@@ -101,7 +101,7 @@ class InFlow:
             self.checked_at = self.clock.monotonic()
             try:
                 outbox = self.relay_down is None or not self.relay_down.is_set()   # it cannot drain now
-                self.behind = store.backlog(self.backlog, self.clock.now(), BULLETIN_PRIORITY,
+                self.behind = db.intake.backlog(self.backlog, self.clock.now(), BULLETIN_PRIORITY,
                                             outbox=outbox) >= self.backlog
             except Exception:  # the database unreadable: take the mail; storing it will tell
                 self.behind = False

@@ -16,7 +16,7 @@ from gateway.clock import Clock
 from gateway.config import Settings, Team
 from gateway.errors import StageStop
 from gateway.mail.parse import ParsedMessage
-from gateway.models import Case
+from gateway.db.cases import Case
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)

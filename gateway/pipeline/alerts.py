@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 
-from gateway import bulletins, store
+from gateway import bulletins, db
 from gateway.errors import Discard, Hold
 from gateway.mail import classify, compose, language
 from gateway.mail.addresses import split, token_address, verify_token_address
 from gateway.mail.trim import reply_text
-from gateway.models import Bulletin, Subscriber, Subscription
 from gateway.pipeline import Context
 from gateway.pipeline.notify import enqueue_without_case
 
@@ -61,19 +60,8 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
     if not areas:
         _send(ctx, "alerts/no_area", SUBJECTS["no_area"][lang], msg.from_address, lang=lang, areas=settings.areas)
         return "subscribe_unknown_area", "named no known area"
-    subscriber, created = Subscriber.get_or_create(address=msg.from_address, defaults={
-        "name": _echoable_name(ctx), "created_at": store.utc(now), "language": lang})
-    if not created and subscriber.language != lang:   # the language they wrote in last is theirs
-        subscriber.language = lang
-        subscriber.save()
-    pending = []
-    for area in areas:
-        row, created = Subscription.get_or_create(subscriber=subscriber, area=area.key,
-                                                  defaults={"created_at": store.utc(now)})
-        if row.state != "active":
-            row.state, row.ended_at = "pending", None
-            row.save()
-            pending.append(area)
+    subscriber, keys = db.people.sign_up(msg.from_address, _echoable_name(ctx), lang, [a.key for a in areas], now)
+    pending = [a for a in areas if a.key in keys]
     if not pending:
         _send(ctx, "alerts/already", SUBJECTS["already"][lang], msg.from_address, lang=lang,
               areas=areas, resident_name=subscriber.name)
@@ -108,17 +96,12 @@ def _areas_named(ctx: Context) -> list:
 def _confirm(ctx: Context, address: str) -> tuple[str, str]:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
     value = verify_token_address(address, "confirm", settings.secret, settings.domain)
-    subscriber = value and Subscriber.get_or_none(Subscriber.id == int(value))
+    subscriber = value and db.people.subscriber(int(value))
     if not subscriber:
         raise Hold("invalid", "a confirmation address that is not one of ours")
     if msg.from_address != subscriber.address:
         raise Hold("held", f"confirmation for {subscriber.address} sent from {msg.from_address}")
-    started = list(Subscription.select().where((Subscription.subscriber == subscriber)
-                                               & (Subscription.state == "pending")))
-    for row in started:
-        row.state, row.confirmed_at = "active", store.utc(now)
-        row.save()
-    areas = [a for a in (settings.area(r.area) for r in started) if a]
+    areas = [a for a in (settings.area(key) for key in db.people.confirm(subscriber.id, now)) if a]
     if areas:
         lang = subscriber.language or "en"
         _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + bulletins.area_names(areas, lang),
@@ -130,20 +113,14 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
 def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     settings, now = ctx.settings, ctx.clock.now()
     value = verify_token_address(address, "unsubscribe", settings.secret, settings.domain)
-    subscriber = value and Subscriber.get_or_none(Subscriber.id == int(value))
+    subscriber = value and db.people.subscriber(int(value))
     if not subscriber:
         raise Hold("invalid", "an unsubscribe address that is not one of ours")
-    ended = unsubscribe(subscriber, now)
+    ended = db.people.unsubscribe(subscriber.id, now)
     lang = subscriber.language or "en"
     _send(ctx, "alerts/unsubscribed", SUBJECTS["unsubscribed"][lang], subscriber.address, lang=lang,
           resident_name=subscriber.name)
     return "unsubscribed", f"{subscriber.address}: {ended} subscription(s) ended"
-
-
-def unsubscribe(subscriber: Subscriber, now) -> int:
-    """End every subscription of a resident at once (by mail, the web, or the CLI)."""
-    return (Subscription.update(state="ended", ended_at=store.utc(now))
-            .where((Subscription.subscriber == subscriber) & (Subscription.state != "ended")).execute())
 
 
 def _officer_of(ctx: Context, area_key: str):
@@ -187,16 +164,14 @@ def _refuse(ctx: Context, area_key: str) -> tuple[str, str]:
 def _publish(ctx: Context, address: str) -> tuple[str, str]:
     settings, msg = ctx.settings, ctx.msg
     value = verify_token_address(address, "publish", settings.secret, settings.domain)
-    bulletin = value and Bulletin.get_or_none(Bulletin.id == int(value))
+    bulletin = value and db.bulletins.get(int(value))
     if not bulletin:
         raise Hold("invalid", "a publish address that is not one of ours")
     area, team = _officer_of(ctx, bulletin.areas.split(",")[0])
     if team is None:
         return _refuse(ctx, bulletin.areas)
-    if bulletin.state != "draft":
+    if not db.bulletins.publish(bulletin.id):
         return "bulletin_publish_again", f"bulletin {bulletin.id} is already {bulletin.state}"
-    bulletin.state = "enqueuing"
-    bulletin.save()
     recipients, _ = bulletins.audience(bulletin.areas.split(","))
     _send(ctx, "alerts/published", f"Bulletin {bulletin.id} is going out: {bulletin.subject}",
           msg.from_address, bulletin=bulletin, recipients=recipients)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from gateway import store, workdays
+from gateway import db, workdays
 from gateway.mail import attachments, compose, language, urgency
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
@@ -22,53 +22,53 @@ def new_case(ctx: Context) -> None:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
     received_local = _local(ctx.received_at, settings.timezone)
     due = workdays.add_working_days(received_local.date(), settings.response_days)
-    reference = store.next_reference(settings.reference_prefix, received_local.year)
-    case = store.open_case(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
+    reference = db.cases.next_reference(settings.reference_prefix, received_local.year)
+    case = db.cases.open_case(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
                            language=language.detect(f"{msg.subject}\n{reply_text(msg)}"),
-                           resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=store.utc(now),
-                           due_date=due, updated_at=store.utc(now))
+                           resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=db.utc(now),
+                           due_date=due, updated_at=db.utc(now))
     ctx.case, ctx.reply_text = case, msg.text
     ctx.urgent = urgency.assess(f"{msg.subject}\n{msg.text}", settings.urgent_phrases).why
     if ctx.urgent:
         case.urgent = True
-        case.save()
-        store.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
-    store.remember_message_id(msg.message_id, case, "in")
-    store.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
+        db.cases.save(case)
+        db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
+    db.cases.remember_message_id(msg.message_id, case, "in")
+    db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
     other_teams(ctx)
     judged = ctx.verdict
     if judged is not None and judged.forged:
-        store.add_event(case, "not_acknowledged", now, f"sender could not be verified: {judged.why()}"[:500],
+        db.cases.add_event(case, "not_acknowledged", now, f"sender could not be verified: {judged.why()}"[:500],
                         ctx.inbound_id)
         return
     if msg.from_problem:   # two From headers or two addresses: whose is it? Answer nobody.
-        store.add_event(case, "not_acknowledged", now, f"the sender is unclear: {msg.from_problem}", ctx.inbound_id)
+        db.cases.add_event(case, "not_acknowledged", now, f"the sender is unclear: {msg.from_problem}", ctx.inbound_id)
         return
     _acknowledge(ctx, due)
 
 
 def follow_up(ctx: Context) -> None:
     case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
-    store.remember_message_id(msg.message_id, case, "in")
+    db.cases.remember_message_id(msg.message_id, case, "in")
     if case.status == "closed":
         case.status = "open"
-        store.add_event(case, "reopened", now, "the resident wrote again", ctx.inbound_id)
-    case.updated_at = store.utc(now)
-    case.save()
-    store.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
+        db.cases.add_event(case, "reopened", now, "the resident wrote again", ctx.inbound_id)
+    case.updated_at = db.utc(now)
+    db.cases.save(case)
+    db.cases.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
     ctx.reply_text = reply_text(msg, sender=msg.from_name)
     asked = language.asked_for(f"{msg.subject}\n{ctx.reply_text}")
     if asked and asked != case.language:
         case.language = asked
-        case.save()
-        store.add_event(case, "language", now, f"the resident asked for {'Welsh' if asked == 'cy' else 'English'}",
+        db.cases.save(case)
+        db.cases.add_event(case, "language", now, f"the resident asked for {'Welsh' if asked == 'cy' else 'English'}",
                         ctx.inbound_id)
     ctx.urgent = urgency.assess(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases).why
     if ctx.urgent and not case.urgent:
         case.urgent = True
-        case.save()
-        store.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
+        db.cases.save(case)
+        db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
 
 
@@ -127,7 +127,7 @@ def other_teams(ctx: Context) -> None:
         envelope = team_envelope(ctx, team, ctx.msg.from_name or ctx.msg.from_address)
         subject = compose.team_subject(ctx.msg.subject, ctx.case.reference, f"For {ctx.team.name}: ")
         enqueue(ctx, "team_copy_elsewhere", envelope, subject, text, TEAM_PRIORITY, original=original, files=files)
-        store.add_event(ctx.case, "told_team", ctx.clock.now(),
+        db.cases.add_event(ctx.case, "told_team", ctx.clock.now(),
                         f"{team.key} was also written to; told the case is with {ctx.team.key}", ctx.inbound_id)
 
 
@@ -152,7 +152,7 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                   sender_check=sender_check(ctx), resident_language=case.language)
     original, files, held = _attachments_for_team(ctx)
     if held:
-        store.add_event(case, "attachments_held", ctx.clock.now(),
+        db.cases.add_event(case, "attachments_held", ctx.clock.now(),
                         "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
     text = ctx.renderer.render(template, **(values | {"held_attachments": held} | extra))
     envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
@@ -172,7 +172,7 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
     """To a team's mailbox, answerable through the case's reply address, threaded on what the
     team already has of this case."""
     settings, case = ctx.settings, ctx.case
-    previous = store.team_message_ids(case)
+    previous = db.cases.team_message_ids(case)
     return compose.Envelope(
         from_name=f"{resident} via {team.name}"[:200], from_address=settings.surgery_address,
         to_address=team.mailbox, to_name=team.name, reply_to=case_reply_address(ctx),
@@ -182,13 +182,13 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
 def _acknowledge(ctx: Context, due: dt.date) -> None:
     settings, msg, case = ctx.settings, ctx.msg, ctx.case
     limit = settings.acks_per_sender_per_day
-    if limit and store.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1), limit) >= limit:
-        store.add_event(case, "not_acknowledged", ctx.clock.now(),
+    if limit and db.outbox.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1), limit) >= limit:
+        db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)
         return
-    if store.suppressed_among([msg.from_address]):
-        store.add_event(case, "not_acknowledged", ctx.clock.now(),
+    if db.people.suppressed_among([msg.from_address]):
+        db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
         return
@@ -209,7 +209,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     subject = compose.reply_subject(msg.subject if echo else "", case.reference, case.language)
     enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY,
             topic=None if echo else case.reference)
-    store.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
+    db.cases.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)
 
 
 def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
@@ -217,15 +217,15 @@ def enqueue(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str
     """Build a message for the case and put it in the outbox (the only way mail leaves).
     `topic` is Outlook's Thread-Topic (default: the case's subject)."""
     settings, now, case = ctx.settings, ctx.clock.now(), ctx.case
-    thread = compose.thread_index(case.reference, case.opened_at, store.message_count(case))
+    thread = compose.thread_index(case.reference, case.opened_at, db.cases.message_count(case))
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original,
                                     thread=(thread, topic or case.subject or case.reference), files=files,
                                     secret=settings.secret)
-    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
+    mail = db.outbox.Outgoing(purpose=purpose, mail_from=settings.surgery_address,
                           rcpt_to=envelope.to_address, message_id=message_id, raw=raw, priority=priority)
     deadline = now + dt.timedelta(hours=settings.retry_deadline_hours)
-    store.enqueue(mail, now, deadline, case=ctx.case, inbound_id=ctx.inbound_id)
-    store.remember_message_id(message_id, ctx.case, "out")
+    db.outbox.enqueue(mail, now, deadline, case=ctx.case, inbound_id=ctx.inbound_id)
+    db.cases.remember_message_id(message_id, ctx.case, "out")
 
 
 def enqueue_without_case(ctx: Context, purpose: str, envelope: compose.Envelope, subject: str, text: str,
@@ -234,9 +234,9 @@ def enqueue_without_case(ctx: Context, purpose: str, envelope: compose.Envelope,
     the administrators) and put it in the outbox."""
     settings, now = ctx.settings, ctx.clock.now()
     message_id, raw = compose.build(envelope, subject, text, settings.domain, now, original, secret=settings.secret)
-    mail = store.Outgoing(purpose=purpose, mail_from=settings.surgery_address, rcpt_to=envelope.to_address,
+    mail = db.outbox.Outgoing(purpose=purpose, mail_from=settings.surgery_address, rcpt_to=envelope.to_address,
                           message_id=message_id, raw=raw, priority=priority)
-    store.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
+    db.outbox.enqueue(mail, now, now + dt.timedelta(hours=settings.retry_deadline_hours), inbound_id=ctx.inbound_id)
 
 
 def _local(moment: dt.datetime, timezone: str) -> dt.datetime:

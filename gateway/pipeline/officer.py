@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from gateway import store, workdays
+from gateway import db, workdays
 from gateway.mail import compose
 from gateway.mail.scrub import police_addresses_removed
 from gateway.mail.trim import reply_text
@@ -27,18 +27,18 @@ def officer_reply(ctx: Context) -> None:
     names = [c for c, _ in commands]
     case, now = ctx.case, ctx.clock.now()
     if "note" in names:
-        store.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id)
+        db.cases.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id)
         return
     if "assign" in names:
         _assign(ctx, dict(commands)["assign"].strip().lower())
         return
     if "reopen" in names:
         case.status = "open"
-        store.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id)
+        db.cases.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id)
     if text or "close" in names:
         _relay(ctx, text, closing="close" in names)
-    case.updated_at = store.utc(now)
-    case.save()
+    case.updated_at = db.utc(now)
+    db.cases.save(case)
 
 
 def _split_commands(text: str) -> tuple[list[tuple[str, str]], str]:
@@ -58,14 +58,14 @@ def _relay(ctx: Context, text: str, closing: bool) -> None:
     ctx.reply_text = text
     body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
                                reference=case.reference, closing=closing)
-    thread = store.resident_thread_ids(case)
+    thread = db.cases.resident_thread_ids(case)
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
         to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
     enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference, case.language), body, 2)
     case.status = "closed" if closing else "answered"
-    store.add_event(case, "closed" if closing else "answered", now,
+    db.cases.add_event(case, "closed" if closing else "answered", now,
                     f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
 
 
@@ -76,18 +76,18 @@ def _assign(ctx: Context, key: str) -> None:
         _error_to_officer(ctx, f"There is no team {key!r}; teams: {', '.join(t.key for t in settings.teams)}.")
         return
     old = ctx.team
-    case.team, case.updated_at = team.key, store.utc(now)
-    case.save()
+    case.team, case.updated_at = team.key, db.utc(now)
+    db.cases.save(case)
     ctx.team = team
-    store.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {ctx.msg.from_address}",
+    db.cases.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {ctx.msg.from_address}",
                     ctx.inbound_id)
-    history = [f"{e.at:%Y-%m-%d %H:%M} {e.kind}: {e.detail}" for e in store.case_events(case)]
+    history = [f"{e.at:%Y-%m-%d %H:%M} {e.kind}: {e.detail}" for e in db.cases.case_events(case)]
     text = ctx.renderer.render("team/assigned", "en", reference=case.reference, team_name=team.name,
                                old_team=old.name, resident_name=case.resident_name,
                                resident_address=case.resident_address, subject=case.subject,
                                due_date=workdays.in_words(case.due_date), history=history)
     envelope = team_envelope(ctx, team, case.resident_name or case.resident_address)
-    first = store.first_inbound_raw(case)
+    first = db.cases.first_inbound_raw(case)
     enqueue(ctx, "team_assigned", envelope, compose.team_subject(case.subject, case.reference, "Assigned: "),
             text, 3, original=first)
 
@@ -101,5 +101,5 @@ def _error_to_officer(ctx: Context, problem: str) -> None:
         reply_to=case_reply_address(ctx), in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
     enqueue(ctx, "officer_error", envelope, compose.team_subject(ctx.msg.subject, case.reference,
                                                                  "Not done: "), text, 3)
-    store.add_event(case, "command_error", ctx.clock.now(), problem, ctx.inbound_id)
+    db.cases.add_event(case, "command_error", ctx.clock.now(), problem, ctx.inbound_id)
 

@@ -12,13 +12,12 @@ only recorded. Read receipts are left to the robot check (no answer, no suppress
 
 from __future__ import annotations
 
-from gateway import store
+from gateway import db
 from gateway.errors import Discard
 import datetime as dt
 
 from gateway.mail import bounce_reasons, bounces, classify
 from gateway.mail.addresses import verify_token_address
-from gateway.models import Case, Outbound, Suppression
 from gateway.pipeline import Context
 
 RESIDENT_PURPOSES = ("resident_answer", "resident_ack", "resident_closed")
@@ -42,16 +41,16 @@ def reports(ctx: Context) -> None:
             _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
     elif report.reason in bounce_reasons.SOFT:
         for address in recipients:
-            if store.count_soft_bounce(address, now):
+            if db.people.count_soft_bounce(address, now):
                 _suppress(address, "bounce", now)
     if report.because_of_us:
         _tell_administrators(ctx, report, recipients)
     if outbound is not None and report.kind == "bounce" and report.permanent and outbound.state != "failed":
-        store.mark_failed(outbound.id, f"bounced: {report.detail or 'permanent failure'}"[:500])
-    case = outbound.case if outbound is not None and outbound.case_id else None
+        db.outbox.mark_failed(outbound.id, f"bounced: {report.detail or 'permanent failure'}"[:500])
+    case = db.cases.case_by_id(outbound.case_id) if outbound is not None and outbound.case_id else None
     if case is not None:
         ctx.case = case
-        store.add_event(case, report.kind, now, f"{', '.join(recipients)}: {report.detail}"[:500], ctx.inbound_id)
+        db.cases.add_event(case, report.kind, now, f"{', '.join(recipients)}: {report.detail}"[:500], ctx.inbound_id)
         if report.kind == "bounce" and report.permanent and outbound.purpose in RESIDENT_PURPOSES:
             _tell_team(ctx, case, outbound, report)
     raise Discard("bounce", f"{report.reason or report.kind}: {report.kind} for "
@@ -70,7 +69,7 @@ def _tell_administrators(ctx: Context, report: bounces.DeliveryReport, recipient
     if not settings.admin_address:
         return
     purpose = f"admin_{report.reason}"
-    if store.queued_since(purpose, now - dt.timedelta(hours=ADMIN_NOTICE_HOURS)):
+    if db.outbox.queued_since(purpose, now - dt.timedelta(hours=ADMIN_NOTICE_HOURS)):
         return
     from gateway.mail import compose
     from gateway.pipeline import notify
@@ -89,20 +88,20 @@ def _words(report: bounces.DeliveryReport) -> str:
     return f"{report.detail}: {said}" if said and report.detail else (said or report.detail or "permanent failure")
 
 
-def _verp_outbound(ctx: Context) -> Outbound | None:
+def _verp_outbound(ctx: Context) -> db.outbox.Delivery | None:
     settings = ctx.settings
     for address in ctx.rcpt_tos + ctx.msg.to:
         value = verify_token_address(address, "bounces", settings.secret, settings.domain)
         if value and value.isdigit():
-            return Outbound.get_or_none(Outbound.id == int(value))
+            return db.outbox.delivery(int(value))
     return None
 
 
 def _suppress(address: str, reason: str, now) -> None:
-    Suppression.insert(address=address.lower(), reason=reason, at=store.utc(now)).on_conflict_ignore().execute()
+    db.people.suppress(address, reason, now)
 
 
-def _tell_team(ctx: Context, case: Case, outbound: Outbound, report: bounces.DeliveryReport) -> None:
+def _tell_team(ctx: Context, case: db.cases.Case, outbound: db.outbox.Delivery, report: bounces.DeliveryReport) -> None:
     from gateway.pipeline import notify
 
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team

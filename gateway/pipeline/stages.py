@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway import store
+from gateway import db
 from gateway.errors import Defer, Discard, Hold
 from gateway.mail import classify
 from gateway.mail.addresses import (base_local, looks_like_reply_address, split, verify_message_id,
@@ -49,7 +49,7 @@ def screen(ctx: Context) -> None:
     loop = classify.loop(msg, settings.domain, _own_addresses(ctx))
     if loop:
         raise Discard("loop", loop)
-    if store.message_id_known(msg.message_id):
+    if db.cases.message_id_known(msg.message_id):
         raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")
     verdict = classify.spam(msg, settings.spam_header, settings.spam_threshold)
     if verdict and not ctx.released:
@@ -69,7 +69,7 @@ def thread(ctx: Context) -> None:
         receipt = ctx.report is not None and ctx.report.kind == "receipt"
         kind = "bounce" if not receipt and classify.is_bounce(msg, ctx.mail_from) else "auto_reply"
         if case:
-            store.add_event(case, kind, now, ctx.automatic, ctx.inbound_id)
+            db.cases.add_event(case, kind, now, ctx.automatic, ctx.inbound_id)
         raise Discard(kind, ctx.automatic)
     if ctx.sender_role == "officer":
         _officer(ctx)
@@ -88,14 +88,14 @@ def _limit_new_cases(ctx: Context) -> None:
     limit = settings.new_cases_per_sender_per_hour
     if not limit:  # 0: no limit
         return
-    count = store.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1), limit)
+    count = db.cases.cases_opened_since(msg.from_address, now - dt.timedelta(hours=1), limit)
     if count < limit:
         return
-    ctx.case = store.newest_case_of(msg.from_address)
-    store.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
+    ctx.case = db.cases.newest_case_of(msg.from_address)
+    db.cases.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
                     f"{settings.new_cases_per_sender_per_hour} new cases an hour", ctx.inbound_id)
-    if not store.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):
-        store.add_event(ctx.case, "flood_notice", now, "team told", ctx.inbound_id)
+    if not db.cases.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):
+        db.cases.add_event(ctx.case, "flood_notice", now, "team told", ctx.inbound_id)
         ctx.team = settings.team(ctx.case.team) or settings.default_team
         notify_module.flood(ctx, count)
     raise Hold("held", f"over {settings.new_cases_per_sender_per_hour} new cases an hour from {msg.from_address}")
@@ -117,7 +117,7 @@ def _officer(ctx: Context) -> None:
         raise Hold("held", f"mail from a police address that belongs to no case ({'; '.join(problems) or 'no case'})")
     if problems:
         _hold(ctx, "; ".join(problems), tell_officer=judged.authenticated)
-    store.remember_message_id(msg.message_id, case, "in")
+    db.cases.remember_message_id(msg.message_id, case, "in")
     ctx.kind = "officer_reply"
 
 
@@ -140,7 +140,7 @@ def _officer_problems(ctx: Context) -> list[str]:
 def _hold(ctx: Context, why: str, tell_officer: bool = False) -> None:
     """Keep the message on its case, tell the case's team, send nothing to the resident."""
     case, msg = ctx.case, ctx.msg
-    store.add_event(case, "held", ctx.clock.now(), f"from {msg.from_address}: {why}", ctx.inbound_id)
+    db.cases.add_event(case, "held", ctx.clock.now(), f"from {msg.from_address}: {why}", ctx.inbound_id)
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
     notify_module.held(ctx, why)
     if tell_officer:
@@ -154,7 +154,7 @@ def _find_case(ctx: Context):
     by_token = None
     for address in ctx.rcpt_tos + msg.to + msg.cc:
         reference = verify_reply_address(address, settings.secret, settings.domain)
-        if reference and (case := store.case_by_reference(reference)):
+        if reference and (case := db.cases.case_by_reference(reference)):
             if by_token is not None and case.id != by_token.id and officer:
                 # e.g. a signed reply replayed with another case's address as the envelope recipient
                 ctx.conflict = f"it is addressed to both case {by_token.reference} and case {case.reference}"
@@ -163,7 +163,7 @@ def _find_case(ctx: Context):
             _bad_token(ctx, address)
     # Police mail is tied by our own signed Message-IDs only (a resident's are known to others).
     ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secret, settings.domain)]
-    by_references = store.case_by_message_ids(ours if officer else msg.thread_ids)
+    by_references = db.cases.case_by_message_ids(ours if officer else msg.thread_ids)
     if by_token is not None:
         if officer and by_references is not None and by_references.id != by_token.id:
             ctx.conflict = (f"its reply address is case {by_token.reference}'s but its References are case "
@@ -172,7 +172,7 @@ def _find_case(ctx: Context):
     if by_references is not None:
         return by_references, "References"
     for reference in classify.subject_references(msg.subject, settings.reference_prefix):
-        case = store.case_by_reference(reference)
+        case = db.cases.case_by_reference(reference)
         team = case and settings.team(case.team)
         if case and msg.from_address in (case.resident_address, *(team.speakers if team else ())):
             return case, "subject reference"
@@ -184,7 +184,7 @@ def _bad_token(ctx: Context, address: str) -> None:
     up. Held on the case it names (whose team is told), or, naming none, held alone."""
     local = split(address)[0]
     reference = local.partition("+")[2].rpartition("-")[0].upper()
-    case = store.case_by_reference(reference) if reference else None
+    case = db.cases.case_by_reference(reference) if reference else None
     why = f"written to {address}, a case address whose signature does not match (altered or made up)"
     if case is None:
         raise Hold("invalid", why)

@@ -116,17 +116,17 @@ def test_case_list_and_show_tell_the_whole_conversation(tmp_path):
 def test_queue_commands_list_show_retry_release_and_purge(harness, tmp_path):
     import json
 
-    from gateway import store
-    from gateway.models import Outbound
+    from gateway import db
+    from gateway.db.models import Outbound
 
     path = str(tmp_path / "gateway.ini")
     spam = harness.submit(resident_mail(message_id="<spam1@x>", X_Spam_Flag="YES"))
     spam2 = harness.submit(resident_mail(message_id="<spam2@x>", X_Spam_Flag="YES"))
     harness.submit(resident_mail(message_id="<ok@x>"))
     ack = Outbound.get(Outbound.purpose == "resident_ack")
-    store.mark_failed(ack.id, "relay answered 550 5.1.1 no such user")
-    broken = store.save_inbound(b"x", "a@b.c", ["surgery@surgery.example.org"], "inject", harness.clock.now())
-    store.park_inbound(broken, "notify", "Traceback...\nKeyError: 'x'", harness.clock.now())
+    db.outbox.mark_failed(ack.id, "relay answered 550 5.1.1 no such user")
+    broken = db.intake.save_inbound(b"x", "a@b.c", ["surgery@surgery.example.org"], "inject", harness.clock.now())
+    db.intake.park_inbound(broken, "notify", "Traceback...\nKeyError: 'x'", harness.clock.now())
 
     listed = gateway("--config", path, "queue", "list", "--json")
     assert listed.returncode == 0
@@ -177,8 +177,8 @@ def test_read_only_commands_make_no_database_and_a_config_that_is_not_utf8_is_ex
 
 
 def test_a_purged_messages_id_is_never_handed_out_again(harness, tmp_path):
-    from gateway import store
-    from gateway.models import Inbound
+    from gateway import db
+    from gateway.db.models import Inbound
 
     path = str(tmp_path / "gateway.ini")
     spam = harness.submit(resident_mail(message_id="<spam-last@x>", X_Spam_Flag="YES"))   # the highest id
@@ -186,7 +186,7 @@ def test_a_purged_messages_id_is_never_handed_out_again(harness, tmp_path):
     assert purged.returncode == 0
     row = Inbound.get_by_id(spam)
     assert (row.state, bytes(row.raw), row.mail_from, row.message_id) == ("purged", b"", "", None)
-    after = store.save_inbound(b"Subject: next\r\n\r\nx", "a@example.net", ["surgery@surgery.example.org"], "inject",
+    after = db.intake.save_inbound(b"Subject: next\r\n\r\nx", "a@example.net", ["surgery@surgery.example.org"], "inject",
                                harness.clock.now())
     assert after > spam
 

@@ -10,8 +10,8 @@ from email import policy
 
 import pytest
 
-from gateway import bulletins, store
-from gateway.models import Bulletin, Outbound, Subscriber
+from gateway import bulletins
+from gateway.db.models import Bulletin, Outbound, Subscriber
 from gateway.render import Renderer
 from tests.helpers import write_config
 from tests.integration.test_bulletins import AREAS
@@ -127,4 +127,4 @@ def test_bulletin_list_says_sent_once_nothing_is_left(tmp_path, make_harness):
     status = gateway("--config", path, "bulletin", "status", str(bulletin.id), "--no-watch")
     assert "(sent)" in status.stdout
     assert Outbound.select().where(Outbound.bulletin == bulletin.id).count() == 1
-    assert store and Subscriber.select().count() == 1
+    assert Subscriber.select().count() == 1

@@ -7,9 +7,9 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway import store
+from gateway import db
 from gateway.mail.addresses import verify_token_address
-from gateway.models import Outbound
+from gateway.db.models import Outbound
 from gateway.outbound import Deliverer
 from tests.helpers import free_port, resident_mail
 
@@ -53,12 +53,12 @@ def test_5xx_fails_for_good_and_4xx_is_retried_until_the_deadline(make_harness):
         forward = Outbound.get(Outbound.purpose == "team_new_case")
         assert (forward.state, forward.attempts) == ("queued", 1)
         assert "451 4.3.2" in forward.last_error
-        assert store.utc(harness.clock.now()).timestamp() + 60 == forward.next_attempt_at.timestamp()
+        assert db.utc(harness.clock.now()).timestamp() + 60 == forward.next_attempt_at.timestamp()
 
         delays = []
         for _ in range(10):  # 60 s, then 600 s repeating, until the one-hour deadline passes
             before = Outbound.get_by_id(forward.id).next_attempt_at
-            harness.clock.advance((before - store.utc(harness.clock.now())).total_seconds())
+            harness.clock.advance((before - db.utc(harness.clock.now())).total_seconds())
             while deliverer.deliver_one():
                 pass
             row = Outbound.get_by_id(forward.id)
@@ -91,7 +91,7 @@ def test_spool_files_are_whole_messages_a_person_can_read(harness):
 
 def test_concurrent_workers_never_claim_the_same_item(harness):
     for n in range(40):
-        store.save_inbound(resident_mail(message_id=f"<c{n}@x>").as_bytes(), "a@example.net",
+        db.intake.save_inbound(resident_mail(message_id=f"<c{n}@x>").as_bytes(), "a@example.net",
                            ["surgery@surgery.example.org"], "smtp", harness.clock.now())
     claimed: list[int] = []
     errors: list[BaseException] = []
@@ -99,13 +99,13 @@ def test_concurrent_workers_never_claim_the_same_item(harness):
 
     def claim(owner: str) -> None:
         try:
-            while items := store.claim_inbound(owner, harness.clock.now(), 300, limit=3):
+            while items := db.intake.claim_inbound(owner, harness.clock.now(), 300, limit=3):
                 with lock:
                     claimed.extend(item.id for item in items)
         except BaseException as exc:  # reported below: a claim must never fail under contention
             errors.append(exc)
         finally:
-            store.db.close()
+            db.connection.db.close()
 
     threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(4)]
     for thread in threads:

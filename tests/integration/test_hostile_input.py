@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from gateway.inbound import smtp
-from gateway.models import Inbound, Outbound
+from gateway.db.models import Inbound, Outbound
 from tests.helpers import free_port, resident_mail
 
 pytestmark = pytest.mark.database
@@ -118,7 +118,7 @@ def deliver_and_digest(harness) -> None:
 
 @pytest.mark.parametrize("smtputf8", [True, False])
 def test_an_internationalised_address_uses_smtputf8_or_fails_for_good_and_says_why(make_harness, smtputf8):
-    from gateway.models import Suppression
+    from gateway.db.models import Suppression
 
     harness, keep, controller = relay_harness(make_harness, smtputf8)
     try:
@@ -141,7 +141,7 @@ def test_an_internationalised_address_uses_smtputf8_or_fails_for_good_and_says_w
 
 
 def test_a_refusal_at_send_time_is_a_bounce_and_only_a_dead_address_is_suppressed(make_harness):
-    from gateway.models import Suppression
+    from gateway.db.models import Suppression
 
     harness, keep, controller = relay_harness(make_harness, True)
     try:
@@ -160,10 +160,10 @@ def test_a_refusal_at_send_time_is_a_bounce_and_only_a_dead_address_is_suppresse
 def test_flow_control_reads_the_backlog_off_the_event_loop(door, monkeypatch):
     import asyncio
 
-    from gateway import store
+    from gateway import db
 
     on_loop = []
-    original = store.backlog
+    original = db.intake.backlog
 
     def recording(*args, **kwargs):
         try:
@@ -173,7 +173,7 @@ def test_flow_control_reads_the_backlog_off_the_event_loop(door, monkeypatch):
             on_loop.append(False)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "backlog", recording)
+    monkeypatch.setattr(db.intake, "backlog", recording)
     replies = converse(door, message_lines(b"<ann@example.net>"))
     assert replies[2].startswith(b"250")
     assert on_loop and not any(on_loop)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from gateway.inbound.imap import ImapIntake
-from gateway.models import Inbound
+from gateway.db.models import Inbound
 from tests.helpers import free_port, resident_mail, wait_for, write_config
 from tests.helpers import db_rows
 from tests.integration.test_daemon import send

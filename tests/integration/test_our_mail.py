@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from gateway import config
-from gateway.models import Outbound
+from gateway.db.models import Outbound
 from gateway.outbound import Deliverer
 from gateway.trust.dns import Resolver
 from tests.helpers import free_port, resident_mail, wait_for, write_config

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.models import Case, CaseEvent, Inbound, Outbound
+from gateway.db.models import Case, CaseEvent, Inbound, Outbound
 from tests.helpers import resident_mail, signed
 
 pytestmark = pytest.mark.database
@@ -313,7 +313,7 @@ def test_a_resident_is_never_kept_waiting_by_our_dns(make_harness):
 
 
 def test_acknowledgements_over_the_hourly_cap_wait_oldest_first(make_harness, tmp_path):
-    from gateway import store
+    from gateway import db
     from gateway.outbound import Deliverer
 
     harness = make_harness(limits={"acks_per_hour": "3"})
@@ -325,12 +325,12 @@ def test_acknowledgements_over_the_hourly_cap_wait_oldest_first(make_harness, tm
     sent = [r.rcpt_to for r in Outbound.select().where((Outbound.purpose == "resident_ack")
                                                         & (Outbound.state == "sent")).order_by(Outbound.id)]
     assert sent == ["r0@example.net", "r1@example.net", "r2@example.net"]
-    assert store.acks_waiting() == 2
+    assert db.outbox.acks_waiting() == 2
     assert Outbound.select().where(Outbound.purpose == "team_new_case", Outbound.state == "sent").count() == 5
     harness.clock.advance(3720)
     while deliverer.deliver_one():
         pass
-    assert store.acks_waiting() == 0
+    assert db.outbox.acks_waiting() == 0
     assert Outbound.select().where(Outbound.purpose == "resident_ack", Outbound.state == "sent").count() == 5
 
 

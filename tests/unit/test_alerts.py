@@ -9,7 +9,7 @@ import pytest
 
 from gateway import bulletins
 from gateway.bulletins import Copies
-from gateway.models import Bulletin, Outbound, Subscription
+from gateway.db.models import Bulletin, Outbound, Subscription
 from gateway.render import Renderer
 from tests.helpers import resident_mail, signed
 

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.inspect import inspect
 from gateway.mail.attachments import dangerous
-from gateway.models import CaseEvent, Inbound
+from gateway.db.models import CaseEvent, Inbound
 from tests.helpers import resident_mail
 
 pytestmark = pytest.mark.database

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.mail.bounces import read
-from gateway.models import CaseEvent, Outbound, Suppression
+from gateway.db.models import CaseEvent, Outbound, Suppression
 from tests.helpers import resident_mail
 
 pytestmark = pytest.mark.database
@@ -111,8 +111,8 @@ def test_a_report_says_why_and_only_a_gone_address_is_suppressed(status, diagnos
 
 
 def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_ones_are_counted(make_harness):
-    from gateway import store
-    from gateway.models import Outbound, Suppression
+    from gateway import db
+    from gateway.db.models import Outbound, Suppression
     from tests.unit.test_officer import officer_reply
 
     harness = make_harness(gateway={"admin_address": "it@police.example"})
@@ -128,10 +128,10 @@ def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_on
     assert len(notices) == 1 and notices[0]["To"] == "it@police.example"
     assert "not the resident" in notices[0].get_body(("plain",)).get_content()
     assert Suppression.select().count() == 0
-    assert store.refusals_since(harness.clock.now() - __import__("datetime").timedelta(hours=1)) == {"reputation": 2}
+    assert db.intake.refusals_since(harness.clock.now() - __import__("datetime").timedelta(hours=1)) == {"reputation": 2}
     for day in range(6):   # a full mailbox, day after day: suppressed only after repeated soft failures
         harness.clock.advance(86400)
-        assert store.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)
+        assert db.people.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)
 
 
 from gateway.outbound import Deliverer  # noqa: E402

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from gateway import store
-from gateway.models import Case, CaseEvent, Inbound
+from gateway import db
+from gateway.db.models import Case, CaseEvent, Inbound
 from tests.conftest import Harness
 from tests.helpers import resident_mail
 
@@ -54,8 +54,8 @@ def test_an_upstream_spam_verdict_quarantines_and_release_lets_it_in(make_harnes
     harness = make_harness()
     inbound = harness.submit(resident_mail(X_Spam_Flag="YES", subject="Cheap pills"))
     assert Case.select().count() == 0 and harness.outbox() == []
-    assert store.queue_items("quarantine")[0]["id"] == f"in:{inbound}"
-    assert store.release_quarantined(f"in:{inbound}")
+    assert db.intake.queue_items("quarantine")[0]["id"] == f"in:{inbound}"
+    assert db.intake.release_quarantined(f"in:{inbound}")
     while harness.worker.process_one():
         pass
     assert Case.select().count() == 1 and Inbound.get_by_id(inbound).kind == "resident_new"
@@ -74,7 +74,7 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
 
     from gateway.bulletins import BULLETIN_PRIORITY
     from gateway.inbound.smtp import InFlow
-    from gateway.models import Outbound
+    from gateway.db.models import Outbound
 
     clock = harness.clock
     in_flow = InFlow(delay=1.0, backlog=3, clock=clock)
@@ -88,7 +88,7 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
     try:
         assert asyncio.run(in_flow.wait()) == 0.0   # nothing waiting: no pause
         for n in range(3):
-            store.save_inbound(resident_mail(message_id=f"<b{n}@x>").as_bytes(), "ann@example.net",
+            db.intake.save_inbound(resident_mail(message_id=f"<b{n}@x>").as_bytes(), "ann@example.net",
                                ["surgery@surgery.example.org"], "smtp", harness.clock.now())
         clock.advance(InFlow.CHECK_SECONDS)   # the backlog is read again at most this often
         assert asyncio.run(in_flow.wait()) >= 1.0   # behind: paused for the whole delay, then let in
@@ -100,9 +100,9 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
         relay_down.set()   # ... unless the relay cannot be reached: the outbox cannot drain then
         clock.advance(InFlow.CHECK_SECONDS)
         assert asyncio.run(InFlow(delay=1.0, backlog=3, clock=clock, relay_down=relay_down).wait()) == 0.0
-        store.mark_sent([row.id for row in Outbound.select()], harness.clock.now())
+        db.outbox.mark_sent([row.id for row in Outbound.select()], harness.clock.now())
         for n in range(5):   # a bulletin's copies wait at their own pace: they do not count
-            store.enqueue(store.Outgoing("bulletin", "alerts@surgery.example.org", f"s{n}@example.net", f"<s{n}@x>",
+            db.outbox.enqueue(db.outbox.Outgoing("bulletin", "alerts@surgery.example.org", f"s{n}@example.net", f"<s{n}@x>",
                                          b"", priority=BULLETIN_PRIORITY), harness.clock.now(), harness.clock.now())
         clock.advance(InFlow.CHECK_SECONDS)
         assert asyncio.run(in_flow.wait()) == 0.0   # caught up: no pause

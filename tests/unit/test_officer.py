@@ -3,7 +3,7 @@
 import pytest
 
 from gateway.mail.trim import trim
-from gateway.models import Case, CaseEvent, Inbound
+from gateway.db.models import Case, CaseEvent, Inbound
 from tests.helpers import resident_mail, signed
 
 pytestmark = pytest.mark.database

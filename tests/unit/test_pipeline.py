@@ -3,7 +3,7 @@
 import pytest
 
 from gateway.mail.addresses import reply_address
-from gateway.models import Case, CaseEvent, Inbound
+from gateway.db.models import Case, CaseEvent, Inbound
 from tests.helpers import resident_mail
 
 pytestmark = pytest.mark.database
@@ -172,7 +172,7 @@ def test_broken_mail_still_reaches_the_team_with_the_original(harness):
 
 
 def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, monkeypatch):
-    from gateway import store
+    from gateway import db
     from gateway.pipeline import notify
 
     def broken(ctx):
@@ -185,7 +185,7 @@ def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, m
     assert "template store unavailable" in row.error
     assert Case.select().count() == 0 and harness.outbox() == []
     monkeypatch.undo()
-    assert store.retry_parked([inbound_id]) == 1
+    assert db.intake.retry_parked([inbound_id]) == 1
     while harness.worker.process_one():
         pass
     assert Inbound.get_by_id(inbound_id).kind == "resident_new"
@@ -193,7 +193,7 @@ def test_a_stage_that_breaks_parks_the_message_and_retry_puts_it_back(harness, m
 
 
 def test_in_a_batch_a_message_that_breaks_half_way_rolls_back_alone(harness, monkeypatch):
-    from gateway import store
+    from gateway import db
     from gateway.pipeline import notify
 
     real = notify._acknowledge
@@ -204,7 +204,7 @@ def test_in_a_batch_a_message_that_breaks_half_way_rolls_back_alone(harness, mon
             raise RuntimeError("disk full while writing")
 
     monkeypatch.setattr(notify, "_acknowledge", breaks_for_bob)
-    ids = [store.save_inbound(resident_mail(sender=f"{name} <{name}@example.net>", message_id=f"<{name}@x>")
+    ids = [db.intake.save_inbound(resident_mail(sender=f"{name} <{name}@example.net>", message_id=f"<{name}@x>")
                               .as_bytes(), f"{name}@example.net", ["surgery@surgery.example.org"], "smtp",
                               harness.clock.now()) for name in ("ann", "bob", "cai")]
     assert harness.worker.process_one()   # all three claimed and handled in one transaction
@@ -259,7 +259,7 @@ def test_emergency_wording_marks_the_case_urgent_and_it_goes_first(harness):
     assert "URGENT: someone may be in danger now (knife, right now)" in forward.get_body(("plain",)).get_content()
     ack = harness.outbox("resident_ack")[-1]
     assert ack["To"] == "bob@example.net" and "DIAL 999 NOW" in ack.get_content()
-    from gateway.models import Outbound
+    from gateway.db.models import Outbound
     first = Outbound.select().where(Outbound.state == "queued").order_by(Outbound.priority, Outbound.id).first()
     assert first.purpose == "team_new_case" and first.case.reference == "SRG-2026-0002"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.mail.language import detect
-from gateway.models import Case
+from gateway.db.models import Case
 from gateway.workdays import in_words
 from tests.helpers import resident_mail
 from tests.unit.test_officer import officer_reply
@@ -60,7 +60,7 @@ def test_traps_english_naming_welsh_places_or_greeting_in_welsh_and_welsh_as_tex
 
 def test_a_welsh_subscriber_hears_in_welsh_and_bulletins_follow_their_language(make_harness):
     from gateway import bulletins, subscribers
-    from gateway.models import Subscriber
+    from gateway.db.models import Subscriber
     from gateway.outbound import Deliverer
     from gateway.render import Renderer
     from tests.unit.test_alerts import AREAS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import peewee as pw
 from playhouse.migrate import SchemaMigrator, migrate
 
-from gateway import models
+from gateway.db import models
 
 
 def apply(db: pw.Database) -> None:

@@ -1,4 +1,4 @@
-"""The `gateway` command: thin click commands over the layers below."""
+"""The daemon and its mail: check-config, init, run, inject, status, parked, inspect, imap, case."""
 
 from __future__ import annotations
 
@@ -9,75 +9,10 @@ from email.utils import parseaddr
 
 import click
 
-from gateway import config, store
+from gateway import config, db
+from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main
 from gateway.clock import SystemClock
 from gateway.errors import ConfigError, GatewayError
-
-EXIT_CONFIG = 2
-
-
-def _settings(ctx: click.Context) -> config.Settings:
-    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem."""
-    path = ctx.obj["config"]
-    if not path:
-        click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
-        ctx.exit(EXIT_CONFIG)
-    try:
-        return config.load(path)
-    except ConfigError as exc:
-        click.echo(f"{path}: configuration problems:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        ctx.exit(EXIT_CONFIG)
-
-
-EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed
-
-
-def _open_database(settings: config.Settings) -> None:
-    """Open the configured database, which must exist and be current: only `init` and `run`
-    create or migrate one (a typing slip in --config must not make an empty database)."""
-    ctx = click.get_current_context()
-    if not store.database_exists(settings.database):
-        click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
-                   "(the daemon's `run` does so too), or check [gateway] database", err=True)
-        ctx.exit(EXIT_CONFIG)
-    store.connect(settings.database)
-    if not store.schema_is_current():
-        click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
-        ctx.exit(EXIT_CONFIG)
-
-
-class ItemId(click.ParamType):
-    """An id as the CLI prints it: 42, or in:42 for inbound mail (out:42 where a command
-    takes deliveries too)."""
-
-    name = "ID"
-
-    def __init__(self, kinds: tuple[str, ...] = ("in",)):
-        self.kinds = kinds
-
-    def convert(self, value, param, ctx):
-        text = str(value).strip().lower()
-        kind, _, number = text.rpartition(":")
-        kind = kind or self.kinds[0]
-        if kind not in self.kinds or not number.isdigit() or not 0 < int(number) < 2 ** 63:
-            shown = " or ".join(f"{k}:<number>" for k in self.kinds)
-            self.fail(f"{value!r} is not an id (give a number, or {shown}, as the list shows)", param, ctx)
-        return f"{kind}:{int(number)}"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar="GATEWAY_CONFIG", type=click.Path(dir_okay=False),
-              help="Config file (default: $GATEWAY_CONFIG).")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
-@click.version_option(package_name="surgery-gateway")
-@click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
-    """Surgery Gateway: residents' email in, cases to neighbourhood teams, answers out."""
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config_path
-    ctx.obj["verbose"] = verbose
 
 
 @main.command("check-config")
@@ -107,8 +42,8 @@ def check_config(ctx: click.Context) -> None:
 def init(ctx: click.Context) -> None:
     """Create the database, or bring its schema up to date."""
     settings = _settings(ctx)
-    store.connect(settings.database)
-    applied = store.migrate(SystemClock().now())
+    db.connect(settings.database)
+    applied = db.migrate(SystemClock().now())
     click.echo(f"database {settings.database}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
 
 
@@ -154,7 +89,7 @@ def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str,
     for handle in files:
         raw = handle.read()
         sender = mail_from if mail_from is not None else _from_header(raw)
-        inbound_id = store.save_inbound(raw, sender, recipients, "inject", SystemClock().now())
+        inbound_id = db.intake.save_inbound(raw, sender, recipients, "inject", SystemClock().now())
         click.echo(f"{handle.name}: stored as inbound {inbound_id}")
 
 
@@ -170,20 +105,20 @@ def status(ctx: click.Context) -> None:
     """How many messages wait in each queue, and how many cases are in each state."""
     settings = _settings(ctx)
     _open_database(settings)
-    counts = store.queue_counts()
+    counts = db.intake.queue_counts()
     for name in ("inbound queued", "inbound done", "inbound parked", "outbound queued",
                  "outbound sent", "outbound failed"):
         click.echo(f"{name:<18} {counts.get(name, 0)}")
-    click.echo(f"{'acks waiting':<18} {store.acks_waiting()}  (over [limits] acks_per_hour = {settings.acks_per_hour})")
-    refused = store.refusals_since(SystemClock().now() - dt.timedelta(hours=24))
+    click.echo(f"{'acks waiting':<18} {db.outbox.acks_waiting()}  (over [limits] acks_per_hour = {settings.acks_per_hour})")
+    refused = db.intake.refusals_since(SystemClock().now() - dt.timedelta(hours=24))
     click.echo(f"{'refused for us':<18} " + (", ".join(f"{r} {n}" for r, n in sorted(refused.items())) or "0")
                + "  (last 24 h: residents' providers refusing our mail; see [gateway] admin_address)")
-    for state, number in sorted(store.case_counts().items()):
+    for state, number in sorted(db.cases.case_counts().items()):
         click.echo(f"cases {state:<12} {number}")
     from gateway.service import HEARTBEAT_SECONDS
 
     now = SystemClock().now().astimezone(dt.timezone.utc).replace(tzinfo=None)
-    running = store.daemons()
+    running = db.cluster.daemons()
     for host, pid, started, seen in running:
         age = int((now - seen).total_seconds())
         state = "running" if age <= 3 * HEARTBEAT_SECONDS else "not seen since: stopped without saying, or dead"
@@ -203,7 +138,7 @@ def parked_list(ctx: click.Context) -> None:
     """List parked messages with the stage and the reason."""
     settings = _settings(ctx)
     _open_database(settings)
-    rows = store.parked_inbound()
+    rows = db.intake.parked_inbound()
     for row in rows:
         reason = (row.error or "").strip().splitlines()[-1:] or [""]
         click.echo(f"{row.id}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.mail_from or '<>'}\t"
@@ -221,7 +156,7 @@ def parked_retry(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
         raise click.UsageError("give the ids of parked messages to retry, or --all")
     settings = _settings(ctx)
     _open_database(settings)
-    count = store.retry_parked(None if all_ else [int(i.partition(":")[2]) for i in ids])
+    count = db.intake.retry_parked(None if all_ else [int(i.partition(":")[2]) for i in ids])
     click.echo(f"{count} message(s) queued again")
     if ids and count < len(ids):
         click.echo(f"{len(ids) - count} of the ids given are not parked", err=True)
@@ -246,10 +181,10 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
     settings = renderer = clock = None
     if ctx.obj["config"]:
         settings = _settings(ctx)
-        exists = store.database_exists(settings.database)
+        exists = db.database_exists(settings.database)
         if exists:
-            store.connect(settings.database)  # read as it is: no migrations, nothing written
-        if not exists or not store.db.table_exists("case"):
+            db.connect(settings.database)  # read as it is: no migrations, nothing written
+        if not exists or not db.connection.db.table_exists("case"):
             click.echo(f"Error: the database {settings.database} has no gateway tables; "
                        "run `gateway init` first, or inspect without a config", err=True)
             ctx.exit(EXIT_CONFIG)
@@ -329,7 +264,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, as_json:
         raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
                                  param_hint="--team")
     _open_database(settings)
-    for row in store.cases(status, team):
+    for row in db.cases.cases(status, team):
         if as_json:
             click.echo(json.dumps({"reference": row.reference, "status": row.status, "team": row.team,
                                    "resident": row.resident_address, "subject": row.subject,
@@ -347,7 +282,7 @@ def case_show(ctx: click.Context, reference: str) -> None:
 
     settings = _settings(ctx)
     _open_database(settings)
-    row = store.case_by_reference(reference)
+    row = db.cases.case_by_reference(reference)
     if row is None:
         click.echo(f"Error: no case {reference.upper()}", err=True)
         ctx.exit(EXIT_NOT_FOUND)
@@ -357,8 +292,3 @@ def case_show(ctx: click.Context, reference: str) -> None:
         click.echo(f"--- {entry.at:%Y-%m-%d %H:%M}  {entry.who}  [{entry.what}]")
         if entry.text:
             click.echo(entry.text + "\n")
-
-
-from gateway import cli_alerts, cli_queue, cli_trust  # noqa: E402  register `subscribers`, `bulletin`, `queue`, `dkim-keygen`
-
-COMMAND_MODULES = (cli_alerts, cli_queue, cli_trust)

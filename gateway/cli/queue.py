@@ -7,10 +7,9 @@ import json
 
 import click
 
-from gateway import store
-from gateway.cli import _open_database, _settings, main
+from gateway import db
+from gateway.cli.base import _open_database, _settings, main
 from gateway.clock import SystemClock
-from gateway.models import Inbound
 
 
 @main.group("queue")
@@ -19,13 +18,13 @@ def queue_group() -> None:
 
 
 @queue_group.command("list")
-@click.argument("queue", required=False, type=click.Choice(store.QUEUES))
+@click.argument("queue", required=False, type=click.Choice(db.intake.QUEUES))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def queue_list(ctx: click.Context, queue: str | None, as_json: bool) -> None:
     """Items waiting for a person, oldest first (QUEUE: parked, quarantine or failed)."""
     _open_database(_settings(ctx))
-    items = store.queue_items(queue)
+    items = db.intake.queue_items(queue)
     for item in items:
         if as_json:
             click.echo(json.dumps(item))
@@ -46,7 +45,7 @@ def queue_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
                "mail_from": row.mail_from, "rcpt_tos": row.rcpt_tos.split("\n"), "message_id": row.message_id,
                "size": row.size, "stage": row.stage,
                "why": (row.error or "").strip().splitlines()[-1] if row.error else "", "error": row.error}
-              if isinstance(row, Inbound) else
+              if isinstance(row, db.intake.Message) else
               {"id": item_id, "state": row.state, "purpose": row.purpose, "rcpt_to": row.rcpt_to,
                "message_id": row.message_id, "attempts": row.attempts, "created_at": str(row.created_at),
                "deadline": str(row.deadline), "last_error": row.last_error})
@@ -66,7 +65,7 @@ def queue_retry(ctx: click.Context, item_ids: tuple[str, ...]) -> None:
     _open_database(settings)
     failed = 0
     for item_id in item_ids:
-        done = store.requeue(item_id, SystemClock().now(), settings.retry_deadline_hours)
+        done = db.intake.requeue(item_id, SystemClock().now(), settings.retry_deadline_hours)
         click.echo(f"{item_id}: {done}" if done else f"{item_id}: not a parked message or failed delivery",
                    err=not done)
         failed += not done
@@ -79,7 +78,7 @@ def queue_retry(ctx: click.Context, item_ids: tuple[str, ...]) -> None:
 def queue_release(ctx: click.Context, item_ids: tuple[str, ...]) -> None:
     """Let quarantined messages through the pipeline (no spam check this time)."""
     _open_database(_settings(ctx))
-    _each(ctx, item_ids, store.release_quarantined, "released into the inbound queue")
+    _each(ctx, item_ids, db.intake.release_quarantined, "released into the inbound queue")
 
 
 @queue_group.command("purge")
@@ -91,7 +90,7 @@ def queue_purge(ctx: click.Context, item_ids: tuple[str, ...], yes: bool) -> Non
     _open_database(_settings(ctx))
     if not yes and not click.confirm(f"Delete {len(item_ids)} quarantined message(s) for good?", default=False):
         ctx.exit(1)
-    _each(ctx, item_ids, store.purge, "deleted")
+    _each(ctx, item_ids, db.intake.purge, "deleted")
 
 
 def _each(ctx: click.Context, item_ids, action, said: str) -> None:
@@ -106,7 +105,7 @@ def _each(ctx: click.Context, item_ids, action, said: str) -> None:
 
 
 def _item(ctx: click.Context, item_id: str):
-    row = store.queue_item(item_id)
+    row = db.intake.queue_item(item_id)
     if row is None:
         click.echo(f"Error: no item {item_id!r} (give in:<id> or out:<id>, as `gateway queue list` shows)", err=True)
         ctx.exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from gateway import models
+from gateway.db import models
 
 
 def apply(db: pw.Database) -> None:

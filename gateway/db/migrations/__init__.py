@@ -1,4 +1,4 @@
-"""Numbered schema migrations, applied in order by store.migrate().
+"""Numbered schema migrations, applied in order by db.migrate().
 
 Each module m<NNNN>_<name>.py has `apply(db)`. A migration never changes once released;
 a later change to a table is a new migration (peewee's playhouse.migrate adds columns).
@@ -6,7 +6,7 @@ a later change to a table is a new migration (peewee's playhouse.migrate adds co
 
 from __future__ import annotations
 
-from gateway.migrations import (m0001_initial, m0002_imap_state, m0003_bulletins, m0004_urgent,
+from gateway.db.migrations import (m0001_initial, m0002_imap_state, m0003_bulletins, m0004_urgent,
                                 m0005_outbox_recipient_index, m0006_case_resident_index, m0007_trust,
                                 m0008_bounce_scores, m0009_daemons)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gateway import config
-from gateway.cli import EXIT_CONFIG, main
+from gateway.cli.base import EXIT_CONFIG, main
 from gateway.errors import ConfigError
 from gateway.trust.dkim import dns_record, new_key
 

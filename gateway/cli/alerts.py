@@ -8,10 +8,9 @@ import time
 
 import click
 
-from gateway import bulletins, subscribers
-from gateway.cli import EXIT_NOT_FOUND, _open_database, _settings, main
+from gateway import bulletins, db, subscribers
+from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, main
 from gateway.clock import SystemClock
-from gateway.models import Bulletin
 
 
 def _areas_option(ctx: click.Context, settings, areas: tuple[str, ...]) -> None:
@@ -192,7 +191,7 @@ def bulletin_list(ctx: click.Context) -> None:
     settings = _settings(ctx)
     _open_database(settings)
     bulletins.mark_finished()
-    for row in Bulletin.select().order_by(Bulletin.id.desc()):
+    for row in db.bulletins.newest_first():
         counts = bulletins.progress_counts(row.id)
         click.echo(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.state}\t{row.areas}\t"
                    f"sent {counts['sent']}/{row.recipients}, failed {counts['failed']}, "
@@ -209,7 +208,7 @@ def bulletin_status(ctx: click.Context, bulletin_id: int, watch: bool | None) ->
     settings = _settings(ctx)
     _open_database(settings)
     bulletins.mark_finished()
-    row = Bulletin.get_or_none(Bulletin.id == bulletin_id)
+    row = db.bulletins.get(bulletin_id)
     if row is None:
         click.echo(f"Error: no bulletin {bulletin_id}", err=True)
         ctx.exit(EXIT_NOT_FOUND)
@@ -224,10 +223,10 @@ def bulletin_status(ctx: click.Context, bulletin_id: int, watch: bool | None) ->
                 now_finished = counts["sent"] + counts["failed"] + counts["skipped"]
                 bar.update(now_finished - finished)
                 finished = now_finished
-                if not counts["queued"] and Bulletin.get_by_id(bulletin_id).state != "enqueuing":
+                if not counts["queued"] and db.bulletins.get(bulletin_id).state != "enqueuing":
                     break
                 time.sleep(1)
-    row = Bulletin.get_by_id(bulletin_id)
+    row = db.bulletins.get(bulletin_id)
     click.echo(f"Bulletin {row.id} ({row.state}): \"{row.subject}\" to {row.areas}")
     click.echo(f"  recipients {row.recipients}  queued {counts['queued']}  sent {counts['sent']}  "
                f"failed {counts['failed']}  skipped {counts['skipped'] + row.skipped} "

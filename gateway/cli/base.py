@@ -1,0 +1,75 @@
+"""What every `gateway` command shares: the command group, the config, the database."""
+
+from __future__ import annotations
+
+
+import click
+
+from gateway import config, db
+from gateway.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _settings(ctx: click.Context) -> config.Settings:
+    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem."""
+    path = ctx.obj["config"]
+    if not path:
+        click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
+        ctx.exit(EXIT_CONFIG)
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        click.echo(f"{path}: configuration problems:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed
+
+
+def _open_database(settings: config.Settings) -> None:
+    """Open the configured database, which must exist and be current: only `init` and `run`
+    create or migrate one (a typing slip in --config must not make an empty database)."""
+    ctx = click.get_current_context()
+    if not db.database_exists(settings.database):
+        click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
+                   "(the daemon's `run` does so too), or check [gateway] database", err=True)
+        ctx.exit(EXIT_CONFIG)
+    db.connect(settings.database)
+    if not db.schema_is_current():
+        click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+class ItemId(click.ParamType):
+    """An id as the CLI prints it: 42, or in:42 for inbound mail (out:42 where a command
+    takes deliveries too)."""
+
+    name = "ID"
+
+    def __init__(self, kinds: tuple[str, ...] = ("in",)):
+        self.kinds = kinds
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        kind, _, number = text.rpartition(":")
+        kind = kind or self.kinds[0]
+        if kind not in self.kinds or not number.isdigit() or not 0 < int(number) < 2 ** 63:
+            shown = " or ".join(f"{k}:<number>" for k in self.kinds)
+            self.fail(f"{value!r} is not an id (give a number, or {shown}, as the list shows)", param, ctx)
+        return f"{kind}:{int(number)}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="GATEWAY_CONFIG", type=click.Path(dir_okay=False),
+              help="Config file (default: $GATEWAY_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.version_option(package_name="surgery-gateway")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Surgery Gateway: residents' email in, cases to neighbourhood teams, answers out."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+    ctx.obj["verbose"] = verbose

@@ -1,0 +1,19 @@
+"""Persistence, in one package: every query, write and transaction of the gateway lives here,
+and nothing outside it imports peewee or the models (tests/unit/test_layers.py holds that
+with import-linter). Callers get plain values, not rows.
+
+    connection   the database (SQLite or PostgreSQL), transactions, locks, migrations
+    intake       the inbound queue and the queues a person looks after
+    cases        cases, the Message-IDs threaded into them, their events and mail
+    outbox       the durable outbox and its leases
+    people       subscribers, subscriptions, suppressed addresses, bounce scores
+    bulletins    alert bulletins and their fan-out
+    cluster      the daemons sharing the database, and work run once per cluster
+"""
+
+from gateway.db import bulletins, cases, cluster, intake, outbox, people
+from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
+                                   relaxed_durability_for_this_thread, schema_is_current, utc)
+
+__all__ = ["as_datetime", "atomic", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "intake",
+           "migrate", "outbox", "people", "relaxed_durability_for_this_thread", "schema_is_current", "utc"]

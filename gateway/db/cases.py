@@ -1,0 +1,151 @@
+"""Cases: references, the Message-IDs that thread into them, their events and their mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Iterator
+
+import peewee as pw
+
+from gateway.db.connection import _one, insert, utc
+from gateway.db import models
+from gateway.db.connection import plain, plain_type
+from gateway.db.intake import Message
+from gateway.db.models import CaseEvent, Inbound, MessageRef, Outbound, db
+from gateway.db.outbox import Delivery
+
+# A case: the columns of models.Case. Change it, then db.cases.save(case).
+Case = plain_type("Case", models.Case, frozen=False)
+Event = plain_type("Event", CaseEvent)
+SAVED = ("team", "status", "language", "updated_at", "urgent")   # what the pipeline changes
+
+
+def next_reference(prefix: str, year: int) -> str:
+    """A new case reference, e.g. SRG-2026-0042. Call inside the case's transaction."""
+    rows = db.execute_sql(f"UPDATE reference_counter SET last = last + 1 WHERE year = {db.param} RETURNING last",
+                          (year,)).fetchall()   # read to the end, so the statement is finished
+    if not rows:   # the year's first case: an upsert, so two daemons starting a year cannot collide
+        rows = db.execute_sql(f"INSERT INTO reference_counter (year, last) VALUES ({db.param}, 1) ON CONFLICT (year) "
+                              "DO UPDATE SET last = reference_counter.last + 1 RETURNING last", (year,)).fetchall()
+    return f"{prefix}-{year}-{rows[0][0]:04d}"
+
+
+def case_by_id(case_id: int) -> Case | None:
+    return plain(models.Case.get_or_none(models.Case.id == case_id), Case)
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return plain(models.Case.get_or_none(models.Case.reference == reference.upper()), Case)
+
+
+def case_by_message_ids(message_ids: Iterable[str]) -> Case | None:
+    """The case that owns the most recent of these Message-IDs, if any."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    refs = {r.message_id: r for r in MessageRef.select().where(MessageRef.message_id.in_(ids))}
+    for message_id in reversed(ids):  # References lists the newest last
+        if message_id in refs:
+            return plain(models.Case.get_by_id(refs[message_id].case_id), Case)
+    return None
+
+
+def open_case(**values: object) -> Case:
+    """Insert a new case (call inside the message's transaction) and return it."""
+    values = {"status": "open", "urgent": False} | values
+    return Case(id=insert("case", **values), **values)
+
+
+def save(case: Case) -> None:
+    """Write back what the pipeline may change on a case (SAVED); call inside its transaction."""
+    assignments = ", ".join(f'"{name}" = {db.param}' for name in SAVED)
+    db.execute_sql(f'UPDATE "case" SET {assignments} WHERE id = {db.param}',
+                   (*(getattr(case, name) for name in SAVED), case.id))
+
+
+def message_id_known(message_id: str | None) -> bool:
+    return bool(message_id) and _one("SELECT 1 FROM message_ref WHERE message_id = ? LIMIT 1", message_id) is not None
+
+
+def remember_message_id(message_id: str | None, case: Case, direction: str) -> None:
+    if message_id:  # the first case to claim a Message-ID keeps it
+        db.execute_sql(f"INSERT INTO message_ref (message_id, case_id, direction) VALUES ({db.param}, {db.param}, "
+                       f"{db.param}) ON CONFLICT (message_id) DO NOTHING", (message_id, case.id, direction))
+
+
+def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
+              inbound_id: int | None = None) -> None:
+    db.execute_sql("INSERT INTO case_event (case_id, at, kind, inbound_id, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
+                   .format(p=db.param), (case.id, utc(now), kind, inbound_id, detail))
+
+
+def cases_opened_since(resident_address: str, since: dt.datetime, limit: int) -> int:
+    """How many cases a resident opened after `since`, counted up to `limit` at most (the
+    count stops there: a flood of ten thousand messages must not make each one slower)."""
+    return _one('SELECT count(*) FROM (SELECT 1 FROM "case" WHERE resident_address = ? AND opened_at > ? LIMIT ?) AS t',
+                resident_address, utc(since), limit)[0]
+
+
+def newest_case_of(resident_address: str) -> Case | None:
+    row = _one('SELECT max(id) FROM "case" WHERE resident_address = ?', resident_address)
+    return plain(models.Case.get_by_id(row[0]), Case) if row and row[0] is not None else None
+
+
+def event_since(case: Case, kind: str, since: dt.datetime) -> bool:
+    return CaseEvent.select().where((CaseEvent.case == case.id) & (CaseEvent.kind == kind)
+                                    & (CaseEvent.at > utc(since))).exists()
+
+
+def team_message_ids(case: Case) -> list[str]:
+    """Message-IDs of what the team already has on this case, oldest first."""
+    rows = db.execute_sql(f"SELECT message_id FROM outbound WHERE case_id = {db.param} AND substr(purpose, 1, 5) = 'team_' "
+                          "ORDER BY id", (case.id,)).fetchall()
+    return [row[0] for row in rows]
+
+
+def resident_thread_ids(case: Case) -> list[str]:
+    """Message-IDs of the resident's side of the conversation (theirs and ours to them), oldest
+    first, for In-Reply-To and References of the next message to the resident."""
+    theirs = (Inbound.select(Inbound.message_id, Inbound.received_at.alias("at"))
+              .where((Inbound.case == case.id) & Inbound.kind.in_(("resident_new", "resident_follow_up"))
+                     & Inbound.message_id.is_null(False)))
+    ours = (Outbound.select(Outbound.message_id, Outbound.created_at.alias("at"))
+            .where((Outbound.case == case.id) & (Outbound.rcpt_to == case.resident_address)))
+    rows = sorted([(r.at, r.message_id) for r in theirs] + [(r.at, r.message_id) for r in ours],
+                  key=lambda row: str(row[0]))
+    return [message_id for _, message_id in rows]
+
+
+def message_count(case: Case) -> int:
+    return _one("SELECT count(*) FROM message_ref WHERE case_id = ?", case.id)[0]
+
+
+def case_events(case: Case) -> list[Event]:
+    return [plain(row, Event) for row in CaseEvent.select().where(CaseEvent.case == case.id).order_by(CaseEvent.id)]
+
+
+def first_inbound_raw(case: Case) -> bytes | None:
+    row = Inbound.select(Inbound.raw).where(Inbound.case == case.id).order_by(Inbound.id).first()
+    return bytes(row.raw) if row else None
+
+
+def cases(status: str | None = None, team: str | None = None) -> Iterator[Case]:
+    query = models.Case.select().order_by(models.Case.id)
+    if status:
+        query = query.where(models.Case.status == status)
+    if team:
+        query = query.where(models.Case.team == team)
+    return (plain(row, Case) for row in query)
+
+
+def case_counts() -> dict[str, int]:
+    rows = (models.Case.select(models.Case.status, pw.fn.COUNT(models.Case.id).alias("n"))
+            .group_by(models.Case.status).dicts())
+    return {row["status"]: row["n"] for row in rows}
+
+
+def case_mail(case: Case) -> tuple[list[Message], list[Delivery]]:
+    """Everything that came in and went out on a case, each oldest first."""
+    inbound = [plain(row, Message) for row in Inbound.select().where(Inbound.case == case.id).order_by(Inbound.id)]
+    outbound = [plain(row, Delivery) for row in Outbound.select().where(Outbound.case == case.id).order_by(Outbound.id)]
+    return inbound, outbound

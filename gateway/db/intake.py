@@ -1,0 +1,239 @@
+"""The inbound queue: every message exactly as it arrived, its lease, and what became of it;
+the queues a person looks after (parked and quarantined mail); IMAP's place in each folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from email.parser import BytesHeaderParser
+from email import policy
+from typing import Iterable
+
+import peewee as pw
+
+from gateway.db.connection import _one, insert, plain, plain_type, storable, utc
+from gateway.db.models import ImapState, Inbound, Outbound, db
+from gateway.db.outbox import Delivery
+
+# A stored message: the columns of models.Inbound. `lease_owner` names the claim that holds it.
+Message = plain_type("Message", Inbound)
+FolderState = plain_type("FolderState", ImapState)
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID, read cheaply from the headers alone; None if absent or unreadable."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:65536])
+        value = headers.get("Message-ID")
+    except Exception:  # any bytes at all may arrive; the worker reports what is wrong
+        return None
+    value = str(value).strip() if value else ""
+    return value[:998] or None
+
+
+def save_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
+                 now: dt.datetime, peer: str | None = None, helo: str | None = None) -> int:
+    """Store a message durably; when this returns, it is committed. `peer` and `helo` are
+    the SMTP client's address and HELO name (for SPF and trusted networks), None otherwise."""
+    with db.atomic():
+        return insert("inbound", received_at=utc(now), source=source, mail_from=storable(mail_from),
+                      rcpt_tos=storable("\n".join(rcpt_tos)), raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+                      message_id=header_message_id(raw), state="queued", attempts=0, peer=peer, helo=helo,
+                      deferrals=0)
+
+
+def save_inbound_group(messages: list[tuple[bytes, str, Iterable[str], str | None, str | None]], source: str,
+                       now: dt.datetime) -> list[int]:
+    """Store several messages (raw, mail_from, rcpt_tos, peer, helo) in one transaction (the
+    SMTP door's group commit)."""
+    with db.atomic():
+        return [save_inbound(raw, mail_from, rcpt_tos, source, now, peer, helo)
+                for raw, mail_from, rcpt_tos, peer, helo in messages]
+
+
+def save_inbound_once(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], source: str,
+                      now: dt.datetime) -> tuple[int, bool]:
+    """Store a message unless these exact bytes are already stored; (id, whether it is new).
+    A mailbox read again after a crash hands us the same bytes: they must not count twice."""
+    digest = hashlib.sha256(raw).hexdigest()
+    with db.atomic():
+        earlier = Inbound.select(Inbound.id).where(Inbound.sha256 == digest).order_by(Inbound.id).first()
+        if earlier is not None:
+            return earlier.id, False
+        return save_inbound(raw, mail_from, rcpt_tos, source, now), True
+
+
+def first_with_message_id(message_id: str) -> Message | None:
+    """The first stored message with this Message-ID."""
+    return plain(Inbound.select().where(Inbound.message_id == message_id).order_by(Inbound.id).first(), Message)
+
+
+def imap_state(mailbox: str) -> FolderState | None:
+    return plain(ImapState.get_or_none(ImapState.mailbox == mailbox), FolderState)
+
+
+def set_imap_state(mailbox: str, uidvalidity: int, last_uid: int, now: dt.datetime) -> None:
+    with db.atomic():
+        updated = (ImapState.update(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=utc(now))
+                   .where(ImapState.mailbox == mailbox).execute())
+        if not updated:
+            ImapState.create(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=utc(now))
+
+
+def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int = 1) -> list[Message]:
+    """Lease up to `limit` of the oldest stored messages nobody holds (one write for them all),
+    oldest first; [] when there are none."""
+    now = utc(now)
+    free = "state = 'queued' AND (lease_until IS NULL OR lease_until < {p})".format(p=db.param)
+    candidates = [row[0] for row in db.execute_sql(
+        f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT {int(limit)}", (now,)).fetchall()]
+    if not candidates:
+        return []
+    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
+    marks = ", ".join([db.param] * len(candidates))
+    # A conditional UPDATE: of two workers, only one wins each message.
+    db.execute_sql(f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, attempts = attempts + 1 "
+                   f"WHERE id IN ({marks}) AND {free}",
+                   (lease, now + dt.timedelta(seconds=lease_seconds), *candidates, now))
+    return [plain(row, Message) for row in pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE lease_owner = {db.param} "
+                                                        "ORDER BY id", (lease,))]
+
+
+def backlog(limit: int, now: dt.datetime, below_priority: int, outbox: bool = True) -> int:
+    """How much mail waits on us: stored messages the pipeline has not yet handled, plus (with
+    `outbox`) outbox messages due now with a priority below `below_priority` (case mail, not
+    bulletins, which may queue by the hundred thousand). Each part is counted up to `limit`."""
+    waiting_in = _one("SELECT count(*) FROM (SELECT 1 FROM inbound WHERE state = 'queued' LIMIT ?) AS t", limit)[0]
+    if not outbox:
+        return waiting_in
+    waiting_out = _one("SELECT count(*) FROM (SELECT 1 FROM outbound WHERE state = 'queued' AND priority < ? "
+                       "AND next_attempt_at <= ? LIMIT ?) AS t", below_priority, utc(now), limit)[0]
+    return waiting_in + waiting_out
+
+
+def finish_inbound(inbound_id: int, kind: str, case, now: dt.datetime, why: str | None = None) -> None:
+    """Done with a message; `why` says why it was set aside (quarantined, held), for people."""
+    db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
+                   "lease_owner = NULL, lease_until = NULL, stage = NULL, error = {p} WHERE id = {p}"
+                   .format(p=db.param), (kind, case.id if case else None, utc(now), why, inbound_id))
+
+
+def defer_inbound(inbound_id: int, until: dt.datetime, why: str) -> None:
+    """Put a message back to wait until `until` (its sender could not be checked: DNS failed).
+    Its attempts start again: waiting for DNS is not the message failing."""
+    db.execute_sql("UPDATE inbound SET state = 'queued', lease_owner = NULL, lease_until = {p}, attempts = 0, "
+                   "deferrals = deferrals + 1, error = {p} WHERE id = {p}".format(p=db.param),
+                   (utc(until), why[:500], inbound_id))
+
+
+def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:
+    """Set a message aside after an unexpected failure, with the stage and the reason."""
+    with db.atomic():
+        Inbound.update(state="parked", stage=stage, error=error, processed_at=utc(now),
+                       lease_owner=None, lease_until=None).where(Inbound.id == inbound_id).execute()
+
+
+def parked_inbound() -> list[Message]:
+    return [plain(row, Message) for row in Inbound.select(Inbound.id, Inbound.received_at, Inbound.mail_from, Inbound.stage,
+                               Inbound.error, Inbound.attempts)
+                .where(Inbound.state == "parked").order_by(Inbound.id)]
+
+
+def retry_parked(ids: list[int] | None) -> int:
+    """Put parked messages back in the queue (all of them when ids is None)."""
+    query = Inbound.update(state="queued", stage=None, error=None).where(Inbound.state == "parked")
+    if ids is not None:
+        query = query.where(Inbound.id.in_(ids))
+    return query.execute()
+
+
+QUEUES = ("parked", "quarantine", "failed")
+
+
+def queue_items(queue: str | None = None) -> list[dict]:
+    """Items needing a person, oldest first: in:<id> for inbound mail, out:<id> for deliveries."""
+    items = []
+    parked = Inbound.state == "parked"
+    quarantined = (Inbound.state == "done") & (Inbound.kind == "quarantine")
+    inbound_where = {None: parked | quarantined, "parked": parked, "quarantine": quarantined}
+    if queue in inbound_where:
+        where = inbound_where[queue]
+        for row in Inbound.select(Inbound.id, Inbound.received_at, Inbound.mail_from, Inbound.state, Inbound.kind,
+                                  Inbound.stage, Inbound.error, Inbound.size).where(where).order_by(Inbound.id):
+            items.append({"id": f"in:{row.id}", "queue": "parked" if row.state == "parked" else "quarantine",
+                          "at": str(row.received_at), "who": row.mail_from, "size": row.size,
+                          "why": (row.error or "").splitlines()[-1][:200] if row.error else row.stage or ""})
+    if queue in (None, "failed"):
+        for row in Outbound.select(Outbound.id, Outbound.created_at, Outbound.rcpt_to, Outbound.purpose,
+                                   Outbound.last_error, Outbound.attempts).where(Outbound.state == "failed") \
+                .order_by(Outbound.id):
+            items.append({"id": f"out:{row.id}", "queue": "failed", "at": str(row.created_at), "who": row.rcpt_to,
+                          "purpose": row.purpose, "attempts": row.attempts, "why": (row.last_error or "")[:200]})
+    return items
+
+
+def queue_item(item_id: str) -> Message | Delivery | None:
+    kind, _, number = item_id.partition(":")
+    if not number.isdigit() or int(number) >= 2 ** 63:
+        return None
+    model, kind = {"in": (Inbound, Message), "out": (Outbound, Delivery)}.get(kind, (None, None))
+    return plain(model.get_or_none(model.id == int(number)), kind) if model else None
+
+
+def requeue(item_id: str, now: dt.datetime, deadline_hours: float) -> str | None:
+    """Put an item back: a parked message into the pipeline, a failed delivery into the
+    outbox with a fresh deadline. Returns what was done, or None if it cannot be retried."""
+    row = queue_item(item_id)
+    if isinstance(row, Message) and row.state == "parked":
+        Inbound.update(state="queued", stage=None, error=None, attempts=0).where(Inbound.id == row.id).execute()
+        return "back in the inbound queue"
+    if isinstance(row, Delivery) and row.state == "failed":
+        Outbound.update(state="queued", next_attempt_at=utc(now), lease_owner=None, lease_until=None, attempts=0,
+                        deadline=utc(now) + dt.timedelta(hours=deadline_hours)).where(Outbound.id == row.id).execute()
+        return "back in the outbox"
+    return None
+
+
+def release_quarantined(item_id: str) -> bool:
+    """Let a quarantined message through: it goes through the pipeline without the spam check."""
+    row = queue_item(item_id)
+    if not (isinstance(row, Message) and row.state == "done" and row.kind == "quarantine"):
+        return False
+    Inbound.update(state="queued", kind="released", stage=None, error=None, attempts=0) \
+        .where(Inbound.id == row.id).execute()
+    return True
+
+
+def purge(item_id: str) -> bool:
+    """Delete a quarantined message for good (spam a person has looked at). Its bytes and
+    envelope go; a bare row stays, so that its id is never handed out again (SQLite would
+    reuse the highest id of a deleted row, and log lines would then be ambiguous)."""
+    row = queue_item(item_id)
+    if not (isinstance(row, Message) and row.state == "done" and row.kind == "quarantine"):
+        return False
+    Inbound.update(state="purged", kind="purged", raw=b"", size=0, mail_from="", rcpt_tos="", message_id=None,
+                   sha256="", error=None, stage=None).where(Inbound.id == row.id).execute()
+    return True
+
+
+def refusals_since(since: dt.datetime) -> dict[str, int]:
+    """Delivery reports of refusals because of us since `since`, by reason, for `gateway status`."""
+    from gateway.mail.bounce_reasons import BECAUSE_OF_US
+
+    counts: dict[str, int] = {}
+    for (why,) in db.execute_sql("SELECT error FROM inbound WHERE kind = 'bounce' AND processed_at > {p} "
+                                 "AND error IS NOT NULL".format(p=db.param), (utc(since),)).fetchall():
+        reason = why.split(":", 1)[0]
+        if reason in BECAUSE_OF_US:
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def queue_counts() -> dict[str, int]:
+    """How many items sit in each state, for `gateway status`."""
+    counts: dict[str, int] = {}
+    for model, name in ((Inbound, "inbound"), (Outbound, "outbound")):
+        for row in model.select(model.state, pw.fn.COUNT(model.id).alias("n")).group_by(model.state).dicts():
+            counts[f"{name} {row['state']}"] = row["n"]
+    return counts
