@@ -12,6 +12,7 @@ import click
 from gateway import config, db
 from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main
 from gateway.clock import SystemClock
+from gateway.mail.bounce_reasons import BECAUSE_OF_US
 from gateway.errors import ConfigError, GatewayError
 
 
@@ -110,7 +111,7 @@ def status(ctx: click.Context) -> None:
                  "outbound sent", "outbound failed"):
         click.echo(f"{name:<18} {counts.get(name, 0)}")
     click.echo(f"{'acks waiting':<18} {db.outbox.acks_waiting()}  (over [limits] acks_per_hour = {settings.acks_per_hour})")
-    refused = db.intake.refusals_since(SystemClock().now() - dt.timedelta(hours=24))
+    refused = db.intake.bounce_reasons_since(SystemClock().now() - dt.timedelta(hours=24), BECAUSE_OF_US)
     click.echo(f"{'refused for us':<18} " + (", ".join(f"{r} {n}" for r, n in sorted(refused.items())) or "0")
                + "  (last 24 h: residents' providers refusing our mail; see [gateway] admin_address)")
     for state, number in sorted(db.cases.case_counts().items()):

@@ -217,15 +217,13 @@ def purge(item_id: str) -> bool:
     return True
 
 
-def refusals_since(since: dt.datetime) -> dict[str, int]:
-    """Delivery reports of refusals because of us since `since`, by reason, for `gateway status`."""
-    from gateway.mail.bounce_reasons import BECAUSE_OF_US
-
+def bounce_reasons_since(since: dt.datetime, reasons) -> dict[str, int]:
+    """Delivery reports since `since` whose reason is one of `reasons`, by reason."""
     counts: dict[str, int] = {}
     for (why,) in db.execute_sql("SELECT error FROM inbound WHERE kind = 'bounce' AND processed_at > {p} "
                                  "AND error IS NOT NULL".format(p=db.param), (utc(since),)).fetchall():
         reason = why.split(":", 1)[0]
-        if reason in BECAUSE_OF_US:
+        if reason in reasons:
             counts[reason] = counts.get(reason, 0) + 1
     return counts
 

@@ -1,4 +1,5 @@
-"""The tables. The database itself is bound at start-up by store.connect()."""
+"""The tables as they are now (what the migrations have built), for queries inside gateway.db.
+The database itself is bound at start-up by db.connect()."""
 
 from __future__ import annotations
 
@@ -169,6 +170,3 @@ class Bulletin(BaseModel):
     skipped = pw.IntegerField(default=0)  # suppressed addresses passed over
     enqueued_at = pw.DateTimeField(null=True)
 
-
-# The first schema (migration 0001); later tables are created by their own migrations.
-ALL_TABLES = (SchemaVersion, ReferenceCounter, Case, Inbound, MessageRef, Outbound, CaseEvent)

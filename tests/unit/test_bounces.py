@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mail.bounces import read
 from gateway.db.models import CaseEvent, Outbound, Suppression
+from gateway.mail.bounce_reasons import BECAUSE_OF_US
+from gateway.mail.bounces import read
 from tests.helpers import resident_mail
 
 pytestmark = pytest.mark.database
@@ -128,7 +129,7 @@ def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_on
     assert len(notices) == 1 and notices[0]["To"] == "it@police.example"
     assert "not the resident" in notices[0].get_body(("plain",)).get_content()
     assert Suppression.select().count() == 0
-    assert db.intake.refusals_since(harness.clock.now() - __import__("datetime").timedelta(hours=1)) == {"reputation": 2}
+    assert db.intake.bounce_reasons_since(harness.clock.now() - __import__("datetime").timedelta(hours=1), BECAUSE_OF_US) == {"reputation": 2}
     for day in range(6):   # a full mailbox, day after day: suppressed only after repeated soft failures
         harness.clock.advance(86400)
         assert db.people.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)

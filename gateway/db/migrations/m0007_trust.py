@@ -8,8 +8,8 @@ import peewee as pw
 
 
 def apply(db: pw.Database) -> None:
-    # Migration 0001 still builds its tables from the live models, so a new database has
-    # these columns already.
+    # Databases made before migration 0001 was frozen (when it built its tables from the
+    # live models) have these columns already.
     have = {c.name for c in db.get_columns("inbound")}
     for column, kind in (("peer", "TEXT"), ("helo", "TEXT"), ("deferrals", "INTEGER NOT NULL DEFAULT 0")):
         if column not in have:
