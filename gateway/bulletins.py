@@ -191,17 +191,25 @@ class Copies:
         return one(language.detect(body), body)
 
 
-def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, stop: threading.Event,
-                     poll: float) -> None:
+TURN_SECONDS = 30   # how long a daemon holds the fan-out once it takes it (renewed each round)
+
+
+def run_fan_out_loop(settings: Settings, clock: Clock, wake: threading.Event, owner: str,
+                     stop: threading.Event, poll: float) -> None:
     """In the daemon: finish any bulletin left enqueuing (published by email, or a CLI that
-    was interrupted), then wake the delivery workers."""
+    was interrupted), then wake the delivery workers. With several daemons on one database,
+    one does this at a time (db.cluster.take_turn); the others wait their turn."""
     while not stop.is_set():
         try:
+            if not db.cluster.take_turn("bulletins", owner, clock.now(), TURN_SECONDS):
+                stop.wait(max(poll, 1.0))
+                continue
             for bulletin_id in db.bulletins.enqueuing():
                 fan_out(bulletin_id, clock, settings.retry_deadline_hours, settings.surgery_address,
                         progress=lambda *_: wake.set())
                 wake.set()
             mark_finished()
+            db.cluster.done_turn("bulletins", owner, clock.now())
         except Exception:
             log.exception("bulletin fan-out: unexpected error; trying again")
         stop.wait(max(poll, 1.0))

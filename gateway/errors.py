@@ -53,6 +53,7 @@ class Defer(StageStop):
     """Not now: the message goes back to wait `seconds` and is handled again (a sender whose
     check DNS could not answer). Nothing it caused so far is kept."""
 
-    def __init__(self, reason: str, seconds: float):
+    def __init__(self, reason: str, seconds: float, counted: bool = True):
         super().__init__("deferred", reason)
         self.seconds = seconds
+        self.counted = counted   # False: not the message's fault (another daemon was busy with its like)

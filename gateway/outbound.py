@@ -111,7 +111,7 @@ class Deliverer:
         if row.bulletin is not None:
             copy = self.copies(row) if self.copies else None
             if copy is None:
-                db.outbox.mark_skipped(row.id, "no longer subscribed, or suppressed")
+                db.outbox.mark_skipped(row.id, "no longer subscribed, or suppressed", row.lease_owner)
                 return True
             raw = copy
         if row.purpose == "resident_ack" and self._over_ack_cap(row):
@@ -245,10 +245,10 @@ class Deliverer:
         delay = delays[min(row.attempts, len(delays)) - 1]
         at = self.clock.now() + dt.timedelta(seconds=delay)
         if db.utc(at) > row.deadline:
-            db.outbox.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}")
+            db.outbox.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}", row.lease_owner)
             log.warning("outbound %s to %s failed: retry deadline passed (%s)", row.id, row.rcpt_to, error)
             return
-        db.outbox.reschedule(row.id, at, error)
+        db.outbox.reschedule(row.id, at, error, row.lease_owner)
         log.info("outbound %s to %s deferred for %ss: %s", row.id, row.rcpt_to, delay, error)
 
 

@@ -59,7 +59,7 @@ class Service:
             deliverer.reported = self.inbound_wake   # a refusal's report goes through the pipeline
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
         if s.areas:
-            self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake)
+            self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake, self.owner)
         if s.http_listen:
             from gateway.web import WebServer
 
@@ -101,6 +101,7 @@ class Service:
             if stop.wait(HEARTBEAT_SECONDS):
                 break
         try:
+            db.cluster.give_up_turns(self.owner)
             db.cluster.daemon_gone(self.owner)
         except Exception:
             pass

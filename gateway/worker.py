@@ -32,6 +32,10 @@ CHECKERS = 8         # sender checks (DNS) made at once
 SET_ASIDE = ("quarantine", "held", "invalid", "bounce")   # kinds whose reason is kept (queue, status)
 
 
+class LeaseLost(Exception):
+    """The message's lease ran out while it was being handled, and another worker took it."""
+
+
 class InboundWorker:
     def __init__(self, settings: Settings, clock: Clock, renderer: Renderer, owner: str,
                  delivered: threading.Event | None = None):
@@ -40,12 +44,14 @@ class InboundWorker:
         self.resolver = Resolver(settings.trust.dns_servers, settings.trust.dns_timeout)
         # Sender checks wait on DNS, not on the CPU: a batch's are made side by side.
         self.checkers = ThreadPoolExecutor(CHECKERS, thread_name_prefix="sender-check")
+        self.leases: dict[int, str] = {}   # inbound id -> the claim that holds it
 
     def process_one(self) -> bool:
         """Claim and process what is stored, up to a batch; False when there is nothing."""
         items = db.intake.claim_inbound(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
         if not items:
             return False
+        self.leases = {item.id: item.lease_owner for item in items}
         fresh = []
         for item in items:
             if item.attempts > MAX_ATTEMPTS:
@@ -97,17 +103,31 @@ class InboundWorker:
     def _run(self, ctx: pipeline.Context,
              failure: pipeline.StageFailure | None) -> tuple[str | None, pipeline.StageFailure | None]:
         if failure is None:
+            lease = self.leases.get(ctx.inbound_id)
             try:
                 with db.atomic():  # a savepoint: a failing message rolls back alone
                     kind = pipeline.run(ctx)
                     if kind == "deferred":   # its sender could not be checked yet: later
                         until = self.clock.now() + dt.timedelta(seconds=ctx.defer_seconds)
-                        db.intake.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred")
+                        kept = db.intake.defer_inbound(ctx.inbound_id, until, ctx.notes[-1] if ctx.notes else "deferred",
+                                                       lease, ctx.defer_counted)
                     else:
                         why = ctx.notes[-1][:500] if kind in SET_ASIDE and ctx.notes else None
-                        db.intake.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now(), why)
+                        kept = db.intake.finish_inbound(ctx.inbound_id, kind, ctx.case, self.clock.now(), why, lease)
+                    if not kept:
+                        raise LeaseLost()
                 return kind, None
+            except LeaseLost:   # everything it did with the message is rolled back with the savepoint
+                log.warning("inbound %s: its lease ran out and another worker has it; this worker's work on it "
+                            "is undone (raise [worker] lease_seconds if this recurs)", ctx.inbound_id)
+                return "lease_lost", None
             except pipeline.StageFailure as caught:
+                if db.transient(caught.error):   # a deadlock or lost connection: the message is not at fault
+                    log.warning("inbound %s: %s at stage %s; trying again shortly", ctx.inbound_id,
+                                type(caught.error).__name__, caught.stage)
+                    db.intake.defer_inbound(ctx.inbound_id, self.clock.now() + dt.timedelta(seconds=1),
+                                            f"database busy: {caught.error}"[:500], lease, counted=False)
+                    return "deferred", None
                 failure = caught
         detail = "".join(traceback.format_exception(failure.error))[-4000:]
         db.intake.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now())

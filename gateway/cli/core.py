@@ -126,6 +126,10 @@ def status(ctx: click.Context) -> None:
         click.echo(f"daemon {host} pid {pid}: started {started:%Y-%m-%d %H:%M} UTC, last seen {age} s ago ({state})")
     if not running:
         click.echo("daemon             none running")
+    for job, owner, until, done in db.cluster.turns():
+        holder = f"held by {owner}" if until > now else "free (its last holder stopped or died)"
+        last = f", last done {done:%Y-%m-%d %H:%M:%S} UTC" if done else ""
+        click.echo(f"scheduled {job:<9} {holder}{last}")
 
 
 @main.group()

@@ -13,7 +13,8 @@ with import-linter). Callers get plain values, not rows.
 
 from gateway.db import bulletins, cases, cluster, intake, outbox, people
 from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
-                                   relaxed_durability_for_this_thread, schema_is_current, utc)
+                                   relaxed_durability_for_this_thread, schema_is_current, transient, utc)
 
 __all__ = ["as_datetime", "atomic", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "intake",
-           "migrate", "outbox", "people", "relaxed_durability_for_this_thread", "schema_is_current", "utc"]
+           "migrate", "outbox", "people", "relaxed_durability_for_this_thread", "schema_is_current", "transient",
+           "utc"]

@@ -9,7 +9,7 @@ import peewee as pw
 
 from gateway.db.connection import _one, insert, utc
 from gateway.db import models
-from gateway.db.connection import plain, plain_type
+from gateway.db.connection import plain, plain_type, postgres
 from gateway.db.intake import Message
 from gateway.db.models import CaseEvent, Inbound, MessageRef, Outbound, db
 from gateway.db.outbox import Delivery
@@ -61,6 +61,21 @@ def save(case: Case) -> None:
     assignments = ", ".join(f'"{name}" = {db.param}' for name in SAVED)
     db.execute_sql(f'UPDATE "case" SET {assignments} WHERE id = {db.param}',
                    (*(getattr(case, name) for name in SAVED), case.id))
+
+
+def lock_for_this_transaction(message_id: str | None, sender: str | None) -> bool:
+    """Take, until the transaction ends, the locks on a message's Message-ID and sender, so
+    that what is checked (a duplicate? how many cases this hour?) still holds when it is
+    written; False when another daemon holds one (it is not waited for: two daemons each
+    holding one could wait on each other for ever). PostgreSQL's advisory locks; on SQLite
+    the one writer at a time already makes the check and the write one step."""
+    if not postgres():
+        return True
+    for key in (f"message-id:{message_id}" if message_id else "", f"sender:{sender}" if sender else ""):
+        if key and not db.execute_sql(f"SELECT pg_try_advisory_xact_lock(hashtextextended({db.param}, 0))",
+                                      (key,)).fetchone()[0]:
+            return False
+    return True
 
 
 def message_id_known(message_id: str | None) -> bool:

@@ -26,3 +26,35 @@ def daemons() -> list[tuple[str, int, dt.datetime, dt.datetime]]:
     """(host, pid, started_at, last_seen) of every daemon that said it was running."""
     return [(host, pid, as_datetime(started), as_datetime(seen)) for host, pid, started, seen in db.execute_sql(
         "SELECT host, pid, started_at, last_seen FROM daemon ORDER BY host, pid").fetchall()]
+
+
+def take_turn(job: str, owner: str, now: dt.datetime, seconds: float) -> bool:
+    """Hold scheduled work `job` (bulletin fan-out, and later reminders and purges) for the
+    next `seconds` unless another daemon holds it: True when this daemon is to do it now.
+    The holder renews by taking its turn again; a daemon that dies lets its turn run out, and
+    the next daemon to ask takes it. One statement, an upsert, on SQLite and PostgreSQL."""
+    until = utc(now) + dt.timedelta(seconds=seconds)
+    with db.atomic():
+        rows = db.execute_sql(
+            "INSERT INTO job (name, owner, until) VALUES ({p}, {p}, {p}) ON CONFLICT (name) DO UPDATE SET "
+            "owner = excluded.owner, until = excluded.until WHERE job.until < {p} OR job.owner = excluded.owner "
+            "RETURNING name".format(p=db.param), (job, owner, until, utc(now))).fetchall()
+    return bool(rows)
+
+
+def done_turn(job: str, owner: str, now: dt.datetime) -> None:
+    """Record that `job` ran to the end just now (held by `owner`)."""
+    db.execute_sql("UPDATE job SET last_done = {p} WHERE name = {p} AND owner = {p}".format(p=db.param),
+                   (utc(now), job, owner))
+
+
+def give_up_turns(owner: str) -> None:
+    """A daemon stopping cleanly lets its scheduled work go at once."""
+    db.execute_sql("UPDATE job SET until = {p} WHERE owner = {p}".format(p=db.param),
+                   (dt.datetime(2000, 1, 1), owner))
+
+
+def turns() -> list[tuple[str, str, dt.datetime, dt.datetime | None]]:
+    """(job, owner, held until, last done) of each piece of scheduled work, for `gateway status`."""
+    return [(name, owner, as_datetime(until), as_datetime(done) if done else None) for name, owner, until, done in
+            db.execute_sql("SELECT name, owner, until, last_done FROM job ORDER BY name").fetchall()]

@@ -249,6 +249,22 @@ def for_update_skip_locked() -> str:
     return " FOR UPDATE SKIP LOCKED" if postgres() else ""
 
 
+# SQLSTATEs of failures that say nothing about the message: a deadlock, a serialisation
+# failure, a lock not available, and the connection classes (08, 57P0x: the server going away).
+TRANSIENT_STATES = ("40P01", "40001", "55P03", "08", "57P01", "57P02", "57P03")
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a database error will likely pass if the work is simply tried again."""
+    if not isinstance(error, (pw.OperationalError, pw.InterfaceError)):
+        return False
+    original = error.args[0] if error.args and isinstance(error.args[0], BaseException) else error.__context__
+    state = getattr(original, "sqlstate", None) or ""
+    if state:
+        return state.startswith(TRANSIENT_STATES)
+    return "database is locked" in str(error) or (postgres() and db.obj._lost())
+
+
 def atomic():
     """A transaction (a savepoint when one is already open), as a context manager."""
     return db.atomic()
@@ -318,9 +334,12 @@ def _one(sql: str, *params):
     return db.execute_sql(sql.replace("?", db.param), params).fetchone()
 
 
-def insert(table: str, **values: object) -> int:
-    """INSERT one row; its id. Every column without a database default must be given."""
+def insert(table: str, on_conflict: str = "", **values: object) -> int | None:
+    """INSERT one row; its id. Every column without a database default must be given.
+    `on_conflict` ("(column) DO NOTHING") lets the database refuse a duplicate: None then."""
     columns = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join([db.param] * len(values))
-    return db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING id',
-                          tuple(values.values())).fetchall()[0][0]   # read to the end: the statement finishes
+    conflict = f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    rows = db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES ({marks}){conflict} RETURNING id',
+                          tuple(values.values())).fetchall()   # read to the end: the statement finishes
+    return rows[0][0] if rows else None

@@ -12,9 +12,11 @@ from typing import Iterable
 
 import peewee as pw
 
-from gateway.db.connection import _one, insert, plain, plain_type, storable, utc
+from gateway.db.connection import _one, for_update_skip_locked, insert, plain, plain_type, postgres, storable, utc
 from gateway.db.models import ImapState, Inbound, Outbound, db
 from gateway.db.outbox import Delivery
+
+IMAP_COPY = "(sha256) WHERE source = 'imap' AND sha256 <> '' DO NOTHING"
 
 # A stored message: the columns of models.Inbound. `lease_owner` names the claim that holds it.
 Message = plain_type("Message", Inbound)
@@ -61,7 +63,14 @@ def save_inbound_once(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], sourc
         earlier = Inbound.select(Inbound.id).where(Inbound.sha256 == digest).order_by(Inbound.id).first()
         if earlier is not None:
             return earlier.id, False
-        return save_inbound(raw, mail_from, rcpt_tos, source, now), True
+        # Two daemons reading one mailbox may both get here: the database keeps one (the
+        # unique index of migration 0010), and the other learns which.
+        new = insert("inbound", on_conflict=IMAP_COPY, received_at=utc(now), source=source,
+                     mail_from=storable(mail_from), rcpt_tos=storable("\n".join(rcpt_tos)), raw=raw, size=len(raw),
+                     sha256=digest, message_id=header_message_id(raw), state="queued", attempts=0, deferrals=0)
+        if new is not None:
+            return new, True
+        return Inbound.select(Inbound.id).where(Inbound.sha256 == digest).order_by(Inbound.id).first().id, False
 
 
 def first_with_message_id(message_id: str) -> Message | None:
@@ -86,16 +95,21 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int =
     oldest first; [] when there are none."""
     now = utc(now)
     free = "state = 'queued' AND (lease_until IS NULL OR lease_until < {p})".format(p=db.param)
+    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
+    until = now + dt.timedelta(seconds=lease_seconds)
+    if postgres():   # one statement; rows another daemon is claiming are passed over, not waited for
+        rows = pw.ModelRaw(Inbound, f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, "
+                           f"attempts = attempts + 1 WHERE id IN (SELECT id FROM inbound WHERE {free} ORDER BY id "
+                           f"LIMIT {int(limit)}{for_update_skip_locked()}) RETURNING *", (lease, until, now))
+        return sorted((plain(row, Message) for row in rows), key=lambda m: m.id)
     candidates = [row[0] for row in db.execute_sql(
         f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT {int(limit)}", (now,)).fetchall()]
     if not candidates:
         return []
-    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
     marks = ", ".join([db.param] * len(candidates))
     # A conditional UPDATE: of two workers, only one wins each message.
     db.execute_sql(f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, attempts = attempts + 1 "
-                   f"WHERE id IN ({marks}) AND {free}",
-                   (lease, now + dt.timedelta(seconds=lease_seconds), *candidates, now))
+                   f"WHERE id IN ({marks}) AND {free}", (lease, until, *candidates, now))
     return [plain(row, Message) for row in pw.ModelRaw(Inbound, f"SELECT * FROM inbound WHERE lease_owner = {db.param} "
                                                         "ORDER BY id", (lease,))]
 
@@ -112,19 +126,33 @@ def backlog(limit: int, now: dt.datetime, below_priority: int, outbox: bool = Tr
     return waiting_in + waiting_out
 
 
-def finish_inbound(inbound_id: int, kind: str, case, now: dt.datetime, why: str | None = None) -> None:
-    """Done with a message; `why` says why it was set aside (quarantined, held), for people."""
-    db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
-                   "lease_owner = NULL, lease_until = NULL, stage = NULL, error = {p} WHERE id = {p}"
-                   .format(p=db.param), (kind, case.id if case else None, utc(now), why, inbound_id))
+def _held_by(lease: str | None) -> str:
+    """The condition that the row is still held by `lease` (None: by anyone, for a person's
+    command)."""
+    return "" if lease is None else " AND lease_owner = {p}".format(p=db.param)
 
 
-def defer_inbound(inbound_id: int, until: dt.datetime, why: str) -> None:
-    """Put a message back to wait until `until` (its sender could not be checked: DNS failed).
-    Its attempts start again: waiting for DNS is not the message failing."""
-    db.execute_sql("UPDATE inbound SET state = 'queued', lease_owner = NULL, lease_until = {p}, attempts = 0, "
-                   "deferrals = deferrals + 1, error = {p} WHERE id = {p}".format(p=db.param),
-                   (utc(until), why[:500], inbound_id))
+def finish_inbound(inbound_id: int, kind: str, case, now: dt.datetime, why: str | None = None,
+                   lease: str | None = None) -> bool:
+    """Done with a message; `why` says why it was set aside (quarantined, held), for people.
+    False when `lease` no longer holds it (it ran out and another worker took the message):
+    the caller must then undo what it did with it."""
+    cursor = db.execute_sql("UPDATE inbound SET state = 'done', kind = {p}, case_id = {p}, processed_at = {p}, "
+                            "lease_owner = NULL, lease_until = NULL, stage = NULL, error = {p} WHERE id = {p}"
+                            .format(p=db.param) + _held_by(lease),
+                            (kind, case.id if case else None, utc(now), why, inbound_id, *([lease] if lease else [])))
+    return cursor.rowcount == 1
+
+
+def defer_inbound(inbound_id: int, until: dt.datetime, why: str, lease: str | None = None,
+                  counted: bool = True) -> bool:
+    """Put a message back to wait until `until` (its sender could not be checked: DNS failed;
+    or, not `counted`, another daemon was busy with the same message or sender). Its attempts
+    start again: waiting is not the message failing. False when `lease` no longer holds it."""
+    cursor = db.execute_sql("UPDATE inbound SET state = 'queued', lease_owner = NULL, lease_until = {p}, attempts = 0, "
+                            "deferrals = deferrals + {p}, error = {p} WHERE id = {p}".format(p=db.param) + _held_by(lease),
+                            (utc(until), int(counted), why[:500], inbound_id, *([lease] if lease else [])))
+    return cursor.rowcount == 1
 
 
 def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:

@@ -6,8 +6,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+import peewee as pw
 
-from gateway.db.connection import _one, insert, plain, plain_type, utc
+
+from gateway.db.connection import _one, for_update_skip_locked, insert, plain, plain_type, postgres, utc
 from gateway.db.models import Outbound, db
 
 # A message in the outbox: the columns of models.Outbound.
@@ -77,16 +79,23 @@ def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit
     """Lease up to `limit` due messages at once, most urgent first (one write, not `limit`).
 
     Plain SQL: this runs for every batch, and the ORM's query building cost more than the
-    queries themselves (bench/bulletin.py). The same statements work on SQLite and PostgreSQL."""
+    queries themselves (bench/bulletin.py). On PostgreSQL one statement with SKIP LOCKED:
+    daemons claiming at once each take different rows instead of queueing on the same ones."""
     now = utc(now)
     free = "state = 'queued' AND next_attempt_at <= {p} AND (lease_until IS NULL OR lease_until < {p})"
     free = free.format(p=db.param)
     order = "ORDER BY priority, next_attempt_at, id"
+    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
+    until = now + dt.timedelta(seconds=lease_seconds)
+    if postgres():
+        rows = pw.ModelRaw(Outbound, f"UPDATE outbound SET lease_owner = {db.param}, lease_until = {db.param}, "
+                           f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbound WHERE {free} {order} "
+                           f"LIMIT {int(limit)}{for_update_skip_locked()}) RETURNING *", (lease, until, now, now))
+        return sorted((plain(row, Delivery) for row in rows), key=lambda d: (d.priority, d.next_attempt_at, d.id))
     candidates = [row[0] for row in db.execute_sql(
         f"SELECT id FROM outbound WHERE {free} {order} LIMIT {int(limit)}", (now, now)).fetchall()]
     if not candidates:
         return []
-    lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
     ids = ", ".join([db.param] * len(candidates))
     # "state || ''" keeps the planner on the primary key: offered the index on state, SQLite
     # walked every queued row (a 200,000-row bulletin made each claim take 40 ms).
@@ -94,7 +103,7 @@ def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit
     with db.atomic():
         db.execute_sql(f"UPDATE outbound SET lease_owner = {db.param}, lease_until = {db.param}, "
                        f"attempts = attempts + 1 WHERE id IN ({ids}) AND {still_free}",
-                       (lease, now + dt.timedelta(seconds=lease_seconds), *candidates, now, now))
+                       (lease, until, *candidates, now, now))
     return [plain(row, Delivery) for row in Outbound.select().where(Outbound.id.in_(candidates) & (Outbound.lease_owner == lease))
             .order_by(Outbound.priority, Outbound.next_attempt_at, Outbound.id)]
 
@@ -118,7 +127,14 @@ def release(outbound_ids: list[int]) -> None:
             .where(Outbound.id.in_(outbound_ids)).execute()
 
 
+def _held(outbound_id: int, lease: str | None):
+    where = Outbound.id == outbound_id
+    return where if lease is None else where & (Outbound.lease_owner == lease)
+
+
 def mark_sent(outbound_ids: int | list[int], now: dt.datetime) -> None:
+    # Sent is sent: marked whoever holds the lease now (were it another worker's, it must not
+    # send the message again).
     # Plain SQL: this runs for every message delivered, and building the query through the
     # ORM cost more than the commit itself (bench/bulletin.py).
     ids = [outbound_ids] if isinstance(outbound_ids, int) else list(outbound_ids)
@@ -128,16 +144,19 @@ def mark_sent(outbound_ids: int | list[int], now: dt.datetime) -> None:
                        f"lease_until = NULL, last_error = NULL WHERE id IN ({marks})", (utc(now), *ids))
 
 
-def mark_failed(outbound_id: int, error: str) -> None:
+# With `lease`, the three below change the row only while that claim still holds it: a worker
+# whose lease ran out must not hand back (and so free) a row another worker is sending.
+
+def mark_failed(outbound_id: int, error: str, lease: str | None = None) -> None:
     Outbound.update(state="failed", lease_owner=None, lease_until=None,
-                    last_error=error).where(Outbound.id == outbound_id).execute()
+                    last_error=error).where(_held(outbound_id, lease)).execute()
 
 
-def mark_skipped(outbound_id: int, why: str) -> None:
+def mark_skipped(outbound_id: int, why: str, lease: str | None = None) -> None:
     Outbound.update(state="skipped", lease_owner=None, lease_until=None,
-                    last_error=why).where(Outbound.id == outbound_id).execute()
+                    last_error=why).where(_held(outbound_id, lease)).execute()
 
 
-def reschedule(outbound_id: int, at: dt.datetime, error: str) -> None:
+def reschedule(outbound_id: int, at: dt.datetime, error: str, lease: str | None = None) -> None:
     Outbound.update(next_attempt_at=utc(at), lease_owner=None, lease_until=None,
-                    last_error=error).where(Outbound.id == outbound_id).execute()
+                    last_error=error).where(_held(outbound_id, lease)).execute()

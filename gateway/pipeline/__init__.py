@@ -54,6 +54,7 @@ class Context:
     deferrals: int = 0       # times this message already waited for DNS
     conflict: str = ""       # its reply address and References name different cases
     defer_seconds: float = 0.0
+    defer_counted: bool = True
 
 
 class StageFailure(Exception):
@@ -88,6 +89,7 @@ def _run_stages(ctx: Context, stages) -> str:
         except StageStop as stop:
             log.info("inbound %s: %s at %s (%s)", ctx.inbound_id, stop.kind, stage.__name__, stop.reason)
             ctx.defer_seconds = getattr(stop, "seconds", 0.0)
+            ctx.defer_counted = getattr(stop, "counted", True)
             ctx.notes.append(stop.reason)
             return stop.kind
         except Exception as exc:

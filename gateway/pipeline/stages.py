@@ -25,6 +25,7 @@ def parse(ctx: Context) -> None:
 
 MAX_DEFERRALS = 6          # DNS failures waited out before police mail is held as unchecked
 DEFER_SECONDS = 30         # the first wait; each next one doubles (about 30 minutes in all)
+BUSY_SECONDS = 1           # the wait when another daemon holds the same Message-ID or sender
 
 
 def authenticate(ctx: Context) -> None:
@@ -49,6 +50,11 @@ def screen(ctx: Context) -> None:
     loop = classify.loop(msg, settings.domain, _own_addresses(ctx))
     if loop:
         raise Discard("loop", loop)
+    # Two daemons may hold two copies of one message, or two messages of one sender, at once:
+    # whoever has them locked goes first, the other waits its turn (and then sees the copy as
+    # a duplicate, and counts the sender's cases right).
+    if not db.cases.lock_for_this_transaction(msg.message_id, msg.from_address):
+        raise Defer("another daemon is handling this Message-ID or sender just now", BUSY_SECONDS, counted=False)
     if db.cases.message_id_known(msg.message_id):
         raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")
     verdict = classify.spam(msg, settings.spam_header, settings.spam_threshold)
