@@ -56,8 +56,11 @@ def require() -> None:
 class Postgres:
     """One cluster; `database()` hands out a new empty database's URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """`durable`: commits survive the server crashing (synchronous_commit on), for tests
+        that kill it; otherwise commits are acknowledged before they reach the log."""
         require()
+        self.durable = durable
         self.bin = binaries()
         self.root = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
         self.port = free_port()
@@ -78,7 +81,8 @@ class Postgres:
         return self
 
     def options(self) -> str:
-        return (f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit=off "
+        commit = "on" if self.durable else "off"
+        return (f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit={commit} "
                 "-c full_page_writes=off -c max_connections=200")
 
     def pg_ctl(self, *argv: str) -> None:
@@ -86,6 +90,9 @@ class Postgres:
 
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("stop", "-m", mode, "-w")
+
+    def start_again(self) -> None:
+        self.pg_ctl("start", "-w", "-o", self.options(), "-l", str(self.root / "log"))
 
     def restart(self) -> None:
         """As after a crash: every connection is cut, and the server comes back."""
