@@ -14,7 +14,12 @@ raised, they would count every earlier message of the one sender. The hourly cap
 acknowledgements ([limits] acks_per_hour, 500) is off too: the burst is 10,000 residents.
 Every message's sender is checked (SPF and DMARC for example.net) against the test world's
 DNS server on loopback (tests/servers/dns.py), running in this process.
-Needs Debian's postfix. Usage: .venv/bin/python bench/whole_path.py [--messages N] [--dkim]  (~45 s at 10,000)
+With --backends sqlite,postgresql,postgresql2 the same burst goes through SQLite, through one
+daemon on PostgreSQL, and through two daemons on one PostgreSQL (the burst split between their
+ports), in one run; PostgreSQL is a throw-away server (tests/servers/postgres.py) with
+synchronous_commit on.
+Needs Debian's postfix (and postgresql for those runs).
+Usage: .venv/bin/python bench/whole_path.py [--messages N] [--dkim] [--backends LIST]  (~45 s a run at 10,000)
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,10 +41,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.smtp_intake import wait_listening  # noqa: E402
 from tests.helpers import free_port, write_config  # noqa: E402
-
-
-def when(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
 
 
 def load(port: int, messages: int) -> float:
@@ -62,12 +64,18 @@ def bare(messages: int) -> float:
         server.wait(10)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--dkim", action="store_true", help="DKIM-sign every outgoing message (RSA 2048)")
-    args = ap.parse_args()
+def query(url: str, sql: str) -> list[tuple]:
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///"):], timeout=30) as conn:
+            return conn.execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+
+
+def run(args, backend: str, daemons: int, pg=None) -> dict:
+    """One burst through `daemons` daemons on `backend`; the figures."""
     folder = Path(tempfile.mkdtemp(prefix="gw-path-bench-"))
     signing = {}
     if args.dkim:
@@ -75,56 +83,100 @@ def main() -> None:
 
         (folder / "dkim.key").write_bytes(new_key(2048)[0])
         signing = {"dkim": {"domain": "surgery.example.org", "selector": "bench", "key_file": "dkim.key"}}
-    sink_port, port = free_port(), free_port()
+    url = pg.database() if backend == "postgresql" else f"sqlite:///{folder}/var/gateway.db"
+    sink_port = free_port()
     sink = subprocess.Popen([shutil.which("smtp-sink") or "/usr/sbin/smtp-sink", "-u", "nobody",
                              f"127.0.0.1:{sink_port}", "1024"])
-    config = write_config(folder, smtp={"listen": f"127.0.0.1:{port}"},
-                          relay={"host": "127.0.0.1", "port": str(sink_port)},
-                          worker={"delivery_workers": str(args.workers), "poll_seconds": "0.2"},
-                          limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0",
-                                  "acks_per_hour": "0"}, **signing)
-    log = open(folder / "daemon.log", "wb")
-    daemon = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "run"], cwd=ROOT,
-                              stdout=log, stderr=log)
-    database = folder / "var" / "gateway.db"
+    procs, ports = [], []
     try:
-        wait_listening(port)
-        load(port, args.messages)
+        for n in range(daemons):
+            port = free_port()
+            home = folder / f"d{n}"
+            home.mkdir()
+            if signing:
+                shutil.copy(folder / "dkim.key", home / "dkim.key")
+            config = write_config(home, gateway={"database": url}, smtp={"listen": f"127.0.0.1:{port}"},
+                                  relay={"host": "127.0.0.1", "port": str(sink_port)},
+                                  worker={"delivery_workers": str(args.workers), "poll_seconds": "0.2"},
+                                  limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0",
+                                          "acks_per_hour": "0"}, **signing)
+            log = open(home / "daemon.log", "wb")
+            procs.append(subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "run"],
+                                          cwd=ROOT, stdout=log, stderr=log))
+            ports.append(port)
+            wait_listening(port)   # one at a time: the first creates the tables
+        share = args.messages // daemons
+        loaders = [threading.Thread(target=load, args=(port, share)) for port in ports]
+        for loader in loaders:
+            loader.start()
+        for loader in loaders:
+            loader.join()
+        total = share * daemons
         deadline = time.monotonic() + 900
-        with sqlite3.connect(database, timeout=30) as conn:
-            while time.monotonic() < deadline:
-                sent = conn.execute("select count(*) from outbound where state = 'sent'").fetchone()[0]
-                if sent >= 2 * args.messages:
-                    break
-                if daemon.poll() is not None:
-                    raise SystemExit(f"the daemon exited: see {folder / 'daemon.log'}")
-                time.sleep(0.5)
-            else:
-                raise SystemExit(f"only {sent} of {2 * args.messages} delivered")
-            first = when(conn.execute("select min(received_at) from inbound").fetchone()[0])
-            last = when(conn.execute("select max(sent_at) from outbound").fetchone()[0])
-            cases = conn.execute('select count(*) from "case"').fetchone()[0]
-            waits = sorted((when(sent_at) - when(received)).total_seconds() for received, sent_at in conn.execute(
-                "select i.received_at, o.sent_at from outbound o join inbound i on o.inbound_id = i.id "
-                "where o.purpose = 'team_new_case'"))
+        while time.monotonic() < deadline:
+            sent = query(url, "select count(*) from outbound where state = 'sent'")[0][0]
+            if sent >= 2 * total:
+                break
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"a daemon exited: see {folder}/d*/daemon.log")
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"only {sent} of {2 * total} delivered")
+        first = when(query(url, "select min(received_at) from inbound")[0][0])
+        last = when(query(url, "select max(sent_at) from outbound")[0][0])
+        cases = query(url, 'select count(*) from "case"')[0][0]
+        waits = sorted((when(sent_at) - when(received)).total_seconds() for received, sent_at in query(url,
+                       "select i.received_at, o.sent_at from outbound o join inbound i on o.inbound_id = i.id "
+                       "where o.purpose = 'team_new_case'"))
         seconds = (last - first).total_seconds()
-        p99 = waits[int(len(waits) * 0.99) - 1]
-        print(f"{args.messages:,} messages in, {cases:,} cases, {2 * args.messages:,} delivered in {seconds:.1f} s")
-        print(f"cases per second, first accept to last delivery: {cases / seconds:,.0f} (target >= 200)")
-        print(f"accept to team copy delivered: median {waits[len(waits) // 2]:.2f} s, p99 {p99:.2f} s "
-              f"(target < 2 s), max {waits[-1]:.2f} s")
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
-        bare_rate = bare(args.messages)
-        print(f"the stack's limit: the same load into a bare aiosmtpd that discards it, {bare_rate:,.0f} messages/s; "
-              f"the whole path runs at {cases / seconds / bare_rate:.2f} of it")
+        return {"backend": backend, "daemons": daemons, "messages": total, "cases": cases, "seconds": seconds,
+                "rate": cases / seconds, "median": waits[len(waits) // 2], "p99": waits[int(len(waits) * 0.99) - 1]}
     finally:
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(60)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
         sink.terminate()
         sink.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def when(value) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--dkim", action="store_true", help="DKIM-sign every outgoing message (RSA 2048)")
+    ap.add_argument("--backends", default="sqlite",
+                    help="comma-separated runs: sqlite, postgresql (one daemon), postgresql2 (two daemons "
+                         "on one PostgreSQL, the burst split between their ports); e.g. sqlite,postgresql,postgresql2")
+    args = ap.parse_args()
+    pg = None
+    runs = [r.strip() for r in args.backends.split(",") if r.strip()]
+    if any(r.startswith("postgresql") for r in runs):
+        from tests.servers.postgres import Postgres
+
+        pg = Postgres(durable=True).start()   # synchronous_commit on, as in production (fsync off: a tmpfs-like disk)
+    results = []
+    try:
+        for name in runs:
+            daemons = 2 if name == "postgresql2" else 1
+            result = run(args, name.rstrip("2"), daemons, pg)
+            results.append(result)
+            print(f"{result['backend']}, {daemons} daemon(s): {result['messages']:,} messages in, "
+                  f"{result['cases']:,} cases, {2 * result['messages']:,} delivered in {result['seconds']:.1f} s; "
+                  f"{result['rate']:,.0f} cases/s (target >= 200); accept to team copy delivered: median "
+                  f"{result['median']:.2f} s, p99 {result['p99']:.2f} s (target < 2 s)", flush=True)
+    finally:
+        if pg is not None:
+            pg.remove()
+    bare_rate = bare(args.messages)
+    print(f"the stack's limit: the same load into a bare aiosmtpd that discards it, {bare_rate:,.0f} messages/s")
+    for result in results:
+        print(f"  {result['backend']} x{result['daemons']}: {result['rate'] / bare_rate:.2f} of it")
 
 
 if __name__ == "__main__":

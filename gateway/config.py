@@ -368,6 +368,18 @@ def _check_database_url(value: str) -> str | None:
     if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
         return None
     if value.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            password, host = parts.password, parts.hostname
+        except ValueError as exc:
+            return f"{value!r} is not a PostgreSQL URL ({exc})"
+        if password:
+            return ("the URL holds a password, and this file must not: put it in a libpq password file "
+                    "(host:port:database:user:password, mode 0600) and name it with ?passfile=PATH, or set PGPASSFILE")
+        if not host or not parts.path.strip("/"):
+            return f"{value!r} must name a host and a database: postgresql://USER@HOST[:PORT]/NAME"
         return None
     return f"{value!r} must be sqlite:///PATH or postgresql://USER@HOST/NAME"
 

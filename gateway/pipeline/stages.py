@@ -53,7 +53,8 @@ def screen(ctx: Context) -> None:
     # Two daemons may hold two copies of one message, or two messages of one sender, at once:
     # whoever has them locked goes first, the other waits its turn (and then sees the copy as
     # a duplicate, and counts the sender's cases right).
-    if not db.cases.lock_for_this_transaction(msg.message_id, msg.from_address):
+    per_sender = settings.new_cases_per_sender_per_hour or settings.acks_per_sender_per_day
+    if not db.cases.lock_for_this_transaction(msg.message_id, msg.from_address if per_sender else None):
         raise Defer("another daemon is handling this Message-ID or sender just now", BUSY_SECONDS, counted=False)
     if db.cases.message_id_known(msg.message_id):
         raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")

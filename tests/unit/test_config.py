@@ -93,3 +93,13 @@ def test_an_in_memory_database_is_refused_with_the_reason(tmp_path):
     settings = config.load(write_config(tmp_path, smtp={"in_flow_delay": "0", "in_flow_backlog": "500"}))
     assert (settings.in_flow_delay, settings.in_flow_backlog) == (0.0, 500)
     assert "[smtp] in_flow_backlog:" in "\n".join(problems_for(tmp_path, smtp={"in_flow_backlog": "0"}))
+
+
+def test_a_postgresql_url_with_a_password_or_no_database_is_refused(tmp_path):
+    problem, = problems_for(tmp_path, gateway={"database": "postgresql://gw:s3cret@db.example/gateway"})
+    assert problem.startswith("[gateway] database: the URL holds a password") and "passfile" in problem
+    assert "s3cret" not in problem
+    problem, = problems_for(tmp_path, gateway={"database": "postgresql://gw@db.example"})
+    assert "must name a host and a database" in problem
+    settings = config.load(write_config(tmp_path, gateway={"database": "postgresql://gw@db.example:5432/gateway?passfile=/etc/gw/pgpass"}))
+    assert settings.database.endswith("?passfile=/etc/gw/pgpass")
