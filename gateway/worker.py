@@ -130,7 +130,8 @@ class InboundWorker:
                     return "deferred", None
                 failure = caught
         detail = "".join(traceback.format_exception(failure.error))[-4000:]
-        db.intake.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now())
+        db.intake.park_inbound(ctx.inbound_id, failure.stage, detail, self.clock.now(),
+                               self.leases.get(ctx.inbound_id))
         return None, failure
 
 

@@ -155,11 +155,15 @@ def defer_inbound(inbound_id: int, until: dt.datetime, why: str, lease: str | No
     return cursor.rowcount == 1
 
 
-def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime) -> None:
-    """Set a message aside after an unexpected failure, with the stage and the reason."""
+def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime, lease: str | None = None) -> None:
+    """Set a message aside after an unexpected failure, with the stage and the reason (with
+    `lease`, only while that claim still holds it: another worker may be handling it now)."""
+    where = Inbound.id == inbound_id
+    if lease is not None:
+        where &= Inbound.lease_owner == lease
     with db.atomic():
         Inbound.update(state="parked", stage=stage, error=error, processed_at=utc(now),
-                       lease_owner=None, lease_until=None).where(Inbound.id == inbound_id).execute()
+                       lease_owner=None, lease_until=None).where(where).execute()
 
 
 def parked_inbound() -> list[Message]:

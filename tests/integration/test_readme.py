@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,12 +46,18 @@ def test_the_example_config_runs_and_writes_readable_mail_to_the_spool(tmp_path,
 
 def test_an_installed_copy_finds_its_templates_and_migrations(tmp_path):
     """`pip install .` (not editable) must carry templates/ and migrations inside the package."""
-    target = tmp_path / "site"
+    target, source = tmp_path / "site", tmp_path / "source"
+    source.mkdir()
+    # From a clean copy of what git would check out: building in the repository leaves a build/
+    # folder whose stale files (a module since moved) would be installed too, and hide a slip.
+    for name in ("pyproject.toml", "README.md", "gateway", "templates"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
     built = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=180)
+                            "--target", str(target), str(source)], capture_output=True, text=True, timeout=180)
     assert built.returncode == 0, built.stderr
-    probe = ("import gateway.render as r, gateway.migrations as m; "
-             "print(r.packaged_templates()); "
+    probe = ("import gateway.render as r, gateway.db.migrations as m, gateway.cli; "
+             "print(r.packaged_templates()); print(len(m.MIGRATIONS), 'migrations'); "
              "print(r.Renderer().render('resident/acknowledgement', reference='SRG-2026-0001', "
              "team_name='T', resident_name='Ann', due_date='Friday 4 December 2026'))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -58,6 +65,7 @@ def test_an_installed_copy_finds_its_templates_and_migrations(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(target / "gateway" / "templates"))
     assert "Your case reference is SRG-2026-0001." in result.stdout
+    assert "10 migrations" in result.stdout
 
 
 def _reply_as_pc_jones(port: int, forward_file: Path) -> None:

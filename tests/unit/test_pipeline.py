@@ -268,3 +268,50 @@ def test_words_inside_other_words_are_not_emergencies(harness):
     harness.submit(resident_mail(body="The knifelike wind and the gunwale of my boat; Garfield the cat."))
     assert Case.get().urgent is False
     assert "DIAL 999 NOW" not in harness.outbox("resident_ack")[0].get_content()
+
+
+def test_a_worker_whose_lease_ran_out_undoes_its_work_and_the_new_holder_finishes(harness, caplog):
+    """Two workers (two daemons): the first is slow, its lease runs out, the second takes the
+    message and opens the case; the first's finish finds the lease gone and rolls back."""
+    from gateway import db
+    from gateway.render import Renderer
+    from gateway.worker import InboundWorker
+
+    db.intake.save_inbound(resident_mail().as_bytes(), "ann@example.net", ["surgery@surgery.example.org"], "smtp",
+                           harness.clock.now(), peer="127.0.0.1")
+    slow = InboundWorker(harness.settings, harness.clock, Renderer(), "slow")
+    item, = db.intake.claim_inbound("slow", harness.clock.now(), harness.settings.lease_seconds, 1)
+    slow.leases = {item.id: item.lease_owner}
+    harness.clock.advance(seconds=harness.settings.lease_seconds + 1)
+    fast = InboundWorker(harness.settings, harness.clock, Renderer(), "fast")
+    assert fast.process_one()
+    with caplog.at_level("WARNING"):
+        slow.process_together([slow._prepare(item)])
+    assert "its lease ran out and another worker has it" in caplog.text
+    assert Case.select().count() == 1 and kinds() == ["resident_new"]
+    assert len(harness.outbox("team_new_case")) == 1 and len(harness.outbox("resident_ack")) == 1
+
+
+def test_a_message_another_daemon_is_handling_waits_its_turn(harness, backend):
+    """PostgreSQL: while another daemon's transaction holds a Message-ID (its copy of the same
+    message), this copy waits a second instead of opening a second case; then it is a duplicate."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there is no other daemon's transaction to meet")
+    import psycopg
+
+    from gateway import db
+
+    other = psycopg.connect(harness.settings.database)   # the other daemon, mid-transaction
+    other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("message-id:<a1@example.net>",))
+    harness.submit(resident_mail())
+    assert kinds() == [None] and Case.select().count() == 0
+    row = Inbound.get()
+    assert row.state == "queued" and row.deferrals == 0 and "another daemon" in row.error
+    other.rollback()
+    other.close()
+    db.intake.save_inbound(resident_mail().as_bytes(), "ann@example.net", ["surgery@surgery.example.org"], "smtp",
+                           harness.clock.now(), peer="127.0.0.1")   # and the first copy, done meanwhile
+    harness.clock.advance(seconds=2)
+    while harness.worker.process_one():
+        pass
+    assert sorted(k or "" for k in kinds()) == ["duplicate", "resident_new"] and Case.select().count() == 1
