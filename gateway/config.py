@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from gateway import config_security as security
+from gateway import promise
 from gateway.config_security import loopback
 from gateway.errors import ConfigError
 
@@ -38,6 +39,7 @@ class Team:
     officers: tuple[str, ...]
     postcodes: tuple[str, ...]
     default: bool
+    supervisor: str = ""    # told once when a case of the team passes its due date
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -116,7 +118,13 @@ class Settings:
     dkim: security.DkimSigning | None = None       # [dkim]: sign outgoing mail
     smtp_tls: security.ListenerTls | None = None   # [smtp] tls_cert/tls_key: offer STARTTLS
     relay_login: security.RelayLogin = field(default_factory=security.RelayLogin)
+    clock: promise.ClockSettings = field(default_factory=promise.ClockSettings)
     warnings: tuple[str, ...] = ()
+
+    @property
+    def calendar(self) -> promise.Calendar:
+        """Working days and hours ([clock]) for the promise of response_days."""
+        return promise.Calendar(self.clock, self.response_days)
 
     @property
     def police_domains(self) -> tuple[str, ...]:
@@ -224,14 +232,16 @@ KNOWN_KEYS = {
               "police_domains"},
     "dkim": {"domain", "selector", "key_file"},
     "http": {"listen", "base_url"},
-    "urgent": {"phrases"},
+    "urgent": {"phrases", "remind_after_minutes"},
+    "clock": {"timezone", "business_hours", "extra_closed_days", "restart_on_resident_message",
+              "remind_before_working_days", "digest_time", "check_seconds"},
     "limits": {"acks_per_sender_per_day", "acks_per_hour", "new_cases_per_sender_per_hour", "spam_header",
                "spam_threshold", "max_attachments", "max_attachment_bytes"},
     "area": {"name", "team", "postcodes"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
              "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
-    "team": {"name", "mailbox", "address", "officers", "postcodes", "default"},
+    "team": {"name", "mailbox", "address", "officers", "postcodes", "default", "supervisor"},
 }
 
 
@@ -326,6 +336,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     areas = _areas(parser, problems, teams)
     u = _Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
+    clock = promise.read(_Reader(parser, "clock", problems), u, timezone)
     lim = _Reader(parser, "limits", problems)
     limits = dict(acks_per_sender_per_day=int(lim.number("acks_per_sender_per_day", "5", int, 0, 10_000)),
                   acks_per_hour=int(lim.number("acks_per_hour", "500", int, 0, 1_000_000)),
@@ -346,7 +357,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
                     urgent_phrases=urgent_phrases, **limits, **in_flow, trust=trust, dkim=dkim,
-                    smtp_tls=smtp_tls, relay_login=relay_login,
+                    smtp_tls=smtp_tls, relay_login=relay_login, clock=clock,
                     warnings=tuple(warnings))
 
 
@@ -354,7 +365,7 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, limits, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:
@@ -495,7 +506,8 @@ def _teams(parser: configparser.ConfigParser, problems: list[str], domain: str,
                 t.fail("officers", f"{officer!r} is not an email address")
         teams.append(Team(key=key, name=t.text("name", "", _required),
                           mailbox=t.text("mailbox", "", _address).lower(), address=address,
-                          officers=officers, postcodes=t.postcodes(), default=t.boolean("default", "no")))
+                          officers=officers, postcodes=t.postcodes(), default=t.boolean("default", "no"),
+                          supervisor=t.text("supervisor", "", lambda v: None if not v else _address(v)).lower()))
     defaults = [t.key for t in teams if t.default]
     if not teams:
         problems.append("[team:KEY]: at least one team section is required, e.g. [team:hightown]")

@@ -16,7 +16,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from gateway import bulletins, db, outbound
+from gateway import bulletins, db, outbound, reminders
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -58,6 +58,7 @@ class Service:
                                            copies=bulletins.Copies(s, self.renderer), rate=rate)
             deliverer.reported = self.inbound_wake   # a refusal's report goes through the pipeline
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
+        self._thread("reminders", reminders.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
         if s.areas:
             self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake, self.owner)
         if s.http_listen:

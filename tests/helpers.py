@@ -23,6 +23,9 @@ BASE_CONFIG = {
     "smtp": {"listen": "", "max_message_bytes": "10485760"},
     "relay": {"host": "", "port": "25", "retry_delays": "1, 1, 2"},
     "worker": {"lease_seconds": "3", "poll_seconds": "0.2", "delivery_workers": "2"},
+    # No morning digest unless a test asks: it would add mail to every team mailbox on a
+    # working day after 08:00.
+    "clock": {"digest_time": "off"},
     "team:hightown": {
         "name": "Hightown Neighbourhood Policing Team",
         "mailbox": "hightown.npt@police.example",

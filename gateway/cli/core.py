@@ -78,20 +78,36 @@ def run(ctx: click.Context) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.File("rb"))
 @click.option("--from", "mail_from", help="Envelope sender (default: the message's From address).")
 @click.option("--to", "rcpt_to", multiple=True, help="Envelope recipient (default: the surgery address).")
+@click.option("--received", metavar="WHEN", help="When it really arrived, e.g. 2026-11-20T09:30 ([clock] "
+              "timezone unless an offset is given): mail moved from another system; the case's clock counts from then.")
 @click.pass_context
-def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str, ...]) -> None:
+def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str, ...], received: str | None) -> None:
     """Store messages (FILE.eml, or - for standard input) as if they had arrived by SMTP.
 
     The running daemon processes them at once; if it is not running, on its next start.
     """
     settings = _settings(ctx)
+    now = SystemClock().now()
+    at = _received(received, settings, now) if received else now
     _open_database(settings)
     recipients = list(rcpt_to) or [settings.surgery_address]
     for handle in files:
         raw = handle.read()
         sender = mail_from if mail_from is not None else _from_header(raw)
-        inbound_id = db.intake.save_inbound(raw, sender, recipients, "inject", SystemClock().now())
+        inbound_id = db.intake.save_inbound(raw, sender, recipients, "inject", at)
         click.echo(f"{handle.name}: stored as inbound {inbound_id}")
+
+
+def _received(value: str, settings: config.Settings, now: dt.datetime) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)", param_hint="--received")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.calendar.zone)
+    if moment > now:
+        raise click.BadParameter(f"{value} is in the future", param_hint="--received")
+    return moment
 
 
 def _from_header(raw: bytes) -> str:
@@ -248,52 +264,3 @@ def imap_check(ctx: click.Context) -> None:
 def _imap_text(exc: BaseException) -> str:
     from gateway.inbound.imap import error_text
     return error_text(exc)
-
-
-@main.group()
-def case() -> None:
-    """Look at cases."""
-
-
-@case.command("list")
-@click.option("--status", type=click.Choice(["open", "answered", "closed"]), help="Only cases in this state.")
-@click.option("--team", help="Only this team's cases (KEY as in [team:KEY]).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.pass_context
-def case_list(ctx: click.Context, status: str | None, team: str | None, as_json: bool) -> None:
-    """List cases, oldest first."""
-    import json
-
-    settings = _settings(ctx)
-    if team and settings.team(team) is None:
-        raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
-                                 param_hint="--team")
-    _open_database(settings)
-    for row in db.cases.cases(status, team):
-        if as_json:
-            click.echo(json.dumps({"reference": row.reference, "status": row.status, "team": row.team,
-                                   "resident": row.resident_address, "subject": row.subject,
-                                   "opened_at": str(row.opened_at), "due_date": str(row.due_date)}))
-        else:
-            click.echo(f"{row.reference}\t{row.status}\t{row.team}\tdue {row.due_date}\t{row.subject}")
-
-
-@case.command("show")
-@click.argument("reference")
-@click.pass_context
-def case_show(ctx: click.Context, reference: str) -> None:
-    """The whole conversation on a case, oldest first, with who said what."""
-    from gateway.cases import conversation
-
-    settings = _settings(ctx)
-    _open_database(settings)
-    row = db.cases.case_by_reference(reference)
-    if row is None:
-        click.echo(f"Error: no case {reference.upper()}", err=True)
-        ctx.exit(EXIT_NOT_FOUND)
-    click.echo(f"{row.reference}  {row.status}  team {row.team}  due {row.due_date}")
-    click.echo(f"Resident: {row.resident_name} <{row.resident_address}>\nSubject: {row.subject}\n")
-    for entry in conversation(row):
-        click.echo(f"--- {entry.at:%Y-%m-%d %H:%M}  {entry.who}  [{entry.what}]")
-        if entry.text:
-            click.echo(entry.text + "\n")

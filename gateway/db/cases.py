@@ -17,7 +17,8 @@ from gateway.db.outbox import Delivery
 # A case: the columns of models.Case. Change it, then db.cases.save(case).
 Case = plain_type("Case", models.Case, frozen=False)
 Event = plain_type("Event", CaseEvent)
-SAVED = ("team", "status", "language", "updated_at", "urgent")   # what the pipeline changes
+SAVED = ("team", "status", "language", "updated_at", "urgent", "due_date", "clock_from",
+         "answered_at")   # what the pipeline changes
 
 
 def next_reference(prefix: str, year: int) -> str:
@@ -61,6 +62,21 @@ def save(case: Case) -> None:
     assignments = ", ".join(f'"{name}" = {db.param}' for name in SAVED)
     db.execute_sql(f'UPDATE "case" SET {assignments} WHERE id = {db.param}',
                    (*(getattr(case, name) for name in SAVED), case.id))
+
+
+def claim_notice(key: str, case_id: int | None, now: dt.datetime) -> bool:
+    """Record that the notice `key` (a reminder, a breach, a digest) is being sent: True the
+    first time only, across restarts and daemons. Call in the transaction that queues it."""
+    return bool(db.execute_sql(f"INSERT INTO notice (key, case_id, at) VALUES ({db.param}, {db.param}, {db.param}) "
+                               "ON CONFLICT (key) DO NOTHING RETURNING key", (key, case_id, utc(now))).fetchall())
+
+
+def open_cases(team: str | None = None) -> list[Case]:
+    """Cases waiting on the police (status open), oldest due first, urgent ones first."""
+    query = models.Case.select().where(models.Case.status == "open")
+    if team:
+        query = query.where(models.Case.team == team)
+    return [plain(row, Case) for row in query.order_by(models.Case.urgent.desc(), models.Case.due_date, models.Case.id)]
 
 
 def lock_for_this_transaction(message_id: str | None, sender: str | None) -> bool:

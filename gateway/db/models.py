@@ -32,7 +32,7 @@ class ReferenceCounter(BaseModel):
 class Case(BaseModel):
     reference = pw.CharField(unique=True)
     team = pw.CharField(index=True)
-    status = pw.CharField(default="open", index=True)  # open | answered | closed
+    status = pw.CharField(default="open", index=True)  # open | waiting | answered | closed
     resident_address = pw.CharField(index=True)
     resident_name = pw.CharField(default="")
     subject = pw.TextField(default="")
@@ -41,6 +41,8 @@ class Case(BaseModel):
     due_date = pw.DateField()
     updated_at = pw.DateTimeField()
     urgent = pw.BooleanField(default=False)  # migration 0004
+    clock_from = pw.DateTimeField(null=True)   # migration 0011: the message the due date counts from
+    answered_at = pw.DateTimeField(null=True)  # the first answer relayed to the resident
 
 
 class Inbound(BaseModel):

@@ -39,6 +39,7 @@ class Envelope:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     auto_submitted: str | None = None
+    high_priority: bool = False   # Importance: high and X-Priority: 1 (Outlook's red flag)
 
 
 def new_message_id(domain: str, secret: str = "") -> str:
@@ -94,6 +95,8 @@ def build(envelope: Envelope, subject: str, text: str, domain: str, now: dt.date
         headers.append(("References", " ".join(envelope.references[-20:])))
     if thread:
         headers += [("Thread-Index", thread[0]), ("Thread-Topic", thread[1])]
+    if envelope.high_priority:
+        headers += [("Importance", "high"), ("X-Priority", "1")]
     if envelope.auto_submitted:
         headers += [("Auto-Submitted", envelope.auto_submitted),
                     ("X-Auto-Response-Suppress", "All")]  # asks Exchange not to answer us with an OOF

@@ -3,6 +3,7 @@ acknowledged. Runs inside the message's transaction; it only enqueues, never sen
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -20,13 +21,13 @@ ACK_PRIORITY = 4
 
 def new_case(ctx: Context) -> None:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
-    received_local = _local(ctx.received_at, settings.timezone)
-    due = workdays.add_working_days(received_local.date(), settings.response_days)
+    received_local = _local(ctx.received_at, settings.clock.timezone)
+    due = settings.calendar.due(ctx.received_at)
     reference = db.cases.next_reference(settings.reference_prefix, received_local.year)
     case = db.cases.open_case(reference=reference, team=ctx.team.key, resident_address=msg.from_address,
                            language=language.detect(f"{msg.subject}\n{reply_text(msg)}"),
-                           resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=db.utc(now),
-                           due_date=due, updated_at=db.utc(now))
+                           resident_name=msg.from_name[:200], subject=msg.subject[:500], opened_at=db.utc(ctx.received_at),
+                           due_date=due, updated_at=db.utc(now), clock_from=db.utc(ctx.received_at))
     ctx.case, ctx.reply_text = case, msg.text
     ctx.urgent = urgency.assess(f"{msg.subject}\n{msg.text}", settings.urgent_phrases).why
     if ctx.urgent:
@@ -51,9 +52,17 @@ def new_case(ctx: Context) -> None:
 def follow_up(ctx: Context) -> None:
     case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
     db.cases.remember_message_id(msg.message_id, case, "in")
-    if case.status == "closed":
+    reopened = case.status != "open"
+    if reopened:
+        # Answered, closed, or waiting for the resident: the police owe a reply again. The
+        # clock starts again from this message (unless [clock] restart_on_resident_message is
+        # off and the case was only answered); an open case keeps its due date.
+        if case.status == "waiting" or ctx.settings.clock.restart_on_resident_message:
+            case.due_date = ctx.settings.calendar.due(ctx.received_at)
+            case.clock_from = db.utc(ctx.received_at)
+        db.cases.add_event(case, "reopened", now, f"the resident wrote again (was {case.status}); "
+                           f"reply due {case.due_date}", ctx.inbound_id)
         case.status = "open"
-        db.cases.add_event(case, "reopened", now, "the resident wrote again", ctx.inbound_id)
     case.updated_at = db.utc(now)
     db.cases.save(case)
     db.cases.add_event(case, "follow_up", now, f"threaded by {ctx.threaded_by}", ctx.inbound_id)
@@ -69,7 +78,8 @@ def follow_up(ctx: Context) -> None:
         case.urgent = True
         db.cases.save(case)
         db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
-    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status=case.status, text=ctx.reply_text)
+    _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status="reopened" if reopened else case.status,
+             text=ctx.reply_text)
 
 
 def flood(ctx: Context, count: int) -> None:
@@ -156,6 +166,8 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                         "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
     text = ctx.renderer.render(template, **(values | {"held_attachments": held} | extra))
     envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
+    if ctx.urgent or case.urgent:
+        envelope = dataclasses.replace(envelope, high_priority=True)
     subject = compose.team_subject(msg.subject, case.reference, label)
     if ctx.urgent:
         subject = f"[URGENT] {subject}"

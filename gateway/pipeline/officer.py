@@ -12,7 +12,7 @@ from gateway.mail.trim import reply_text
 from gateway.pipeline import Context
 from gateway.pipeline.notify import case_reply_address, enqueue, team_envelope
 
-COMMANDS = ("note", "close", "assign", "reopen")
+COMMANDS = ("note", "close", "assign", "reopen", "waiting")
 COMMAND_RE = re.compile(r"^\s*#(\w+)\b[ \t]*(.*)$")
 
 
@@ -30,13 +30,17 @@ def officer_reply(ctx: Context) -> None:
         db.cases.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id)
         return
     if "assign" in names:
-        _assign(ctx, dict(commands)["assign"].strip().lower())
+        key = dict(commands)["assign"].strip().lower()
+        if ctx.settings.team(key) is None:
+            _error_to_officer(ctx, f"There is no team {key!r}; teams: {', '.join(t.key for t in ctx.settings.teams)}.")
+            return
+        assign(ctx, ctx.settings.team(key), ctx.msg.from_address, note=text)   # the lines under #assign go along
         return
     if "reopen" in names:
         case.status = "open"
         db.cases.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id)
-    if text or "close" in names:
-        _relay(ctx, text, closing="close" in names)
+    if text or "close" in names or "waiting" in names:
+        _relay(ctx, text, closing="close" in names, waiting="waiting" in names and "close" not in names)
     case.updated_at = db.utc(now)
     db.cases.save(case)
 
@@ -52,40 +56,39 @@ def _split_commands(text: str) -> tuple[list[tuple[str, str]], str]:
     return commands, "\n".join(lines).strip()
 
 
-def _relay(ctx: Context, text: str, closing: bool) -> None:
+def _relay(ctx: Context, text: str, closing: bool, waiting: bool = False) -> None:
     settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
     text = police_addresses_removed(text, settings.police_domains)
     ctx.reply_text = text
     body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
-                               reference=case.reference, closing=closing)
+                               reference=case.reference, closing=closing, waiting=waiting)
     thread = db.cases.resident_thread_ids(case)
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
         to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
     enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference, case.language), body, 2)
-    case.status = "closed" if closing else "answered"
-    db.cases.add_event(case, "closed" if closing else "answered", now,
-                    f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
+    # An answer stops the case's clock; #waiting pauses it until the resident writes again.
+    case.status = "closed" if closing else "waiting" if waiting else "answered"
+    case.answered_at = case.answered_at or db.utc(now)
+    db.cases.add_event(case, case.status, now, f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
 
 
-def _assign(ctx: Context, key: str) -> None:
-    settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
-    team = settings.team(key)
-    if team is None:
-        _error_to_officer(ctx, f"There is no team {key!r}; teams: {', '.join(t.key for t in settings.teams)}.")
-        return
+def assign(ctx: Context, team, by: str, note: str = "") -> None:
+    """Give the case to another team, which gets its history, the first message and `note`
+    (an officer's words under #assign, or an administrator's --note). `by`: who did it."""
+    case, now = ctx.case, ctx.clock.now()
     old = ctx.team
     case.team, case.updated_at = team.key, db.utc(now)
     db.cases.save(case)
     ctx.team = team
-    db.cases.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {ctx.msg.from_address}",
-                    ctx.inbound_id)
+    db.cases.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {by}"
+                       + (f": {note}" if note else ""), ctx.inbound_id)
     history = [f"{e.at:%Y-%m-%d %H:%M} {e.kind}: {e.detail}" for e in db.cases.case_events(case)]
     text = ctx.renderer.render("team/assigned", "en", reference=case.reference, team_name=team.name,
                                old_team=old.name, resident_name=case.resident_name,
                                resident_address=case.resident_address, subject=case.subject,
-                               due_date=workdays.in_words(case.due_date), history=history)
+                               due_date=workdays.in_words(case.due_date), history=history, note=note, by=by)
     envelope = team_envelope(ctx, team, case.resident_name or case.resident_address)
     first = db.cases.first_inbound_raw(case)
     enqueue(ctx, "team_assigned", envelope, compose.team_subject(case.subject, case.reference, "Assigned: "),

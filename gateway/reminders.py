@@ -1,0 +1,143 @@
+"""Keeping the promise: reminders before a reply is due, a notice to the supervisor when it
+is late, the teams' morning digest, and a reminder for urgent cases nobody has answered.
+
+Each notice is sent at most once per case and stage (and per due date: a due date that
+moves, after the resident wrote again, earns a new reminder). The database records it
+(`notice`, in the transaction that queues the mail), so a restart, or a second daemon on
+the same database, never sends it again; and one daemon at a time does this work
+(db.cluster.take_turn).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+
+from gateway import db, pipeline, workdays
+from gateway.clock import Clock
+from gateway.config import Settings, Team
+from gateway.mail import compose
+from gateway.mail.addresses import reply_address
+from gateway.mail.parse import parse
+from gateway.pipeline import notify
+from gateway.render import Renderer
+
+log = logging.getLogger(__name__)
+TURN_SECONDS = 120
+FIRST_LINES = 6
+
+
+def _context(settings: Settings, clock: Clock, renderer: Renderer, case, team: Team) -> pipeline.Context:
+    return pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=b"",
+                            mail_from="", rcpt_tos=[], received_at=clock.now(), case=case, team=team)
+
+
+def first_lines(case, count: int = FIRST_LINES) -> str:
+    """The start of what the resident wrote, to remind the team what the case is about."""
+    raw = db.cases.first_inbound_raw(case)
+    if not raw:
+        return ""
+    lines = [line for line in parse(raw).text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[:count]) + ("\n..." if len(lines) > count else "")
+
+
+def _values(settings: Settings, case, team: Team) -> dict:
+    return dict(reference=case.reference, team_name=team.name, resident_name=case.resident_name,
+                resident_address=case.resident_address, subject=case.subject, urgent=case.urgent,
+                due_date=workdays.in_words(case.due_date), first_lines=first_lines(case),
+                reply_address=reply_address(case.reference, settings.secret, settings.domain),
+                opened=settings.calendar.local(db.as_datetime(case.opened_at)).strftime("%a %d %b %Y %H:%M"))
+
+
+def _to_team(ctx: pipeline.Context, purpose: str, template: str, label: str, values: dict,
+             to: str | None = None) -> None:
+    case, team = ctx.case, ctx.team
+    text = ctx.renderer.render(template, "en", **values)
+    envelope = notify.team_envelope(ctx, team, case.resident_name or case.resident_address)
+    envelope = dataclasses.replace(envelope, to_address=to or team.mailbox, high_priority=bool(case.urgent))
+    subject = compose.team_subject(case.subject, case.reference, label)
+    notify.enqueue(ctx, purpose, envelope, f"[URGENT] {subject}" if case.urgent else subject, text,
+                   notify.URGENT_PRIORITY if case.urgent else notify.TEAM_PRIORITY)
+
+
+def check(settings: Settings, clock: Clock, renderer: Renderer) -> int:
+    """Queue every reminder, breach notice and digest now due; how many messages."""
+    now, calendar, options = clock.now(), settings.calendar, settings.clock
+    local = calendar.local(now)
+    today, sent = local.date(), 0
+    for case in db.cases.open_cases():
+        team = settings.team(case.team) or settings.default_team
+        ctx = _context(settings, clock, renderer, case, team)
+        started = db.as_datetime(case.clock_from or case.opened_at)
+        with db.atomic():
+            if (case.urgent and options.urgent_remind_after_minutes and case.answered_at is None
+                    and now.astimezone(dt.timezone.utc).replace(tzinfo=None) - started
+                    >= dt.timedelta(minutes=options.urgent_remind_after_minutes)
+                    and db.cases.claim_notice(f"urgent:{case.id}:{started:%Y%m%d%H%M%S}", case.id, now)):
+                minutes = options.urgent_remind_after_minutes
+                _to_team(ctx, "team_urgent_reminder", "team/urgent_reminder", "Still unanswered: ",
+                         _values(settings, case, team) | {"minutes": minutes})
+                db.cases.add_event(case, "reminded", now, f"urgent, unanswered after {minutes} minutes")
+                sent += 1
+            if today > case.due_date:
+                if db.cases.claim_notice(f"breach:{case.id}:{case.due_date}", case.id, now):
+                    late = calendar.working_days_between(case.due_date, today)
+                    values = _values(settings, case, team) | {"late_days": late, "supervisor": team.supervisor}
+                    for to in filter(None, (team.supervisor, team.mailbox)):
+                        _to_team(ctx, "team_breach", "team/breach", "Overdue: ", values, to=to)
+                        sent += 1
+                    db.cases.add_event(case, "overdue", now, f"reply was due {case.due_date}; told "
+                                       + " and ".join(filter(None, (team.supervisor, team.mailbox))))
+            elif (options.remind_before_working_days and today >= calendar.reminder_day(case.due_date)
+                  and db.cases.claim_notice(f"remind:{case.id}:{case.due_date}", case.id, now)):
+                _to_team(ctx, "team_reminder", "team/reminder", "Reply due soon: ", _values(settings, case, team))
+                db.cases.add_event(case, "reminded", now, f"reply due {case.due_date}")
+                sent += 1
+    if options.digest_time and calendar.is_working_day(today) and local.time() >= options.digest_time:
+        for team in settings.teams:
+            sent += _digest(settings, clock, renderer, team, today)
+    return sent
+
+
+def _digest(settings: Settings, clock: Clock, renderer: Renderer, team: Team, today: dt.date) -> int:
+    now = clock.now()
+    with db.atomic():
+        if not db.cases.claim_notice(f"digest:{team.key}:{today}", None, now):
+            return 0
+        cases = db.cases.open_cases(team.key)
+        if not cases:   # nothing waiting: no mail (the day's digest is still taken, so none comes later)
+            return 0
+        rows = [{"reference": c.reference, "urgent": c.urgent, "subject": c.subject or "(no subject)",
+                 "resident": c.resident_name or c.resident_address, "due": c.due_date,
+                 "due_words": workdays.in_words(c.due_date), "overdue": c.due_date < today,
+                 "due_today": c.due_date == today,
+                 "reply_address": reply_address(c.reference, settings.secret, settings.domain)}
+                for c in cases]
+        text = renderer.render("team/digest", "en", team_name=team.name, day=workdays.in_words(today), cases=rows,
+                               overdue=sum(r["overdue"] for r in rows), due_today=sum(r["due_today"] for r in rows))
+        envelope = compose.Envelope(from_name=f"Surgery Gateway for {team.name}", from_address=settings.surgery_address,
+                                    to_address=team.mailbox, to_name=team.name, auto_submitted="auto-generated")
+        ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=b"",
+                               mail_from="", rcpt_tos=[], received_at=now)
+        notify.enqueue_without_case(ctx, "team_digest", envelope, f"Cases open for {team.name}: {len(rows)} "
+                                    f"({sum(r['overdue'] for r in rows)} overdue), {workdays.in_words(today)}",
+                                    text, notify.TEAM_PRIORITY)
+    return 1
+
+
+def run_loop(settings: Settings, clock: Clock, renderer: Renderer, wake: threading.Event, owner: str,
+             stop: threading.Event, poll: float) -> None:
+    """In the daemon: look for reminders due every [clock] check_seconds, one daemon at a time."""
+    while not stop.is_set():
+        try:
+            if db.cluster.take_turn("reminders", owner, clock.now(), TURN_SECONDS):
+                sent = check(settings, clock, renderer)
+                db.cluster.done_turn("reminders", owner, clock.now())
+                if sent:
+                    log.info("reminders: %s message(s) queued", sent)
+                    wake.set()
+        except Exception:
+            log.exception("reminders: unexpected error; trying again")
+        stop.wait(settings.clock.check_seconds)
