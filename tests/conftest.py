@@ -211,3 +211,17 @@ def dovecot_tls():
     server = Dovecot(tls=True).start()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven over the DevTools protocol (tests/servers/chromium.py)."""
+    from tests.servers import chromium
+
+    if not chromium.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium is needed for the browser tests (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    opened = chromium.Browser()
+    yield opened
+    opened.close()

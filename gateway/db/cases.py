@@ -71,6 +71,15 @@ def claim_notice(key: str, case_id: int | None, now: dt.datetime) -> bool:
                                "ON CONFLICT (key) DO NOTHING RETURNING key", (key, case_id, utc(now))).fetchall())
 
 
+def opened_between(start: dt.datetime, end: dt.datetime, team: str | None = None) -> list[Case]:
+    """Cases whose first message arrived in [start, end), oldest first (for stats and reports)."""
+    table = models.Case
+    query = table.select().where((table.opened_at >= utc(start)) & (table.opened_at < utc(end)))
+    if team:
+        query = query.where(table.team == team)
+    return [plain(row, Case) for row in query.order_by(table.id)]
+
+
 def open_cases(team: str | None = None) -> list[Case]:
     """Cases waiting on the police (status open), oldest due first, urgent ones first."""
     query = models.Case.select().where(models.Case.status == "open")

@@ -14,21 +14,9 @@ from gateway.mail.addresses import token
 from tests.helpers import BASE_CONFIG, db_rows
 from tests.integration.test_bulletins import start
 from tests.integration.test_cli import gateway
-from tests.servers import chromium
 
 pytestmark = pytest.mark.database
 
-
-
-@pytest.fixture
-def browser():
-    if not chromium.available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is needed for the browser tests (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    opened = chromium.Browser()
-    yield opened
-    opened.close()
 
 
 def test_the_page_speaks_the_residents_language_and_its_button_unsubscribes(tmp_path, gateway_process, relay, browser):

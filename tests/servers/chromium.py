@@ -100,8 +100,14 @@ class Page:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
-    async def screenshot(self, path: Path) -> None:
-        data = await self.call("Page.captureScreenshot", format="png")
+    async def screenshot(self, path: Path, full_page: bool = False) -> None:
+        """The viewport; with full_page, the whole page however long."""
+        options = {}
+        if full_page:
+            size = (await self.call("Page.getLayoutMetrics"))["cssContentSize"]
+            options = {"captureBeyondViewport": True,
+                       "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}
+        data = await self.call("Page.captureScreenshot", format="png", **options)
         path.write_bytes(base64.b64decode(data["data"]))
 
 
