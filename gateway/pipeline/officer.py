@@ -68,6 +68,14 @@ def _relay(ctx: Context, text: str, closing: bool, waiting: bool = False) -> Non
         to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
     enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference, case.language), body, 2)
+    # The team's mailbox gets its own copy, in the team's thread, saying who answered: a Bcc of
+    # the resident's copy would thread with the resident's mail and hide the officer.
+    copy = ctx.renderer.render("team/sent_copy", "en", reference=case.reference, officer=ctx.msg.from_address,
+                               resident_name=case.resident_name, resident_address=case.resident_address,
+                               body=body, status="closed" if closing else "waiting for the resident" if waiting
+                               else "answered")
+    enqueue(ctx, "team_sent_copy", team_envelope(ctx, ctx.team, case.resident_name or case.resident_address),
+            compose.team_subject(case.subject, case.reference, "Sent to resident: "), copy, 3)
     # An answer stops the case's clock; #waiting pauses it until the resident writes again.
     case.status = "closed" if closing else "waiting" if waiting else "answered"
     case.answered_at = case.answered_at or db.utc(now)

@@ -140,3 +140,26 @@ def test_trimming_never_leaves_nothing():
     assert trim("Yes.\n\nOn Sat, 28 Nov 2026 at 12:00, Ann <ann@example.net>\nwrote:\n> hi") == "Yes."
     assert trim("Ie.\n\nAr 28 Tach 2026, ysgrifennodd Ann:\n> helo") == "Ie."
     assert trim("Keep\n> a quote\ninside\n\n-- \nsig") == "Keep\n> a quote\ninside"
+
+
+def test_the_team_mailbox_gets_a_copy_of_what_was_sent_to_the_resident_in_its_thread(harness):
+    harness.submit(resident_mail())
+    officer_reply(harness, "We will patrol Hill Street this week.")
+    copy, = harness.outbox("team_sent_copy")
+    forward = harness.outbox("team_new_case")[0]
+    assert copy["To"] == "Hightown Neighbourhood Policing Team <hightown.npt@police.example>"
+    assert copy["Subject"] == "[SRG-2026-0001] Sent to resident: Bikes on the pavement"
+    assert copy["In-Reply-To"] == forward["Message-ID"]
+    text = copy.get_body(("plain",)).get_content()
+    assert "by pc.jones@police.example" in text and "The case is now answered." in text
+    assert "We will patrol Hill Street this week." in text and "To: Ann Resident <ann@example.net>" in text
+
+
+def test_the_note_under_assign_reaches_the_new_team(harness):
+    harness.submit(resident_mail())
+    officer_reply(harness, "#assign rhosddu\nBridge St is Rhosddu's patch.")
+    passed, = harness.outbox("team_assigned")
+    assert passed["To"] == "Rhosddu Neighbourhood Policing Team <rhosddu.npt@police.example>"
+    text = passed.get_body(("plain",)).get_content()
+    assert "pc.jones@police.example wrote:" in text and "Bridge St is Rhosddu's patch." in text
+    assert harness.outbox("resident_answer") == []
