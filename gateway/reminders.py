@@ -62,42 +62,63 @@ def _to_team(ctx: pipeline.Context, purpose: str, template: str, label: str, val
                    notify.URGENT_PRIORITY if case.urgent else notify.TEAM_PRIORITY)
 
 
+def due_notices(settings: Settings, now: dt.datetime, cases) -> list[tuple[str, str, object]]:
+    """(kind, key, case) of every notice the rules say is due now, sent or not (no database)."""
+    calendar, options = settings.calendar, settings.clock
+    today, due = calendar.local(now).date(), []
+    naive_now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    for case in cases:
+        started = db.as_datetime(case.clock_from or case.opened_at)
+        if (case.urgent and options.urgent_remind_after_minutes and case.answered_at is None
+                and naive_now - started >= dt.timedelta(minutes=options.urgent_remind_after_minutes)):
+            due.append(("urgent", f"urgent:{case.id}:{started:%Y%m%d%H%M%S}", case))
+        if today > case.due_date:
+            due.append(("breach", f"breach:{case.id}:{case.due_date}", case))
+        elif options.remind_before_working_days and today >= calendar.reminder_day(case.due_date):
+            due.append(("remind", f"remind:{case.id}:{case.due_date}", case))
+    return due
+
+
 def check(settings: Settings, clock: Clock, renderer: Renderer) -> int:
-    """Queue every reminder, breach notice and digest now due; how many messages."""
+    """Queue every reminder, breach notice and digest now due and not yet sent; how many
+    messages. One read finds what was sent already: a check with nothing to send writes
+    nothing (it runs every [clock] check_seconds over every open case)."""
     now, calendar, options = clock.now(), settings.calendar, settings.clock
     local = calendar.local(now)
     today, sent = local.date(), 0
-    for case in db.cases.open_cases():
+    due = due_notices(settings, now, db.cases.open_cases())
+    done = db.cases.notices_among([key for _, key, _ in due])
+    for kind, key, case in due:
+        if key in done:
+            continue
         team = settings.team(case.team) or settings.default_team
         ctx = _context(settings, clock, renderer, case, team)
-        started = db.as_datetime(case.clock_from or case.opened_at)
         with db.atomic():
-            if (case.urgent and options.urgent_remind_after_minutes and case.answered_at is None
-                    and now.astimezone(dt.timezone.utc).replace(tzinfo=None) - started
-                    >= dt.timedelta(minutes=options.urgent_remind_after_minutes)
-                    and db.cases.claim_notice(f"urgent:{case.id}:{started:%Y%m%d%H%M%S}", case.id, now)):
+            if not db.cases.claim_notice(key, case.id, now):   # another daemon was quicker
+                continue
+            values = _values(settings, case, team)
+            if kind == "urgent":
                 minutes = options.urgent_remind_after_minutes
                 _to_team(ctx, "team_urgent_reminder", "team/urgent_reminder", "Still unanswered: ",
-                         _values(settings, case, team) | {"minutes": minutes})
+                         values | {"minutes": minutes})
                 db.cases.add_event(case, "reminded", now, f"urgent, unanswered after {minutes} minutes")
                 sent += 1
-            if today > case.due_date:
-                if db.cases.claim_notice(f"breach:{case.id}:{case.due_date}", case.id, now):
-                    late = calendar.working_days_between(case.due_date, today)
-                    values = _values(settings, case, team) | {"late_days": late, "supervisor": team.supervisor}
-                    for to in filter(None, (team.supervisor, team.mailbox)):
-                        _to_team(ctx, "team_breach", "team/breach", "Overdue: ", values, to=to)
-                        sent += 1
-                    db.cases.add_event(case, "overdue", now, f"reply was due {case.due_date}; told "
-                                       + " and ".join(filter(None, (team.supervisor, team.mailbox))))
-            elif (options.remind_before_working_days and today >= calendar.reminder_day(case.due_date)
-                  and db.cases.claim_notice(f"remind:{case.id}:{case.due_date}", case.id, now)):
-                _to_team(ctx, "team_reminder", "team/reminder", "Reply due soon: ", _values(settings, case, team))
+            elif kind == "breach":
+                late = calendar.working_days_between(case.due_date, today)
+                told = [to for to in (team.supervisor, team.mailbox) if to]
+                for to in told:
+                    _to_team(ctx, "team_breach", "team/breach", "Overdue: ",
+                             values | {"late_days": late, "supervisor": team.supervisor}, to=to)
+                    sent += 1
+                db.cases.add_event(case, "overdue", now, f"reply was due {case.due_date}; told " + " and ".join(told))
+            else:
+                _to_team(ctx, "team_reminder", "team/reminder", "Reply due soon: ", values)
                 db.cases.add_event(case, "reminded", now, f"reply due {case.due_date}")
                 sent += 1
     if options.digest_time and calendar.is_working_day(today) and local.time() >= options.digest_time:
         for team in settings.teams:
-            sent += _digest(settings, clock, renderer, team, today)
+            if f"digest:{team.key}:{today}" not in db.cases.notices_among([f"digest:{team.key}:{today}"]):
+                sent += _digest(settings, clock, renderer, team, today)
     return sent
 
 

@@ -80,6 +80,16 @@ def opened_between(start: dt.datetime, end: dt.datetime, team: str | None = None
     return [plain(row, Case) for row in query.order_by(table.id)]
 
 
+def notices_among(keys: list[str]) -> set[str]:
+    """Which of these notices were sent already (a read: no write lock)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        marks = ", ".join([db.param] * len(chunk))
+        found |= {row[0] for row in db.execute_sql(f"SELECT key FROM notice WHERE key IN ({marks})", chunk).fetchall()}
+    return found
+
+
 def open_cases(team: str | None = None) -> list[Case]:
     """Cases waiting on the police (status open), oldest due first, urgent ones first."""
     query = models.Case.select().where(models.Case.status == "open")
