@@ -79,7 +79,8 @@ def run(ctx: click.Context) -> None:
 @click.option("--from", "mail_from", help="Envelope sender (default: the message's From address).")
 @click.option("--to", "rcpt_to", multiple=True, help="Envelope recipient (default: the surgery address).")
 @click.option("--received", metavar="WHEN", help="When it really arrived, e.g. 2026-11-20T09:30 ([clock] "
-              "timezone unless an offset is given): mail moved from another system; the case's clock counts from then.")
+              "timezone unless an offset is given): mail moved from another system; the case's clock counts from "
+              "then, and the resident is not acknowledged again.")
 @click.pass_context
 def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str, ...], received: str | None) -> None:
     """Store messages (FILE.eml, or - for standard input) as if they had arrived by SMTP.
@@ -94,7 +95,7 @@ def inject(ctx: click.Context, files, mail_from: str | None, rcpt_to: tuple[str,
     for handle in files:
         raw = handle.read()
         sender = mail_from if mail_from is not None else _from_header(raw)
-        inbound_id = db.intake.save_inbound(raw, sender, recipients, "inject", at)
+        inbound_id = db.intake.save_inbound(raw, sender, recipients, "history" if received else "inject", at)
         click.echo(f"{handle.name}: stored as inbound {inbound_id}")
 
 

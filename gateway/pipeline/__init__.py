@@ -55,6 +55,7 @@ class Context:
     conflict: str = ""       # its reply address and References name different cases
     defer_seconds: float = 0.0
     defer_counted: bool = True
+    historic: bool = False   # mail moved in from another system (inject --received): no acknowledgement
 
 
 class StageFailure(Exception):

@@ -193,6 +193,10 @@ def team_envelope(ctx: Context, team: Team, resident: str) -> compose.Envelope:
 
 def _acknowledge(ctx: Context, due: dt.date) -> None:
     settings, msg, case = ctx.settings, ctx.msg, ctx.case
+    if ctx.historic:   # moved in from another system, which answered the resident then
+        db.cases.add_event(case, "not_acknowledged", ctx.clock.now(), "moved in from another system "
+                           "(gateway inject --received): acknowledged there, not again", ctx.inbound_id)
+        return
     limit = settings.acks_per_sender_per_day
     if limit and db.outbox.acks_since(msg.from_address, ctx.clock.now() - dt.timedelta(days=1), limit) >= limit:
         db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),

@@ -55,6 +55,8 @@ def test_old_cases_bring_one_breach_and_one_reminder_and_a_restart_sends_none_ag
     team = relay.messages("hightown.npt@police.example")
     assert sorted(m["Subject"] for m in team if "Overdue" in m["Subject"] or "due soon" in m["Subject"]) == [
         "[SRG-2026-0001] Overdue: The late one", "[SRG-2026-0002] Reply due soon: The soon one"]
+    # Moved in from another system: the residents were acknowledged there, not again here.
+    assert relay.messages("late@example.net") == [] and relay.messages("soon@example.net") == []
     listed = gateway("--config", str(path), "case", "list", "--overdue", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["reference"], r["age_working_days"], r["overdue"]) for r in rows] == [("SRG-2026-0001", 6, True)]
