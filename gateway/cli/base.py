@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 
 import click
 
@@ -41,6 +42,23 @@ def _open_database(settings: config.Settings) -> None:
     if not db.schema_is_current():
         click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
         ctx.exit(EXIT_CONFIG)
+
+
+def team_named(settings: config.Settings, key: str, param_hint: str) -> config.Team:
+    """The team a command line names (KEY as in [team:KEY]), or a usage error listing them."""
+    team = settings.team(key)
+    if team is None:
+        raise click.BadParameter(f"no team {key!r}; teams: {', '.join(t.key for t in settings.teams)}",
+                                 param_hint=param_hint)
+    return team
+
+
+def date_given(value: str, param_hint: str) -> dt.date:
+    """A date from the command line (YYYY-MM-DD), or a usage error saying so."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=param_hint)
 
 
 class ItemId(click.ParamType):

@@ -3,7 +3,6 @@ administrator does is recorded on the case as the OS user who ran the command.""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import click
 
 from gateway import db, pipeline, workdays
-from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, main
+from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, date_given, main, team_named
 from gateway.clock import SystemClock
 from gateway.mail import attachments
 from gateway.mail.parse import parse
@@ -38,15 +37,6 @@ def _case(ctx: click.Context, reference: str):
     return row
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--due-before")
-
-
 @case.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only cases in this state.")
 @click.option("--team", help="Only this team's cases (KEY as in [team:KEY]).")
@@ -60,10 +50,9 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
     """List cases, oldest first: reference, status, team, due date, age in working days
     (from the message the clock counts from), urgent, subject."""
     settings = _settings(ctx)
-    if team and settings.team(team) is None:
-        raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
-                                 param_hint="--team")
-    before = _date(due_before)
+    if team:
+        team_named(settings, team, "--team")
+    before = date_given(due_before, "--due-before") if due_before else None
     _open_database(settings)
     calendar = settings.calendar
     today = calendar.local(SystemClock().now()).date()
@@ -177,10 +166,7 @@ def case_assign(ctx: click.Context, reference: str, team: str, note: str) -> Non
     from gateway.pipeline.officer import assign
 
     settings, context, _ = _act(ctx, reference)
-    new = settings.team(team.lower())
-    if new is None:
-        raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
-                                 param_hint="TEAM")
+    new = team_named(settings, team.lower(), "TEAM")
     with db.atomic():
         assign(context, new, _by(), note)
     click.echo(f"{context.case.reference} assigned to {new.key}; {new.mailbox} has been sent the case")

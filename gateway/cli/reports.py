@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from gateway import stats
-from gateway.cli.base import _open_database, _settings, main
+from gateway.cli.base import _open_database, _settings, date_given, main, team_named
 from gateway.clock import SystemClock
 
 
@@ -23,18 +23,11 @@ def stats_command(ctx: click.Context, since: str | None, team: str | None, as_js
     """Per team: cases opened, answered within the promise (%), median and 90th percentile
     time to first answer in working hours, open and overdue now."""
     settings = _settings(ctx)
-    if team and settings.team(team) is None:
-        raise click.BadParameter(f"no team {team!r}; teams: {', '.join(t.key for t in settings.teams)}",
-                                 param_hint="--team")
+    if team:
+        team_named(settings, team, "--team")
     now = SystemClock().now()
     calendar = settings.calendar
-    if since:
-        try:
-            start_day = dt.date.fromisoformat(since)
-        except ValueError:
-            raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since")
-    else:
-        start_day = calendar.local(now).date() - dt.timedelta(days=30)
+    start_day = date_given(since, "--since") if since else calendar.local(now).date() - dt.timedelta(days=30)
     _open_database(settings)
     start = dt.datetime.combine(start_day, dt.time(0), calendar.zone)
     rows = stats.figures(settings, start, now + dt.timedelta(seconds=1), now, team)
