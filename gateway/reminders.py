@@ -29,11 +29,6 @@ TURN_SECONDS = 120
 FIRST_LINES = 6
 
 
-def _context(settings: Settings, clock: Clock, renderer: Renderer, case, team: Team) -> pipeline.Context:
-    return pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=b"",
-                            mail_from="", rcpt_tos=[], received_at=clock.now(), case=case, team=team)
-
-
 def first_lines(case, count: int = FIRST_LINES) -> str:
     """The start of what the resident wrote, to remind the team what the case is about."""
     raw = db.cases.first_inbound_raw(case)
@@ -92,7 +87,7 @@ def check(settings: Settings, clock: Clock, renderer: Renderer) -> int:
         if key in done:
             continue
         team = settings.team(case.team) or settings.default_team
-        ctx = _context(settings, clock, renderer, case, team)
+        ctx = pipeline.without_message(settings, clock, renderer, case, team)
         with db.atomic():
             if not db.cases.claim_notice(key, case.id, now):   # another daemon was quicker
                 continue
@@ -140,8 +135,7 @@ def _digest(settings: Settings, clock: Clock, renderer: Renderer, team: Team, to
                                overdue=sum(r["overdue"] for r in rows), due_today=sum(r["due_today"] for r in rows))
         envelope = compose.Envelope(from_name=f"Surgery Gateway for {team.name}", from_address=settings.surgery_address,
                                     to_address=team.mailbox, to_name=team.name, auto_submitted="auto-generated")
-        ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=b"",
-                               mail_from="", rcpt_tos=[], received_at=now)
+        ctx = pipeline.without_message(settings, clock, renderer)
         notify.enqueue_without_case(ctx, "team_digest", envelope, f"Cases open for {team.name}: {len(rows)} "
                                     f"({sum(r['overdue'] for r in rows)} overdue), {workdays.in_words(today)}",
                                     text, notify.TEAM_PRIORITY)

@@ -119,9 +119,7 @@ def _act(ctx: click.Context, reference: str):
     row = _case(ctx, reference)
     clock = SystemClock()
     team = settings.team(row.team) or settings.default_team
-    context = pipeline.Context(settings=settings, clock=clock, renderer=Renderer(settings.templates),
-                               inbound_id=None, raw=b"", mail_from="", rcpt_tos=[], received_at=clock.now(),
-                               case=row, team=team)
+    context = pipeline.without_message(settings, clock, Renderer(settings.templates), row, team)
     return settings, context, clock.now()
 
 

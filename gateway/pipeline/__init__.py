@@ -58,6 +58,14 @@ class Context:
     historic: bool = False   # mail moved in from another system (inject --received): no acknowledgement
 
 
+def without_message(settings: Settings, clock: Clock, renderer: Renderer, case: Case | None = None,
+                    team: Team | None = None) -> Context:
+    """A context for mail the gateway sends of its own accord, with no message behind it (a
+    reminder, a digest, an administrator's command)."""
+    return Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=b"", mail_from="",
+                   rcpt_tos=[], received_at=clock.now(), case=case, team=team)
+
+
 class StageFailure(Exception):
     """An unexpected error inside a stage; carries the stage's name for the parked record."""
 
