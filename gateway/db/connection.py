@@ -265,6 +265,17 @@ def transient(error: BaseException) -> bool:
     return "database is locked" in str(error) or (postgres() and db.obj._lost())
 
 
+def lease_skipping_locked(model: type[pw.Model], free: str, order: str, limit: int, lease: str,
+                          until: dt.datetime, params: tuple) -> list[pw.Model]:
+    """PostgreSQL: lease up to `limit` rows of `model` matching `free` (its placeholders bound
+    by `params`), in `order`, in one statement; rows another daemon is claiming are passed
+    over, not waited for. The rows as they are after the lease, in no particular order."""
+    table = model._meta.table_name
+    return list(pw.ModelRaw(model, f"UPDATE {table} SET lease_owner = {db.param}, lease_until = {db.param}, "
+                            f"attempts = attempts + 1 WHERE id IN (SELECT id FROM {table} WHERE {free} {order} "
+                            f"LIMIT {int(limit)}{for_update_skip_locked()}) RETURNING *", (lease, until, *params)))
+
+
 def atomic():
     """A transaction (a savepoint when one is already open), as a context manager."""
     return db.atomic()

@@ -12,7 +12,7 @@ from typing import Iterable
 
 import peewee as pw
 
-from gateway.db.connection import _one, for_update_skip_locked, insert, plain, plain_type, postgres, storable, utc
+from gateway.db.connection import _one, insert, lease_skipping_locked, plain, plain_type, postgres, storable, utc
 from gateway.db.models import ImapState, Inbound, Outbound, db
 from gateway.db.outbox import Delivery
 
@@ -97,10 +97,8 @@ def claim_inbound(owner: str, now: dt.datetime, lease_seconds: int, limit: int =
     free = "state = 'queued' AND (lease_until IS NULL OR lease_until < {p})".format(p=db.param)
     lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
     until = now + dt.timedelta(seconds=lease_seconds)
-    if postgres():   # one statement; rows another daemon is claiming are passed over, not waited for
-        rows = pw.ModelRaw(Inbound, f"UPDATE inbound SET lease_owner = {db.param}, lease_until = {db.param}, "
-                           f"attempts = attempts + 1 WHERE id IN (SELECT id FROM inbound WHERE {free} ORDER BY id "
-                           f"LIMIT {int(limit)}{for_update_skip_locked()}) RETURNING *", (lease, until, now))
+    if postgres():
+        rows = lease_skipping_locked(Inbound, free, "ORDER BY id", limit, lease, until, (now,))
         return sorted((plain(row, Message) for row in rows), key=lambda m: m.id)
     candidates = [row[0] for row in db.execute_sql(
         f"SELECT id FROM inbound WHERE {free} ORDER BY id LIMIT {int(limit)}", (now,)).fetchall()]

@@ -6,10 +6,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-import peewee as pw
 
 
-from gateway.db.connection import _one, for_update_skip_locked, insert, plain, plain_type, postgres, utc
+from gateway.db.connection import _one, insert, lease_skipping_locked, plain, plain_type, postgres, utc
 from gateway.db.models import Outbound, db
 
 # A message in the outbox: the columns of models.Outbound.
@@ -88,9 +87,7 @@ def claim_outbound_batch(owner: str, now: dt.datetime, lease_seconds: int, limit
     lease = f"{owner}#{uuid.uuid4().hex[:12]}"  # names exactly the rows this call won
     until = now + dt.timedelta(seconds=lease_seconds)
     if postgres():
-        rows = pw.ModelRaw(Outbound, f"UPDATE outbound SET lease_owner = {db.param}, lease_until = {db.param}, "
-                           f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbound WHERE {free} {order} "
-                           f"LIMIT {int(limit)}{for_update_skip_locked()}) RETURNING *", (lease, until, now, now))
+        rows = lease_skipping_locked(Outbound, free, order, limit, lease, until, (now, now))
         return sorted((plain(row, Delivery) for row in rows), key=lambda d: (d.priority, d.next_attempt_at, d.id))
     candidates = [row[0] for row in db.execute_sql(
         f"SELECT id FROM outbound WHERE {free} {order} LIMIT {int(limit)}", (now, now)).fetchall()]
