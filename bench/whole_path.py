@@ -28,7 +28,6 @@ import argparse
 import datetime as dt
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.smtp_intake import wait_listening  # noqa: E402
-from tests.helpers import free_port, write_config  # noqa: E402
+from tests.helpers import free_port, url_rows, write_config  # noqa: E402
 
 
 def load(port: int, messages: int) -> float:
@@ -62,16 +61,6 @@ def bare(messages: int) -> float:
     finally:
         server.terminate()
         server.wait(10)
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    if url.startswith("sqlite:///"):
-        with sqlite3.connect(url[len("sqlite:///"):], timeout=30) as conn:
-            return conn.execute(sql).fetchall()
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        return [tuple(row) for row in conn.execute(sql).fetchall()]
 
 
 def run(args, backend: str, daemons: int, pg=None) -> dict:
@@ -114,7 +103,7 @@ def run(args, backend: str, daemons: int, pg=None) -> dict:
         total = share * daemons
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
-            sent = query(url, "select count(*) from outbound where state = 'sent'")[0][0]
+            sent = url_rows(url, "select count(*) from outbound where state = 'sent'")[0][0]
             if sent >= 2 * total:
                 break
             if any(p.poll() is not None for p in procs):
@@ -122,10 +111,10 @@ def run(args, backend: str, daemons: int, pg=None) -> dict:
             time.sleep(0.5)
         else:
             raise SystemExit(f"only {sent} of {2 * total} delivered")
-        first = when(query(url, "select min(received_at) from inbound")[0][0])
-        last = when(query(url, "select max(sent_at) from outbound")[0][0])
-        cases = query(url, 'select count(*) from "case"')[0][0]
-        waits = sorted((when(sent_at) - when(received)).total_seconds() for received, sent_at in query(url,
+        first = when(url_rows(url, "select min(received_at) from inbound")[0][0])
+        last = when(url_rows(url, "select max(sent_at) from outbound")[0][0])
+        cases = url_rows(url, 'select count(*) from "case"')[0][0]
+        waits = sorted((when(sent_at) - when(received)).total_seconds() for received, sent_at in url_rows(url,
                        "select i.received_at, o.sent_at from outbound o join inbound i on o.inbound_id = i.id "
                        "where o.purpose = 'team_new_case'"))
         seconds = (last - first).total_seconds()

@@ -91,10 +91,14 @@ def database_of(folder: Path) -> str:
 
 
 def db_rows(folder: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    """Run one SQL statement on the database of the gateway.ini in `folder`, as a person with
-    the database's own client would (sqlite3 or psycopg, committing at once); its rows.
-    Placeholders are written `?`."""
-    url = database_of(folder)
+    """Run one SQL statement on the database of the gateway.ini in `folder` (url_rows)."""
+    return url_rows(database_of(folder), sql, params)
+
+
+def url_rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run one SQL statement on the database a URL names, as a person with the database's
+    own client would (sqlite3 or psycopg, committing at once); its rows. Placeholders are
+    written `?`."""
     if url.startswith("sqlite:///"):
         with sqlite3.connect(url[len("sqlite:///"):], timeout=30) as conn:
             return conn.execute(sql, params).fetchall()
