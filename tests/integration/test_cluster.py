@@ -66,6 +66,19 @@ class Sender:
                 time.sleep(0.3)
 
 
+def burst(sender: Sender, ports: tuple[int, int], count: int, midway):
+    """Send `count` messages split between two SMTP ports, eight at a time; once a third are
+    accepted, do `midway()` (the fault); wait for the rest. What `midway` returned."""
+    deadline = time.monotonic() + 240
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(sender.send, lambda n: ports[n % 2], n, deadline) for n in range(count)]
+        wait_for(lambda: len(sender.accepted) >= count // 3, 120, what="a third of the mail accepted")
+        result = midway()
+        for future in futures:
+            future.result()
+    return result
+
+
 def check_each_once(relay: Relay, folder, accepted: set[int], work_in_hand: int) -> None:
     addresses = {f"r{n}@example.net" for n in accepted}
     wait_for(lambda: addresses <= {rcpt for _, rcpts, _ in list(relay.received) for rcpt in rcpts}, 120,
@@ -89,17 +102,14 @@ def test_two_daemons_one_killed_midway_each_message_once(tmp_path, gateway_proce
     try:
         url = cluster_database.database()
         a, b = two_daemons(tmp_path, gateway_process, url, relay.port)
-        ports = {0: a.port, 1: b.port}
         sender, count = Sender(), 2000
-        deadline = time.monotonic() + 240
-        with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(sender.send, lambda n: ports[n % 2], n, deadline) for n in range(count)]
-            wait_for(lambda: len(sender.accepted) >= count // 3, 120, what="a third of the mail accepted")
-            a.stop(signal.SIGKILL)   # mid-way: some of A's mail stored, some in its pipeline, some being sent
+
+        def kill_a():   # mid-way: some of A's mail stored, some in its pipeline, some being sent
+            a.stop(signal.SIGKILL)
             time.sleep(1)
-            restarted = gateway_process(a.config_path, a.port)
-            for future in futures:
-                future.result()
+            return gateway_process(a.config_path, a.port)
+
+        restarted = burst(sender, (a.port, b.port), count, kill_a)
         assert len(sender.accepted) == count
         # Work in hand when A died: a claimed pipeline batch is redone from scratch (no duplicates),
         # a delivery the relay took before A marked it sent is sent again: at most one per worker.
@@ -120,15 +130,8 @@ def test_postgresql_crashing_midway_loses_nothing_and_doubles_nothing(tmp_path, 
     try:
         url = cluster_database.database()
         a, b = two_daemons(tmp_path, gateway_process, url, relay.port)
-        ports = {0: a.port, 1: b.port}
         sender, count = Sender(), 600
-        deadline = time.monotonic() + 240
-        with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(sender.send, lambda n: ports[n % 2], n, deadline) for n in range(count)]
-            wait_for(lambda: len(sender.accepted) >= count // 3, 120, what="a third of the mail accepted")
-            cluster_database.restart()   # pg_ctl restart -m immediate: every connection cut
-            for future in futures:
-                future.result()
+        burst(sender, (a.port, b.port), count, cluster_database.restart)   # -m immediate: every connection cut
         assert len(sender.accepted) == count
         check_each_once(relay, tmp_path / "a", sender.accepted, work_in_hand=3 * 8)
         for daemon in (a, b):
