@@ -7,6 +7,7 @@ folder that holds the config file, so every command finds the same files whereve
 from __future__ import annotations
 
 import configparser
+import functools
 import math
 import re
 import zoneinfo
@@ -121,9 +122,10 @@ class Settings:
     clock: promise.ClockSettings = field(default_factory=promise.ClockSettings)
     warnings: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def calendar(self) -> promise.Calendar:
-        """Working days and hours ([clock]) for the promise of response_days."""
+        """Working days and hours ([clock]) for the promise of response_days (made once: every
+        new case asks it for a due date)."""
         return promise.Calendar(self.clock, self.response_days)
 
     @property
