@@ -75,6 +75,15 @@ class Imap:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """[retention]: how long data is kept (0: for ever); the daemon purges once a day."""
+    closed_case_months: int = 24
+    quarantine_days: int = 30
+    bounce_days: int = 90
+    ended_subscription_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     domain: str
@@ -120,6 +129,9 @@ class Settings:
     smtp_tls: security.ListenerTls | None = None   # [smtp] tls_cert/tls_key: offer STARTTLS
     relay_login: security.RelayLogin = field(default_factory=security.RelayLogin)
     clock: promise.ClockSettings = field(default_factory=promise.ClockSettings)
+    retention: Retention = field(default_factory=lambda: Retention())
+    log_format: str = "text"        # text | json: one line per event
+    log_addresses: str = "full"     # full | hash | none: how addresses appear in the log
     warnings: tuple[str, ...] = ()
 
     @functools.cached_property
@@ -226,7 +238,8 @@ def _required(value: str) -> str | None:
 
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
-                "timezone", "response_days", "templates", "log_level", "trusted_authserv_id", "admin_address"},
+                "timezone", "response_days", "templates", "log_level", "trusted_authserv_id", "admin_address",
+                "log_format", "log_addresses"},
     "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
               "security", "username", "password_file", "ca_file"},
@@ -240,6 +253,7 @@ KNOWN_KEYS = {
     "limits": {"acks_per_sender_per_day", "acks_per_hour", "new_cases_per_sender_per_hour", "spam_header",
                "spam_threshold", "max_attachments", "max_attachment_bytes"},
     "area": {"name", "team", "postcodes"},
+    "retention": {"closed_case_months", "quarantine_days", "bounce_days", "ended_subscription_days"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
              "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
@@ -299,6 +313,10 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                        ("debug", "info", "warning", "error") else "must be debug, info, warning or error")
     trusted_authserv_id = g.text("trusted_authserv_id", "")
     admin_address = g.text("admin_address", "", lambda v: None if not v else _address(v)).lower()
+    log_format = g.text("log_format", "text", lambda v: None if v.lower() in ("text", "json")
+                        else "must be text or json").lower()
+    log_addresses = g.text("log_addresses", "full", lambda v: None if v.lower() in ("full", "hash", "none")
+                           else "must be full, hash or none").lower()
     if trusted_authserv_id:
         warnings.append("[gateway] trusted_authserv_id: still read, but renamed: use [trust] authserv_id")
 
@@ -347,6 +365,11 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                   spam_threshold=float(lim.number("spam_threshold", "0", float, 0, 1000)),
                   max_attachments=int(lim.number("max_attachments", "20", int, 0, 1000)),
                   max_attachment_bytes=int(lim.number("max_attachment_bytes", str(20 * 1024 * 1024), int, 0, 256 * 1024 * 1024)))
+    ret = _Reader(parser, "retention", problems)
+    retention = Retention(closed_case_months=int(ret.number("closed_case_months", "24", int, 0, 1200)),
+                          quarantine_days=int(ret.number("quarantine_days", "30", int, 0, 36_500)),
+                          bounce_days=int(ret.number("bounce_days", "90", int, 0, 36_500)),
+                          ended_subscription_days=int(ret.number("ended_subscription_days", "30", int, 0, 36_500)))
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -359,15 +382,15 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
                     urgent_phrases=urgent_phrases, **limits, **in_flow, trust=trust, dkim=dkim,
-                    smtp_tls=smtp_tls, relay_login=relay_login, clock=clock,
-                    warnings=tuple(warnings))
+                    smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
+                    log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings))
 
 
 def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, retention, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import time
@@ -19,6 +20,11 @@ def _areas_option(ctx: click.Context, settings, areas: tuple[str, ...]) -> None:
         if area not in known:
             raise click.BadParameter(f"{area!r} is not an area (known: {', '.join(sorted(known)) or 'none; add [area:KEY] sections'})",
                                      param_hint="--area")
+
+
+def _audited(action: str, now, summary: str, address: str | None = None) -> None:
+    with db.atomic():
+        db.audit.append(action, f"{getpass.getuser()} (gateway subscribers)", now, resident=address, summary=summary)
 
 
 @main.group("subscribers")
@@ -65,7 +71,11 @@ def subscribers_add(ctx: click.Context, address: str, areas: tuple[str, ...], na
         raise click.BadParameter(f"{address} is one of the gateway's own addresses (domain {settings.domain}); "
                                  "it cannot receive bulletins", param_hint="ADDRESS")
     _open_database(settings)
-    started, left = subscribers.add(address, areas, name, SystemClock().now(), resubscribe)
+    now = SystemClock().now()
+    started, left = subscribers.add(address, areas, name, now, resubscribe)
+    if started:
+        _audited("subscribed", now, f"{started} subscription(s) started by an administrator: {', '.join(areas)}"
+                 + (" (resubscribed with their new consent)" if resubscribe else ""), address)
     for why in left:
         click.echo(f"skipped {why}", err=True)
     click.echo(f"{address.lower()}: {started} subscription(s) started" if started else
@@ -80,10 +90,13 @@ def subscribers_remove(ctx: click.Context, address: str) -> None:
     """End every subscription of ADDRESS at once."""
     settings = _settings(ctx)
     _open_database(settings)
-    ended = subscribers.remove(address, SystemClock().now())
+    now = SystemClock().now()
+    ended = subscribers.remove(address, now)
     if ended is None:
         click.echo(f"Error: {address} is not a subscriber", err=True)
         ctx.exit(1)
+    if ended:
+        _audited("unsubscribed", now, f"{ended} subscription(s) ended by an administrator", address)
     click.echo(f"{address.lower()}: {ended} subscription(s) ended")
 
 
@@ -100,7 +113,11 @@ def subscribers_import(ctx: click.Context, csv_file, areas: tuple[str, ...], res
     settings = _settings(ctx)
     _areas_option(ctx, settings, areas)
     _open_database(settings)
-    result = subscribers.import_csv(csv_file, settings, areas, SystemClock().now(), resubscribe)
+    now = SystemClock().now()
+    result = subscribers.import_csv(csv_file, settings, areas, now, resubscribe)
+    if result.added:
+        _audited("subscribers_imported", now, f"{result.added} subscription(s) started from "
+                 f"{getattr(csv_file, 'name', 'a list')}" + (" (resubscribing)" if resubscribe else ""))
     for label, lines in (("bad", result.problems), ("skipped", result.skipped)):
         for line in lines[:50]:
             click.echo(f"  {label}: {line}", err=True)

@@ -134,7 +134,7 @@ def case_close(ctx: click.Context, reference: str, why: str) -> None:
     with db.atomic():
         row.status, row.updated_at = "closed", db.utc(now)
         db.cases.save(row)
-        db.cases.add_event(row, "closed", now, f"by {_by()}" + (f": {why}" if why else ""))
+        db.cases.add_event(row, "closed", now, f"by {_by()}" + (f": {why}" if why else ""), actor=_by())
     click.echo(f"{row.reference} closed")
 
 
@@ -150,7 +150,7 @@ def case_reopen(ctx: click.Context, reference: str) -> None:
         row.status, row.updated_at = "open", db.utc(now)
         row.due_date, row.clock_from = settings.calendar.due(now), db.utc(now)
         db.cases.save(row)
-        db.cases.add_event(row, "reopened", now, f"by {_by()}; reply due {row.due_date}")
+        db.cases.add_event(row, "reopened", now, f"by {_by()}; reply due {row.due_date}", actor=_by())
     click.echo(f"{row.reference} reopened; reply due {workdays.in_words(row.due_date)}")
 
 
@@ -177,7 +177,7 @@ def case_assign(ctx: click.Context, reference: str, team: str, note: str) -> Non
 def case_note(ctx: click.Context, reference: str, text: str) -> None:
     """Add a note to a case's record (nobody is sent anything)."""
     _, context, now = _act(ctx, reference)
-    db.cases.add_event(context.case, "note", now, f"{_by()}: {text}")
+    db.cases.add_event(context.case, "note", now, f"{_by()}: {text}", actor=_by())
     click.echo(f"{context.case.reference}: note added")
 
 
@@ -223,5 +223,5 @@ def case_attachment(ctx: click.Context, reference: str, number: int, out: Path) 
         click.echo(f"Warning: this attachment was held back from the team: {item.held}. Open it only on a "
                    "machine meant for that.", err=True)
         db.cases.add_event(row, "attachment_taken", SystemClock().now(), f"held attachment {item.name!r} written "
-                           f"out by {_by()}")
+                           f"out by {_by()}", actor=_by())
     click.echo(f"{item.name}: {item.size} bytes written to {out}")

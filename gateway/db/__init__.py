@@ -9,12 +9,14 @@ with import-linter). Callers get plain values, not rows.
     people       subscribers, subscriptions, suppressed addresses, bounce scores
     bulletins    alert bulletins and their fan-out
     cluster      the daemons sharing the database, and work run once per cluster
+    audit        the append-only, hash-chained audit trail
+    privacy      retention, subject access exports and erasure
 """
 
-from gateway.db import bulletins, cases, cluster, intake, outbox, people
+from gateway.db import audit, bulletins, cases, cluster, intake, outbox, people, privacy
 from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
                                    relaxed_durability_for_this_thread, schema_is_current, transient, utc)
 
-__all__ = ["as_datetime", "atomic", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "intake",
-           "migrate", "outbox", "people", "relaxed_durability_for_this_thread", "schema_is_current", "transient",
+__all__ = ["as_datetime", "atomic", "audit", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "intake",
+           "migrate", "outbox", "people", "privacy", "relaxed_durability_for_this_thread", "schema_is_current", "transient",
            "utc"]

@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 import peewee as pw
 
 from gateway.db.connection import _one, insert, utc
-from gateway.db import models
+from gateway.db import audit, models
 from gateway.db.connection import plain, plain_type, postgres
 from gateway.db.intake import Message
 from gateway.db.models import CaseEvent, Inbound, MessageRef, Outbound, db
@@ -124,9 +124,12 @@ def remember_message_id(message_id: str | None, case: Case, direction: str) -> N
 
 
 def add_event(case: Case, kind: str, now: dt.datetime, detail: str = "",
-              inbound_id: int | None = None) -> None:
+              inbound_id: int | None = None, actor: str = "gateway") -> None:
+    """Record what happened to a case, and add it to the audit trail. `actor`: an officer's
+    address, "<OS user> (gateway ...)" for the CLI, or "gateway". Call inside its transaction."""
     db.execute_sql("INSERT INTO case_event (case_id, at, kind, inbound_id, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
                    .format(p=db.param), (case.id, utc(now), kind, inbound_id, detail))
+    audit.case_event(kind, actor, now, case.reference, case.resident_address, detail)
 
 
 def cases_opened_since(resident_address: str, since: dt.datetime, limit: int) -> int:

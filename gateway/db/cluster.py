@@ -48,6 +48,12 @@ def done_turn(job: str, owner: str, now: dt.datetime) -> None:
                    (utc(now), job, owner))
 
 
+def last_done(job: str) -> dt.datetime | None:
+    """When `job` last ran to the end, by any daemon (None: never)."""
+    row = db.execute_sql(f"SELECT last_done FROM job WHERE name = {db.param}", (job,)).fetchone()
+    return as_datetime(row[0]) if row and row[0] else None
+
+
 def give_up_turns(owner: str) -> None:
     """A daemon stopping cleanly lets its scheduled work go at once."""
     db.execute_sql("UPDATE job SET until = {p} WHERE owner = {p}".format(p=db.param),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from typing import Iterator
 
-from gateway.db import models
+from gateway.db import audit, models
 from gateway.db.connection import _one, as_datetime, plain, plain_type, utc
 from gateway.db.models import Subscription, Suppression, db
 
@@ -61,6 +61,11 @@ def add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime,
     many started, and the (address, area) pairs left alone because the resident ended them
     (`resubscribe` only with their new consent)."""
     at = utc(now)
+    gone = set() if resubscribe else unsubscribed_among([a for a, _, _ in rows])
+    forgotten = [(a, area) for a, _, areas in rows if a in gone for area in areas]
+    rows = [row for row in rows if row[0] not in gone]
+    if not rows:
+        return 0, forgotten
     with db.atomic():
         # An administrator's list does not say which language a resident reads: "" (unknown),
         # so their bulletins come in Welsh and English, Welsh first, as Welsh public bodies do.
@@ -85,7 +90,7 @@ def add_many(rows: list[tuple[str, str, tuple[str, ...]]], now: dt.datetime,
         address_of = {i: a for a, i in ids.items()}
         left = [(address_of[s], area) for s, area in dict.fromkeys(wanted)
                 if existing.get((s, area)) == "ended" and not resubscribe]
-    return len(fresh) + len(restarted), left
+    return len(fresh) + len(restarted), forgotten + left
 
 
 def subscriptions(area: str | None = None, state: str | None = None) -> Iterator[tuple[str, str, str, str]]:
@@ -113,7 +118,7 @@ def suppress(address: str, reason: str, now: dt.datetime) -> None:
 
 
 def is_suppressed(address: str) -> bool:
-    return Suppression.select().where(Suppression.address == address).exists()
+    return bool(suppressed_among([address]))
 
 
 SOFT_LIMIT = 5            # soft failures before an address is suppressed ...
@@ -162,9 +167,29 @@ def subscribers_for_sending(subscriber_ids: list[int]) -> tuple[dict[int, Person
 
 
 def suppressed_among(addresses: list[str]) -> set[str]:
-    """Which of these addresses nothing optional may be sent to."""
+    """Which of these addresses nothing optional may be sent to. A suppression kept after the
+    resident's data was erased or purged holds the address's hash (audit.pseudonym); one that
+    only says they ended their subscriptions ("unsubscribed") does not stop other mail."""
     if not addresses:
         return set()
-    marks = ", ".join([db.param] * len(addresses))
-    return {row[0] for row in db.execute_sql(f"SELECT address FROM suppression WHERE address IN ({marks})",
-                                             addresses).fetchall()}
+    by_key = {key: a for a in addresses for key in (a, audit.pseudonym(a))}
+    marks = ", ".join([db.param] * len(by_key))
+    return {by_key[row[0]] for row in db.execute_sql(
+        f"SELECT address FROM suppression WHERE address IN ({marks}) AND reason <> 'unsubscribed'",
+        list(by_key)).fetchall()}
+
+
+def unsubscribed_among(addresses: list[str]) -> set[str]:
+    """Which of these addresses ended their subscriptions so long ago that only the hash of
+    the address is kept: an administrator's list must not bring them back."""
+    if not addresses:
+        return set()
+    by_key = {audit.pseudonym(a): a for a in addresses}
+    found: set[str] = set()
+    keys = list(by_key)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found |= {by_key[row[0]] for row in db.execute_sql(
+            f"SELECT address FROM suppression WHERE address IN ({', '.join([db.param] * len(chunk))}) "
+            "AND reason = 'unsubscribed'", chunk).fetchall()}
+    return found

@@ -36,6 +36,8 @@ def new_case(ctx: Context) -> None:
         db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     db.cases.remember_message_id(msg.message_id, case, "in")
     db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
+    db.audit.append("routed", "gateway", now, case.reference, case.resident_address,
+                    f"to {ctx.team.key} by {ctx.routed_by}")
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
     other_teams(ctx)
     judged = ctx.verdict
@@ -173,6 +175,9 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
         subject = f"[URGENT] {subject}"
     enqueue(ctx, purpose, envelope, subject, text, URGENT_PRIORITY if ctx.urgent else TEAM_PRIORITY,
             original=original, files=files)
+    db.audit.append("forwarded", "gateway", ctx.clock.now(), case.reference, case.resident_address,
+                    f"{'new case' if purpose == 'team_new_case' else 'follow-up'} to {team.key}'s mailbox"
+                    + (" (urgent)" if ctx.urgent else ""))
 
 
 def case_reply_address(ctx: Context) -> str:

@@ -27,7 +27,8 @@ def officer_reply(ctx: Context) -> None:
     names = [c for c, _ in commands]
     case, now = ctx.case, ctx.clock.now()
     if "note" in names:
-        db.cases.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id)
+        db.cases.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id,
+                           ctx.msg.from_address)
         return
     if "assign" in names:
         key = dict(commands)["assign"].strip().lower()
@@ -38,7 +39,8 @@ def officer_reply(ctx: Context) -> None:
         return
     if "reopen" in names:
         case.status = "open"
-        db.cases.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id)
+        db.cases.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id,
+                           ctx.msg.from_address)
     if text or "close" in names or "waiting" in names:
         _relay(ctx, text, closing="close" in names, waiting="waiting" in names and "close" not in names)
     case.updated_at = db.utc(now)
@@ -79,7 +81,8 @@ def _relay(ctx: Context, text: str, closing: bool, waiting: bool = False) -> Non
     # An answer stops the case's clock; #waiting pauses it until the resident writes again.
     case.status = "closed" if closing else "waiting" if waiting else "answered"
     case.answered_at = case.answered_at or db.utc(now)
-    db.cases.add_event(case, case.status, now, f"relayed from {ctx.msg.from_address}", ctx.inbound_id)
+    db.cases.add_event(case, case.status, now, f"relayed from {ctx.msg.from_address}", ctx.inbound_id,
+                       ctx.msg.from_address)
 
 
 def assign(ctx: Context, team, by: str, note: str = "") -> None:
@@ -91,7 +94,7 @@ def assign(ctx: Context, team, by: str, note: str = "") -> None:
     db.cases.save(case)
     ctx.team = team
     db.cases.add_event(case, "assigned", now, f"from {old.key} to {team.key} by {by}"
-                       + (f": {note}" if note else ""), ctx.inbound_id)
+                       + (f": {note}" if note else ""), ctx.inbound_id, by)
     history = [f"{e.at:%Y-%m-%d %H:%M} {e.kind}: {e.detail}" for e in db.cases.case_events(case)]
     text = ctx.renderer.render("team/assigned", "en", reference=case.reference, team_name=team.name,
                                old_team=old.name, resident_name=case.resident_name,

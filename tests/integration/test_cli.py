@@ -13,9 +13,10 @@ import pytest
 pytestmark = pytest.mark.database
 
 
-def gateway(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def gateway(*args: str, env: dict | None = None, cwd: Path | None = None,
+            input_text: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=60)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=60, input=input_text)
 
 
 def test_check_config_says_ok_and_exits_0(tmp_path):
