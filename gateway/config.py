@@ -165,6 +165,33 @@ class Settings:
         return f"alerts@{self.domain}"
 
 
+# What SIGHUP (systemctl reload) changes in a running daemon: templates, teams, areas,
+# limits, trust (police domains follow the teams' officers), urgent phrases and retention.
+# The rest (listeners, the database, the relay, the secret, workers) needs a restart.
+RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "acks_per_sender_per_day", "acks_per_hour",
+              "new_cases_per_sender_per_hour", "spam_header", "spam_threshold", "max_attachments",
+              "max_attachment_bytes", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "trust",
+              "retention", "admin_address")
+NOT_COMPARED = ("path", "warnings", "calendar")
+
+
+def reload_changes(old: Settings, new: Settings) -> tuple[list[str], list[str]]:
+    """(what a reload changes, what changed but needs a restart), as Settings field names."""
+    names = [f for f in old.__dataclass_fields__ if f not in NOT_COMPARED]
+    changed = [f for f in names if getattr(old, f) != getattr(new, f)]
+    return [f for f in changed if f in RELOADABLE], [f for f in changed if f not in RELOADABLE]
+
+
+def apply_reload(old: Settings, new: Settings) -> list[str]:
+    """Change, in place, what a reload may change (everything holding `old` sees it at once);
+    returns the fields changed. Each field is swapped whole, so a message being handled
+    meanwhile sees each setting either as it was or as it is now."""
+    changed, _ = reload_changes(old, new)
+    for name in changed:
+        object.__setattr__(old, name, getattr(new, name))
+    return changed
+
+
 class _Reader:
     """Reads typed values from one section and collects problems instead of stopping."""
 
@@ -484,7 +511,7 @@ def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) ->
     if password and password_file:
         r.fail("password_file", "give password or password_file, not both")
     elif password_file:
-        path = base / password_file
+        path = security.secret_file(password_file, base)
         try:
             password = path.read_text(encoding="utf-8").strip()
         except OSError as exc:

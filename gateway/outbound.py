@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from gateway import db
+from gateway import db, logs
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
@@ -73,6 +73,8 @@ class Deliverer:
         self.reported: threading.Event | None = None   # rung when a refusal was stored for the pipeline
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
+        self.tally: Callable[[str], None] | None = None   # told "sent", "retry" or "failed" (the metrics)
+        self.beat = time.monotonic()   # when the loop last went round (/healthz)
 
     def deliver_one(self) -> bool:
         """Claim and deliver what is due, a batch at a time; False when nothing is due.
@@ -132,15 +134,26 @@ class Deliverer:
             return reachable
         except PermanentFailure as exc:
             db.outbox.mark_failed(row.id, str(exc))
+            self._tally("failed")
             self._report_refusal(row, raw, exc)
-            log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc)
+            log.warning("outbound %s to %s failed for good: %s", row.id, row.rcpt_to, exc, extra=self._about(row))
         else:
             db.outbox.mark_sent(row.id, self.clock.now())
             if self.relay_down is not None and self.relay_down.is_set():
                 self.relay_down.clear()
-            log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
-                    row.id, row.purpose, row.rcpt_to)
+            self._tally("sent")
+            if row.bulletin is None or log.isEnabledFor(logging.DEBUG):
+                log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
+                        row.id, row.purpose, row.rcpt_to, extra=self._about(row))
         return True
+
+    def _about(self, row: db.outbox.Delivery) -> dict:
+        return logs.about(outbound=row.id, message_id=row.message_id,
+                          case=db.cases.reference_of(row.case_id) if row.case_id else None)
+
+    def _tally(self, outcome: str) -> None:
+        if self.tally is not None:
+            self.tally(outcome)
 
     def _over_ack_cap(self, row: db.outbox.Delivery) -> bool:
         """[limits] acks_per_hour: over it, an acknowledgement waits (not an attempt) and goes
@@ -246,10 +259,13 @@ class Deliverer:
         at = self.clock.now() + dt.timedelta(seconds=delay)
         if db.utc(at) > row.deadline:
             db.outbox.mark_failed(row.id, f"gave up after {row.attempts} attempts: {error}", row.lease_owner)
-            log.warning("outbound %s to %s failed: retry deadline passed (%s)", row.id, row.rcpt_to, error)
+            self._tally("failed")
+            log.warning("outbound %s to %s failed: retry deadline passed (%s)", row.id, row.rcpt_to, error,
+                        extra=self._about(row))
             return
         db.outbox.reschedule(row.id, at, error, row.lease_owner)
-        log.info("outbound %s to %s deferred for %ss: %s", row.id, row.rcpt_to, delay, error)
+        self._tally("retry")
+        log.info("outbound %s to %s deferred for %ss: %s", row.id, row.rcpt_to, delay, error, extra=self._about(row))
 
 
 def _failure(code: int, reply: bytes | str) -> Exception:
@@ -288,6 +304,7 @@ def run_loop(deliverer: Deliverer, wake: threading.Event, stop: threading.Event,
     # thread's commits need not wait for the disk: process crashes are still safe (WAL).
     db.relaxed_durability_for_this_thread()
     while not stop.is_set():
+        deliverer.beat = time.monotonic()
         try:
             busy = deliverer.deliver_one()
         except Exception:  # the database may be briefly unavailable; never let the thread die

@@ -17,11 +17,10 @@ import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 
-from gateway import db, worker
+from gateway import config, db, logs, worker
 from gateway.clock import SystemClock
 from gateway.config import Settings
 from gateway.render import Renderer
@@ -81,6 +80,8 @@ class PipelineProcess:
     def __init__(self, settings: Settings, wake: Doorbell, outbound_wake: threading.Event, level: int):
         self.settings, self.wake, self.outbound_wake, self.level = settings, wake, outbound_wake, level
         self.delivered = Doorbell()
+        self.pulse = SPAWN.Value("d", time.monotonic(), lock=False)   # the child's loop last went round
+        self.updates = SPAWN.SimpleQueue()   # reloaded settings, for the child to take between rounds
         self.process: multiprocessing.process.BaseProcess | None = None
         self.stopping = False
         self.started_at = 0.0
@@ -90,7 +91,9 @@ class PipelineProcess:
     def start(self) -> None:
         """Start it from the main thread: Linux ties the child's life to the thread that made it."""
         self.process = SPAWN.Process(target=main, name="gateway-pipeline", daemon=True,
-                                     args=(self.settings, self.wake, self.delivered, self.level, os.getpid()))
+                                     args=(self.settings, self.wake, self.delivered, self.level, os.getpid(),
+                                           self.pulse, self.updates))
+        self.pulse.value = time.monotonic()
         self.process.start()
         self.started_at = time.monotonic()
         if not self.relay.is_alive():
@@ -121,6 +124,16 @@ class PipelineProcess:
         self.start()
         return True
 
+    def reload(self, settings: Settings) -> None:
+        """Hand the child the reloaded settings; it takes what a reload may change before its
+        next round (a restarted child gets them from self.settings, changed in place by the
+        service: what needs a restart stays as the daemon started)."""
+        self.updates.put(settings)
+        self.wake.set()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
     def stop(self, timeout: float) -> None:
         """Ask it (SIGTERM) to finish the message in hand and exit; kill it if it will not."""
         self.stopping = True
@@ -135,7 +148,8 @@ class PipelineProcess:
             self.process.join(5)
 
 
-def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, parent: int) -> None:
+def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, parent: int,
+         pulse=None, updates=None) -> None:
     """The pipeline process: its own database connection, the same worker loop as ever."""
     _die_with(parent)
     stop = threading.Event()
@@ -146,15 +160,24 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
 
     signal.signal(signal.SIGTERM, on_term)   # from the main process, or from systemd to us all
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the main process, which stops us
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s[pipeline]: %(message)s")
+    logs.configure(level, settings.log_format, settings.log_addresses, process="[pipeline]")
     db.connect(settings.database)
     from gateway.mail import language
 
     language.warm()   # before the first claim: loading the model must not eat a lease
     owner = f"{socket.gethostname()}:{os.getpid()}:in"
-    inbound = worker.InboundWorker(settings, SystemClock(), Renderer(settings.templates), owner, delivered=delivered)
-    worker.run_loop(inbound, wake, stop, settings.poll_seconds)
+    renderer = Renderer(settings.templates)
+    inbound = worker.InboundWorker(settings, SystemClock(), renderer, owner, delivered=delivered)
+
+    def between() -> None:
+        if pulse is not None:
+            pulse.value = time.monotonic()
+        while updates is not None and not updates.empty():
+            new = updates.get()
+            changed = config.apply_reload(settings, new)
+            renderer.reload(settings.templates)
+            log.info("pipeline: configuration reloaded (%s)", ", ".join(changed) or "templates re-read")
+    worker.run_loop(inbound, wake, stop, settings.poll_seconds, between)
 
 
 def _die_with(parent: int) -> None:

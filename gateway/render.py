@@ -23,10 +23,15 @@ class Renderer:
     """Renders templates from an administrator's folder first, then the packaged ones."""
 
     def __init__(self, override: Path | None = None):
+        self.reload(override)
+
+    def reload(self, override: Path | None = None) -> None:
+        """Read the templates afresh (on SIGHUP): until then, a template edited on disk is not
+        used, so an administrator's half-finished edit never reaches a resident."""
         folders = [str(override)] if override else []
         folders.append(str(packaged_templates()))
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
+            loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined, auto_reload=False,
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
     def render(self, name: str, language: str = DEFAULT_LANGUAGE, **context: object) -> str:

@@ -5,6 +5,11 @@
   POST /unsubscribe/<token>   ends every subscription of that resident at once; this is what
                               mail providers send for List-Unsubscribe-Post: One-Click
   GET  /health                "ok", for a proxy or monitor
+  GET  /healthz               200 "ok" when the database, the pipeline process and delivery
+                              are alive; 503 with the reasons otherwise
+  GET  /metrics               Prometheus's text format (gateway/metrics.py)
+
+Only /unsubscribe is for the public: let the proxy forward that path alone.
 
 Serve it behind the force's HTTPS proxy; [http] base_url is the address residents see.
 """
@@ -59,8 +64,10 @@ WORDS = {
 class WebServer:
     """aiohttp on its own thread and event loop, beside the SMTP door."""
 
-    def __init__(self, settings: Settings, clock: Clock):
+    def __init__(self, settings: Settings, clock: Clock, metrics=None, problems=None):
         self.settings, self.clock = settings, clock
+        self.metrics = metrics        # gateway.metrics.Metrics: /metrics
+        self.problems = problems      # () -> reasons this daemon is unhealthy: /healthz
         self.loop = asyncio.new_event_loop()
         self.runner: web.AppRunner | None = None
         self.thread: threading.Thread | None = None
@@ -68,7 +75,8 @@ class WebServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
         app.add_routes([web.get("/unsubscribe/{token}", self.page), web.post("/unsubscribe/{token}", self.unsubscribe),
-                        web.get("/health", self.health)])
+                        web.get("/health", self.health), web.get("/healthz", self.healthz),
+                        web.get("/metrics", self.metrics_page)])
         return app
 
     def start(self) -> None:
@@ -125,6 +133,26 @@ class WebServer:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """200 "ok" when the database, the pipeline process and delivery are alive; else 503
+        and the reasons, one per line."""
+        reasons = await asyncio.to_thread(self.problems) if self.problems else []
+        if reasons:
+            return web.Response(status=503, text="".join(f"{r}\n" for r in reasons))
+        return web.Response(text="ok\n")
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        if self.metrics is None:
+            raise web.HTTPNotFound()
+        try:
+            body = await asyncio.to_thread(self.metrics.exposition)
+        except Exception as exc:   # the database down: say so, as a scrape failure
+            log.warning("/metrics: could not read the figures: %s", exc)
+            return web.Response(status=503, text=f"could not read the figures: {exc}\n")
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+        return response
 
 
 def _languages(request: web.Request, subscriber: db.people.Subscriber | None) -> list[str]:

@@ -16,9 +16,10 @@ import logging
 import threading
 import time
 import traceback
+from typing import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from gateway import db, pipeline
+from gateway import db, logs, pipeline
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.render import Renderer
@@ -91,11 +92,14 @@ class InboundWorker:
                 if time.monotonic() - started > BATCH_SECONDS:
                     break
         for ctx, (kind, failure) in done:  # logged once committed
+            fields = logs.about(inbound=ctx.inbound_id, case=ctx.case.reference if ctx.case else None,
+                                message_id=ctx.msg.message_id if ctx.msg is not None else None)
             if failure is not None:
                 log.error("inbound %s parked at stage %s: %s: %s", ctx.inbound_id, failure.stage,
-                          type(failure.error).__name__, failure.error)
+                          type(failure.error).__name__, failure.error, extra=fields)
             else:
-                log.info("inbound %s: %s%s", ctx.inbound_id, kind, f" case {ctx.case.reference}" if ctx.case else "")
+                log.info("inbound %s: %s%s", ctx.inbound_id, kind, f" case {ctx.case.reference}" if ctx.case else "",
+                         extra=fields)
         if self.delivered is not None:
             self.delivered.set()
         return len(done)
@@ -135,9 +139,13 @@ class InboundWorker:
         return None, failure
 
 
-def run_loop(worker: InboundWorker, wake: threading.Event, stop: threading.Event, poll: float) -> None:
-    """Process until told to stop, finishing the batch in hand; sleep on `wake` when idle."""
+def run_loop(worker: InboundWorker, wake: threading.Event, stop: threading.Event, poll: float,
+             between: Callable[[], None] | None = None) -> None:
+    """Process until told to stop, finishing the batch in hand; sleep on `wake` when idle.
+    `between` runs before each round (the pipeline process's heartbeat and reloads)."""
     while not stop.is_set():
+        if between is not None:
+            between()
         try:
             busy = worker.process_one()
         except Exception:  # e.g. the database briefly unavailable: log, wait, carry on

@@ -147,15 +147,16 @@ def relay():
 class GatewayProcess:
     """`gateway --config PATH run` in a subprocess, as an administrator would start it."""
 
-    def __init__(self, config_path: Path, port: int | None):
-        self.config_path, self.port = config_path, port
+    def __init__(self, config_path: Path, port: int | None, env: dict[str, str] | None = None):
+        self.config_path, self.port, self.env = config_path, port, env
         self.log = config_path.parent / "gateway.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "GatewayProcess":
         handle = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(self.config_path), "run"],
-                                     stdout=handle, stderr=subprocess.STDOUT, cwd=self.config_path.parent)
+                                     stdout=handle, stderr=subprocess.STDOUT, cwd=self.config_path.parent,
+                                     env={**os.environ, **self.env} if self.env else None)
         if self.port:
             wait_for(self._listening, 15, what=f"the gateway to listen on port {self.port}\n{self.log_text()}")
         return self
@@ -183,8 +184,8 @@ class GatewayProcess:
 def gateway_process(tmp_path):
     started: list[GatewayProcess] = []
 
-    def start(config_path: Path, port: int | None) -> GatewayProcess:
-        process = GatewayProcess(config_path, port).start()
+    def start(config_path: Path, port: int | None, env: dict[str, str] | None = None) -> GatewayProcess:
+        process = GatewayProcess(config_path, port, env).start()
         started.append(process)
         return process
 

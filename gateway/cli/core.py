@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from email.utils import parseaddr
 
 import click
 
-from gateway import config, db
+from gateway import config, db, logs
 from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
@@ -56,8 +55,7 @@ def run(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level, settings.log_format, settings.log_addresses)
     if not ctx.obj["verbose"]:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     for warning in settings.warnings:

@@ -13,10 +13,10 @@ with import-linter). Callers get plain values, not rows.
     privacy      retention, subject access exports and erasure
 """
 
-from gateway.db import audit, bulletins, cases, cluster, intake, outbox, people, privacy
+from gateway.db import audit, bulletins, cases, cluster, health, intake, outbox, people, privacy
 from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
                                    relaxed_durability_for_this_thread, schema_is_current, transient, utc)
 
-__all__ = ["as_datetime", "atomic", "audit", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "intake",
+__all__ = ["as_datetime", "atomic", "audit", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "health", "intake",
            "migrate", "outbox", "people", "privacy", "relaxed_durability_for_this_thread", "schema_is_current", "transient",
            "utc"]

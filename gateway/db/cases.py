@@ -35,6 +35,11 @@ def case_by_id(case_id: int) -> Case | None:
     return plain(models.Case.get_or_none(models.Case.id == case_id), Case)
 
 
+def reference_of(case_id: int) -> str | None:
+    row = _one('SELECT reference FROM "case" WHERE id = ?', case_id)
+    return row[0] if row else None
+
+
 def case_by_reference(reference: str) -> Case | None:
     return plain(models.Case.get_or_none(models.Case.reference == reference.upper()), Case)
 

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from gateway import logs
 from gateway.clock import Clock
 from gateway.config import Settings, Team
 from gateway.errors import StageStop
@@ -96,7 +97,9 @@ def _run_stages(ctx: Context, stages) -> str:
         try:
             stage(ctx)
         except StageStop as stop:
-            log.info("inbound %s: %s at %s (%s)", ctx.inbound_id, stop.kind, stage.__name__, stop.reason)
+            log.info("inbound %s: %s at %s (%s)", ctx.inbound_id, stop.kind, stage.__name__, stop.reason,
+                     extra=logs.about(inbound=ctx.inbound_id, case=ctx.case.reference if ctx.case else None,
+                                      message_id=ctx.msg.message_id if ctx.msg is not None else None))
             ctx.defer_seconds = getattr(stop, "seconds", 0.0)
             ctx.defer_counted = getattr(stop, "counted", True)
             ctx.notes.append(stop.reason)

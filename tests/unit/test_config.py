@@ -103,3 +103,35 @@ def test_a_postgresql_url_with_a_password_or_no_database_is_refused(tmp_path):
     assert "must name a host and a database" in problem
     settings = config.load(write_config(tmp_path, gateway={"database": "postgresql://gw@db.example:5432/gateway?passfile=/etc/gw/pgpass"}))
     assert settings.database.endswith("?passfile=/etc/gw/pgpass")
+
+
+def test_retention_and_log_keys_are_read_and_checked(tmp_path):
+    from gateway.config import Retention
+
+    settings = config.load(write_config(tmp_path))
+    assert settings.retention == Retention(24, 30, 90, 30)
+    assert (settings.log_format, settings.log_addresses) == ("text", "full")
+    path = write_config(tmp_path, retention={"closed_case_months": "0", "bounce_days": "7"},
+                        gateway={"log_format": "JSON", "log_addresses": "hash"})
+    settings = config.load(path)
+    assert settings.retention.closed_case_months == 0 and settings.retention.bounce_days == 7
+    assert (settings.log_format, settings.log_addresses) == ("json", "hash")
+    bad = write_config(tmp_path, retention={"quarantine_days": "soon"}, gateway={"log_format": "xml",
+                                                                                 "log_addresses": "some"})
+    with pytest.raises(ConfigError) as problems:
+        config.load(bad)
+    assert "[retention] quarantine_days: 'soon' is not a whole number" in problems.value.problems
+    assert "[gateway] log_format: must be text or json" in problems.value.problems
+    assert "[gateway] log_addresses: must be full, hash or none" in problems.value.problems
+
+
+def test_a_reload_changes_what_it_may_in_place_and_names_what_needs_a_restart(tmp_path):
+    old = config.load(write_config(tmp_path))
+    team = old.teams[0]
+    new = config.load(write_config(tmp_path, limits={"acks_per_hour": "7"}, smtp={"listen": "127.0.0.1:2525"},
+                                   team__hightown={"officers": "pc.new@police.example"}))
+    changed, restart = config.reload_changes(old, new)
+    assert set(changed) == {"acks_per_hour", "teams"} and restart == ["smtp_listen"]
+    assert config.apply_reload(old, new) == changed
+    assert old.acks_per_hour == 7 and old.teams[0].officers == ("pc.new@police.example",) and team.officers != ()
+    assert old.smtp_listen is None   # kept as the daemon started

@@ -1,0 +1,94 @@
+"""The daemon's log: one line per event, readable by a person ([gateway] log_format = text)
+or a machine (json: one object per line), addresses shown as [gateway] log_addresses says.
+
+An event about a message carries the case reference and Message-ID as `extra` fields
+(log.info(..., extra=about(case="SRG-2026-0001", message_id="<...>"))): the JSON line has
+them as keys, the text line shows them in the message. Subjects and bodies are never
+logged (tests/integration/test_operations.py reads a whole conversation's log for them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import sys
+
+ADDRESS = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+FIELDS = ("case", "message_id", "inbound", "outbound")
+
+
+def about(**fields: object) -> dict:
+    """`extra` for a log call: the case reference, Message-ID, inbound or outbound id."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def address_hash(address: str) -> str:
+    """A short, stable stand-in for an address: the same address always gives the same one."""
+    return "addr-" + hashlib.sha256(address.lower().encode()).hexdigest()[:10]
+
+
+class _Addresses:
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def __call__(self, text: str, keep: tuple[str, ...] = ()) -> str:
+        if self.mode == "full" or "@" not in text:
+            return text
+        kept = {}
+        for n, value in enumerate(v for v in keep if v):   # a Message-ID looks like an address; it is not one
+            kept[f"\x00{n}\x00"] = value
+            text = text.replace(value, f"\x00{n}\x00")
+        text = ADDRESS.sub((lambda m: address_hash(m.group(0))) if self.mode == "hash" else "<address>", text)
+        for marker, value in kept.items():
+            text = text.replace(marker, value)
+        return text
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, addresses: str = "full", process: str = ""):
+        super().__init__(f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s")
+        self.addresses = _Addresses(addresses)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        keep = (getattr(record, "message_id", None),)
+        shown = [f"{key.replace('_', '-')} {getattr(record, key)}" for key in ("case", "message_id")
+                 if getattr(record, key, None) is not None and str(getattr(record, key)) not in record.message]
+        record.message = self.addresses(record.message + (f" [{'; '.join(shown)}]" if shown else ""), keep)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return self.addresses(super().formatException(ei))
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, addresses: str = "full", process: str = ""):
+        super().__init__()
+        self.addresses, self.process = _Addresses(addresses), process.strip("[]") or "main"
+
+    def format(self, record: logging.LogRecord) -> str:
+        keep = (getattr(record, "message_id", None),)
+        line = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(), "logger": record.name, "process": self.process,
+                "event": self.addresses(record.getMessage(), keep)}
+        for key in FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                line[key] = value
+        if record.exc_info:
+            line["error"] = self.addresses(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(level: int, log_format: str = "text", addresses: str = "full", process: str = "") -> None:
+    """Send the log to standard error (the journal, under systemd) in the chosen form."""
+    handler = logging.StreamHandler(sys.stderr)
+    kind = JsonFormatter if log_format == "json" else TextFormatter
+    handler.setFormatter(kind(addresses, process))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,35 @@
+"""[gateway] log_format and log_addresses: one line per event, addresses as asked, the
+Message-ID kept whole (it looks like an address, and is not one)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from gateway.logs import JsonFormatter, TextFormatter, about, address_hash
+
+
+def record(message: str, *args, **extra) -> logging.LogRecord:
+    rec = logging.LogRecord("gateway.worker", logging.INFO, __file__, 1, message, args, None)
+    for key, value in extra.items():
+        setattr(rec, key, value)
+    return rec
+
+
+def test_json_lines_carry_the_case_and_message_id_and_hash_addresses():
+    line = JsonFormatter("hash", "[pipeline]").format(record(
+        "inbound %s: from %s", 7, "Ann@Example.net", **about(inbound=7, case="SRG-2026-0001",
+                                                              message_id="<a1@example.net>")))
+    event = json.loads(line)
+    assert event["event"] == f"inbound 7: from {address_hash('ann@example.net')}"
+    assert (event["case"], event["message_id"], event["inbound"], event["process"]) == (
+        "SRG-2026-0001", "<a1@example.net>", 7, "pipeline")
+    assert "\n" not in line
+
+
+def test_text_lines_show_the_case_and_message_id_and_can_hide_addresses():
+    text = TextFormatter("none").format(record("outbound %s delivered to %s", 3, "bob@example.com",
+                                               **about(case="SRG-2026-0002", message_id="<x9@surgery.example.org>")))
+    assert text.endswith("outbound 3 delivered to <address> [case SRG-2026-0002; message-id <x9@surgery.example.org>]")
+    assert TextFormatter("full").format(record("to %s", "bob@example.com")).endswith("to bob@example.com")
+    assert address_hash("Bob@Example.com") == address_hash("bob@example.com") != address_hash("ann@example.net")
