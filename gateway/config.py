@@ -17,7 +17,7 @@ from typing import Callable
 
 from gateway import config_security as security
 from gateway import promise
-from gateway.config_security import loopback
+from gateway.config_security import loopback, secret_file
 from gateway.errors import ConfigError
 
 ADDRESS_RE = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -166,12 +166,12 @@ class Settings:
 
 
 # What SIGHUP (systemctl reload) changes in a running daemon: templates, teams, areas,
-# limits, trust (police domains follow the teams' officers), urgent phrases and retention.
-# The rest (listeners, the database, the relay, the secret, workers) needs a restart.
+# [limits], trust (police domains follow the teams' officers), urgent phrases, retention and
+# the admin address. The rest (listeners and [smtp] sizes, the database, the relay, the
+# secret, workers, [clock]) needs a restart.
 RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "acks_per_sender_per_day", "acks_per_hour",
               "new_cases_per_sender_per_hour", "spam_header", "spam_threshold", "max_attachments",
-              "max_attachment_bytes", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "trust",
-              "retention", "admin_address")
+              "max_attachment_bytes", "trust", "retention", "admin_address")
 NOT_COMPARED = ("path", "warnings", "calendar")
 
 
@@ -511,7 +511,7 @@ def _imap(parser: configparser.ConfigParser, problems: list[str], base: Path) ->
     if password and password_file:
         r.fail("password_file", "give password or password_file, not both")
     elif password_file:
-        path = security.secret_file(password_file, base)
+        path = secret_file(password_file, base)
         try:
             password = path.read_text(encoding="utf-8").strip()
         except OSError as exc:

@@ -49,21 +49,29 @@ def purge(settings: Settings, now: dt.datetime, actor: str, dry_run: bool = Fals
     return db.privacy.purge(policy(settings), now, actor, dry_run)
 
 
+def purge_if_due(settings: Settings, now: dt.datetime, owner: str) -> db.privacy.Purge | None:
+    """The daily purge, if no daemon of the cluster has done it in the last day and this one
+    gets the turn; what it deleted, or None when it was not this daemon's to do."""
+    last = db.cluster.last_done(PURGE_JOB)
+    if last is not None and db.utc(now) - last < PURGE_EVERY:
+        return None
+    if not db.cluster.take_turn(PURGE_JOB, owner, now, CHECK_SECONDS * 2):
+        return None
+    done = purge(settings, now, "gateway (retention)")
+    db.cluster.done_turn(PURGE_JOB, owner, now)
+    return done
+
+
 def run_purge_loop(settings: Settings, clock: Clock, owner: str, stop: threading.Event, _poll: float) -> None:
     """In the daemon: once a day, and by one daemon of a cluster only, purge what [retention]
     no longer keeps. Looked at hourly, so a daemon that was down catches up within the hour."""
     while not stop.is_set():
         try:
-            now = clock.now()
-            last = db.cluster.last_done(PURGE_JOB)
-            if (last is None or db.utc(now) - last >= PURGE_EVERY) and \
-                    db.cluster.take_turn(PURGE_JOB, owner, now, CHECK_SECONDS * 2):
-                done = purge(settings, now, "gateway (retention)")
-                db.cluster.done_turn(PURGE_JOB, owner, clock.now())
-                if done.total():
-                    log.info("retention: purged %s closed case(s), %s set-aside message(s), %s bounce record(s), "
-                             "%s delivery row(s), %s ended subscription(s)", len(done.cases), done.set_aside,
-                             done.bounces, done.deliveries, done.subscriptions)
+            done = purge_if_due(settings, clock.now(), owner)
+            if done is not None and done.total():
+                log.info("retention: purged %s closed case(s), %s set-aside message(s), %s bounce record(s), "
+                         "%s delivery row(s), %s ended subscription(s)", len(done.cases), done.set_aside,
+                         done.bounces, done.deliveries, done.subscriptions)
         except Exception:
             log.exception("retention: unexpected error; trying again in an hour")
         stop.wait(CHECK_SECONDS)

@@ -89,6 +89,42 @@ def test_purge_deletes_exactly_what_the_retention_keys_say(harness):
     assert "1 closed case(s)" in purged[-1].summary and db.audit.verify().problems == []
 
 
+def test_the_daily_purge_runs_once_a_day_in_one_daemon_of_several(harness):
+    clock = harness.clock
+    harness.submit(resident_mail())
+    close("SRG-2026-0001", clock.now())
+    clock.advance(dt.timedelta(days=800).total_seconds())
+    first = privacy.purge_if_due(harness.settings, clock.now(), "host-a:1")
+    assert first is not None and first.cases == ["SRG-2026-0001"]
+    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is None   # done today, by host-a
+    clock.advance(3600)
+    assert privacy.purge_if_due(harness.settings, clock.now(), "host-a:1") is None   # not a day yet
+    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is None
+    clock.advance(dt.timedelta(days=1).total_seconds())
+    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is not None   # a day on: whoever asks
+    assert privacy.purge_if_due(harness.settings, clock.now(), "host-a:1") is None
+    assert [r.actor for r in db.audit.records() if r.action == "purged"][0] == "gateway (retention)"
+
+
+def test_subscriber_edits_from_the_command_line_are_in_the_audit_trail(harness):
+    path = str(harness.settings.path)
+    harness_areas = write_areas(harness.settings.path)
+    assert gateway("--config", harness_areas, "subscribers", "add", "Erin@example.com", "--area", "hightown"
+                   ).returncode == 0
+    assert gateway("--config", harness_areas, "subscribers", "remove", "erin@example.com").returncode == 0
+    records = list(db.audit.records(resident="erin@example.com"))
+    assert [r.action for r in records] == ["subscribed", "unsubscribed"]
+    assert all(r.actor == f"{getpass.getuser()} (gateway subscribers)" for r in records)
+    assert "erin" not in gateway("--config", path, "audit").stdout
+
+
+def write_areas(path: Path) -> str:
+    with_areas = path.with_name("areas.ini")
+    with_areas.write_text(path.read_text() + "\n[area:hightown]\nname = Hightown\nteam = hightown\n"
+                          "postcodes = LL13 7\n")
+    return str(with_areas)
+
+
 def test_purge_command_dry_run_says_what_would_go_and_deletes_nothing(harness):
     harness.submit(resident_mail())
     path = str(harness.settings.path)

@@ -135,3 +135,15 @@ def test_a_reload_changes_what_it_may_in_place_and_names_what_needs_a_restart(tm
     assert config.apply_reload(old, new) == changed
     assert old.acks_per_hour == 7 and old.teams[0].officers == ("pc.new@police.example",) and team.officers != ()
     assert old.smtp_listen is None   # kept as the daemon started
+
+
+def test_the_imap_password_comes_from_systemds_credentials_folder_first(tmp_path, monkeypatch):
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "imap-password").write_text("from-systemd\n")
+    (tmp_path / "imap-password").write_text("beside-the-config\n")
+    path = write_config(tmp_path, imap={"host": "imap.example.org", "username": "surgery",
+                                        "password_file": "imap-password"})
+    assert config.load(path).imap.password == "beside-the-config"
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    assert config.load(path).imap.password == "from-systemd"
