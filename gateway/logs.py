@@ -56,7 +56,9 @@ class TextFormatter(logging.Formatter):
         keep = (getattr(record, "message_id", None),)
         shown = [f"{key.replace('_', '-')} {getattr(record, key)}" for key in ("case", "message_id")
                  if getattr(record, key, None) is not None and str(getattr(record, key)) not in record.message]
-        record.message = self.addresses(record.message + (f" [{'; '.join(shown)}]" if shown else ""), keep)
+        text = self.addresses(record.message + (f" [{'; '.join(shown)}]" if shown else ""), keep)
+        # One line per event: a line break a sender put in a header cannot forge a second one.
+        record.message = text.replace("\r", "\\r").replace("\n", "\\n")
         return super().formatMessage(record)
 
     def formatException(self, ei) -> str:

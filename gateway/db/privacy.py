@@ -62,7 +62,23 @@ def _ids(sql: str, *params) -> list[int]:
     return [row[0] for row in db.execute_sql(sql.replace("?", db.param), params).fetchall()]
 
 
+# What is left of the newest row of a table when it must go: SQLite hands out the highest id
+# of a deleted row again, so one message's log lines could later seem another's.
+BLANK = {"inbound": "state = 'purged', kind = 'purged', raw = {p}, size = 0, mail_from = '', rcpt_tos = '', "
+                    "message_id = NULL, sha256 = '', error = NULL, stage = NULL, peer = NULL, helo = NULL, "
+                    "case_id = NULL",
+         "outbound": "state = 'purged', raw = {p}, mail_from = '', rcpt_to = '', message_id = '', last_error = NULL, "
+                     "case_id = NULL, inbound_id = NULL"}
+
+
 def _delete(table: str, ids: list[int]) -> int:
+    if table in BLANK and ids:
+        newest = db.execute_sql(f"SELECT max(id) FROM {table}").fetchone()[0]
+        if newest in ids:
+            ids = [i for i in ids if i != newest]
+            db.execute_sql(f"UPDATE {table} SET {BLANK[table].format(p=db.param)} WHERE id = {db.param}",
+                           (b"", newest))
+            return 1 + _delete(table, ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         db.execute_sql(f'DELETE FROM "{table}" WHERE id IN ({", ".join([db.param] * len(chunk))})', chunk)
@@ -76,8 +92,7 @@ def _delete_cases(case_ids: list[int]) -> int:
         chunk = case_ids[start:start + 500]
         marks = ", ".join([db.param] * len(chunk))
         for table in ("inbound", "outbound"):
-            messages += db.execute_sql(f"SELECT count(*) FROM {table} WHERE case_id IN ({marks})", chunk).fetchone()[0]
-            db.execute_sql(f"DELETE FROM {table} WHERE case_id IN ({marks})", chunk)
+            messages += _delete(table, _ids(f"SELECT id FROM {table} WHERE case_id IN ({marks})", *chunk))
         for table in ("case_event", "message_ref", "notice"):
             db.execute_sql(f"DELETE FROM {table} WHERE case_id IN ({marks})", chunk)
         db.execute_sql(f'DELETE FROM "case" WHERE id IN ({marks})', chunk)
@@ -100,7 +115,7 @@ def purge(policy: Policy, now: dt.datetime, actor: str, dry_run: bool = False) -
         if policy.quarantine_days:
             cutoff = now - dt.timedelta(days=policy.quarantine_days)
             result.set_aside = _delete("inbound", _ids(
-                "SELECT id FROM inbound WHERE case_id IS NULL AND state <> 'queued' AND kind NOT IN ('bounce', "
+                "SELECT id FROM inbound WHERE case_id IS NULL AND state NOT IN ('queued', 'purged') AND kind NOT IN ('bounce', "
                 "'auto_reply') AND received_at < ?", cutoff))
         if policy.bounce_days:
             cutoff = now - dt.timedelta(days=policy.bounce_days)

@@ -33,3 +33,8 @@ def test_text_lines_show_the_case_and_message_id_and_can_hide_addresses():
     assert text.endswith("outbound 3 delivered to <address> [case SRG-2026-0002; message-id <x9@surgery.example.org>]")
     assert TextFormatter("full").format(record("to %s", "bob@example.com")).endswith("to bob@example.com")
     assert address_hash("Bob@Example.com") == address_hash("bob@example.com") != address_hash("ann@example.net")
+
+
+def test_a_line_break_from_a_sender_cannot_forge_a_second_line():
+    text = TextFormatter().format(record("inbound 1: %s", "duplicate\n2026-12-01 INFO gateway: forged"))
+    assert "\n" not in text and "duplicate\\n2026-12-01" in text
