@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from gateway.db.connection import as_datetime, postgres, utc
+from gateway.db.connection import BEFORE_COMMIT, as_datetime, defer, postgres, utc
 from gateway.db.models import db
 
 GENESIS = "0" * 64
@@ -69,19 +69,39 @@ def _digest(prev: str, at: dt.datetime, actor: str, action: str, case_ref: str |
 def append(action: str, actor: str, now: dt.datetime, case_ref: str | None = None, resident: str | None = None,
            summary: str = "", detail: str = "") -> None:
     """Add a record at the end of the chain. `resident` is an address (stored as its
-    pseudonym). Call inside the transaction that does the action, so both or neither last."""
-    at = utc(now)
-    name = pseudonym(resident) if resident else None
+    pseudonym). Inside a transaction the record is written as the transaction commits (and
+    never, if it rolls back, or if the savepoint it was made in does): the chain is locked
+    only for that moment, so daemons sharing a database do not queue on it for long."""
     detail_sha = hashlib.sha256(detail.encode()).hexdigest() if detail else ""
-    with db.atomic():
-        if postgres():   # one appender at a time across daemons, until this transaction ends
-            db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended('gateway:audit', 0))")
-        row = db.execute_sql("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        prev = row[0] if row else GENESIS
+    record = (utc(now), actor, action, case_ref, pseudonym(resident) if resident else None, summary, detail_sha)
+    if db.in_transaction():
+        defer(record)
+    else:
+        with db.atomic():
+            defer(record)
+
+
+def _write(records: list) -> None:
+    """Chain and insert the records held back by a transaction about to commit."""
+    records = [r for r in records if isinstance(r, tuple) and len(r) == 7]
+    if not records:
+        return
+    if postgres():   # one appender at a time across daemons, until this transaction ends
+        db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended('gateway:audit', 0))")
+    row = db.execute_sql("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    prev, rows = (row[0] if row else GENESIS), []
+    for at, actor, action, case_ref, name, summary, detail_sha in records:
         digest = _digest(prev, at, actor, action, case_ref, name, summary, detail_sha)
+        rows.append((at, actor, action, case_ref, name, summary, detail_sha, prev, digest))
+        prev = digest
+    marks = "(" + ", ".join([db.param] * 9) + ")"
+    for start in range(0, len(rows), 100):
+        chunk = rows[start:start + 100]
         db.execute_sql("INSERT INTO audit (at, actor, action, case_ref, resident, summary, detail_sha256, prev, hash) "
-                       "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})".format(p=db.param),
-                       (at, actor, action, case_ref, name, summary, detail_sha, prev, digest))
+                       f"VALUES {', '.join([marks] * len(chunk))}", [v for r in chunk for v in r])
+
+
+BEFORE_COMMIT.append(_write)
 
 
 def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident: str, detail: str) -> None:

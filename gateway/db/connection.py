@@ -44,6 +44,57 @@ def as_datetime(value: object) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
+class _Transactions(threading.local):
+    """Writes a module holds back to the end of this thread's transaction (`defer`), written
+    just before its COMMIT by the hooks in BEFORE_COMMIT; those made inside a savepoint that
+    is rolled back are dropped with it, and all of them with a rolled-back transaction. The
+    audit trail uses it: its lock on the chain is then held for the last moment of a
+    transaction, not the whole of it."""
+
+    def __init__(self):
+        self.pending: list = []
+        self.marks: list[tuple[str, int]] = []   # savepoints open, and how much was pending at each
+
+    def mark(self, sql: str) -> None:
+        head = sql[:22].upper()
+        if not head.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            return
+        name = sql.split()[-1].rstrip(";")
+        if head.startswith("SAVEPOINT"):
+            self.marks.append((name, len(self.pending)))
+            return
+        names = [n for n, _ in self.marks]
+        if name not in names:
+            return
+        at = names.index(name)
+        if head.startswith("ROLLBACK"):
+            del self.pending[self.marks[at][1]:]
+            del self.marks[at + 1:]
+        else:
+            del self.marks[at:]
+
+    def ended(self) -> None:
+        self.pending, self.marks = [], []
+
+
+transactions = _Transactions()
+BEFORE_COMMIT: list = []   # hooks, each given the pending writes (in order) before a COMMIT
+
+
+def defer(item: object) -> None:
+    """Hold `item` for the BEFORE_COMMIT hooks of this thread's transaction."""
+    transactions.pending.append(item)
+
+
+def _before_commit() -> None:
+    if transactions.pending:
+        items = transactions.pending
+        transactions.ended()
+        for hook in BEFORE_COMMIT:
+            hook(items)
+    transactions.ended()
+
+
 class _SqliteDatabase(pw.SqliteDatabase):
     """SQLite whose writers wait their turn on a lock, not in SQLite's busy handler, which
     sleeps 1, 2, 5, 10 ms and more between tries: under the worker's writes that put about
@@ -105,6 +156,7 @@ class _SqliteDatabase(pw.SqliteDatabase):
 
     def begin(self, lock_type=None):
         self._take()
+        transactions.ended()
         self._holding.yes = True
         try:
             super().begin(lock_type)
@@ -114,6 +166,10 @@ class _SqliteDatabase(pw.SqliteDatabase):
 
     def commit(self):
         try:
+            if self.connection().in_transaction:
+                _before_commit()
+            else:   # SQLite ended it itself (a full disk): what it held back went with it
+                transactions.ended()
             super().commit()
         finally:
             self._let_go()
@@ -121,6 +177,7 @@ class _SqliteDatabase(pw.SqliteDatabase):
     def rollback(self):
         # SQLite ends a transaction itself on some errors (SQLITE_FULL: the disk is full); a
         # ROLLBACK then fails with "no transaction is active", which would hide the real error.
+        transactions.ended()
         try:
             if self.connection().in_transaction:
                 super().rollback()
@@ -133,9 +190,13 @@ class _SqliteDatabase(pw.SqliteDatabase):
             self._give()
 
     def execute_sql(self, sql, params=None):
+        transactions.mark(sql)
         if sql.startswith("ROLLBACK TO SAVEPOINT") and not self.connection().in_transaction:
             return self.cursor()   # SQLite already rolled the whole transaction back (see rollback)
-        if self.in_transaction() or not sql.lstrip()[:7].lower().startswith(self.WRITES):
+        # (While committing, peewee has already let go of the transaction: the writes held back
+        # to its end run under the lock this thread holds.)
+        if self.in_transaction() or getattr(self._holding, "yes", False) \
+                or not sql.lstrip()[:7].lower().startswith(self.WRITES):
             return super().execute_sql(sql, params)
         self._take()  # a single write statement outside a transaction
         try:
@@ -154,6 +215,10 @@ class _PostgresDatabase(pw.PostgresqlDatabase):
 
     PAUSES = (0.1, 0.3, 1.0)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._committing = threading.local()
+
     def _lost(self) -> bool:
         conn = self._state.conn
         return conn is None or conn.closed or conn.broken
@@ -163,7 +228,7 @@ class _PostgresDatabase(pw.PostgresqlDatabase):
             try:
                 result = call(*args)
             except (pw.OperationalError, pw.InterfaceError) as exc:
-                if self.in_transaction() or not self._lost():
+                if self.in_transaction() or getattr(self._committing, "yes", False) or not self._lost():
                     raise
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self._drop()
@@ -185,12 +250,23 @@ class _PostgresDatabase(pw.PostgresqlDatabase):
         self._state.reset()
 
     def execute_sql(self, sql, params=None):
+        transactions.mark(sql)
         return self._again(super().execute_sql, sql, params)
 
     def begin(self, *args, **kwargs):
+        transactions.ended()
         return self._again(super().begin, *args, **kwargs)
 
+    def commit(self):
+        self._committing.yes = True   # the writes held back to the end of the transaction: never replayed alone
+        try:
+            _before_commit()
+            return super().commit()
+        finally:
+            self._committing.yes = False
+
     def rollback(self):
+        transactions.ended()
         if self._lost():   # the transaction died with the connection: nothing to roll back
             return None
         return super().rollback()

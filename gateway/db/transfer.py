@@ -15,7 +15,9 @@ from gateway.db.models import db
 TABLES = (models.ReferenceCounter, models.Case, models.Inbound, models.MessageRef, models.Outbound,
           models.CaseEvent, models.ImapState, models.Subscriber, models.Subscription, models.Suppression,
           models.Bulletin)
-PLAIN_TABLES = ("bounce_score",)   # tables without a model, copied column for column
+# Tables without a model, copied column for column (the audit trail in its order, so that
+# its chain of hashes holds in the new database too).
+PLAIN_TABLES = ("bounce_score", "notice", "audit")
 BATCH = 1000
 
 
@@ -67,7 +69,7 @@ def copy(source_url: str, target_url: str, now: dt.datetime,
                 progress(model._meta.table_name, total)
         copied[model._meta.table_name] = total
     for table in PLAIN_TABLES:
-        cursor = source.execute_sql(f'SELECT * FROM "{table}"')
+        cursor = source.execute_sql(f'SELECT * FROM "{table}" ORDER BY 1')
         columns = [c[0] for c in cursor.description]
         rows = cursor.fetchall()
         marks = ", ".join([target.param] * len(columns))
@@ -81,6 +83,8 @@ def copy(source_url: str, target_url: str, now: dt.datetime,
                 table = model._meta.table_name
                 target.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                                    f'COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)')
+        target.execute_sql("SELECT setval(pg_get_serial_sequence('audit', 'id'), "
+                           "COALESCE((SELECT max(id) FROM audit), 0) + 1, false)")
     wrong = [f"{name}: {_count(source, name)} in the source, {_count(target, name)} copied"
              for name in _names() if _count(source, name) != _count(target, name)]
     if wrong:

@@ -95,6 +95,14 @@ def check_each_once(relay: Relay, folder, accepted: set[int], work_in_hand: int)
     assert set(acks) == addresses and len(forwards) == len(accepted)
     duplicates = sum(acks.values()) - len(acks) + sum(forwards.values()) - len(forwards)
     assert duplicates <= work_in_hand, (duplicates, acks.most_common(3), forwards.most_common(3))
+    # Both daemons appended to one audit trail at once: it is still one unbroken chain, with
+    # each case's opening recorded once (the work a killed daemon had in hand was rolled back).
+    from tests.integration.test_cli import gateway
+
+    verified = gateway("--config", str(folder / "gateway.ini"), "audit", "verify")
+    assert verified.returncode == 0, verified.stderr[-2000:]
+    opened = db_rows(folder, "select count(*), count(distinct case_ref) from audit where action = 'opened'")[0]
+    assert opened[0] == opened[1] == len(accepted)
 
 
 def test_two_daemons_one_killed_midway_each_message_once(tmp_path, gateway_process, cluster_database):

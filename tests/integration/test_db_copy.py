@@ -27,7 +27,9 @@ def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
         pass
     db.close()
     assert gateway("--config", str(path), "subscribers", "add", "sian@example.net", "--area", "hightown").returncode == 0
-    before = {t: db_rows(tmp_path, f'select count(*) from "{t}"')[0][0] for t in ("case", "inbound", "outbound", "subscriber")}
+    tables = ("case", "inbound", "outbound", "subscriber", "audit", "notice")
+    before = {t: db_rows(tmp_path, f'select count(*) from "{t}"')[0][0] for t in tables}
+    assert before["audit"] >= 12   # opened, routed, forwarded, acknowledged for each case, and the subscriber
 
     target = postgres.shared().database()
     copied = gateway("db", "copy", settings.database, target)
@@ -53,6 +55,9 @@ def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
         pass
     db.close()
     assert db_rows(tmp_path / "pg", 'select reference from "case" order by id desc limit 1') == [("SRG-2026-0004",)]
+    # The audit trail came whole and in order, and the new case's records follow on from it.
+    verified = gateway("--config", str(moved), "audit", "verify")
+    assert verified.returncode == 0 and f"holds: {before['audit'] + 4} record(s)" in verified.stdout
 
     again = gateway("db", "copy", f"sqlite:///{tmp_path}/var/gateway.db", target)
     assert again.returncode == 2 and "is not empty" in again.stderr and "copy only into a new database" in again.stderr
