@@ -99,9 +99,12 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
         click.echo("Nothing erased.")
         ctx.exit(EXIT_NOT_FOUND)
     counts = privacy.erase(address, SystemClock().now(), _by("erase"))
-    click.echo(f"Erased {address}: {counts['cases']} case(s), {counts['messages']} message(s) in, "
-               f"{counts['mail']} message(s) out, {counts['subscriptions']} subscription(s). "
-               "The audit trail records it.")
+    click.echo(f"Erased {address}: {counts['cases']} case(s) (with {counts['others']} more message(s) on them: "
+               f"the teams' copies), {counts['messages']} message(s) from them, {counts['mail']} message(s) to them, "
+               f"{counts['subscriptions']} subscription(s). The audit trail records it.")
+    if not settings.relay_host:
+        click.echo(f"Mail already written to the spool folder {settings.spool} is not in the database: delete "
+                   "what of it names them there.")
 
 
 @main.group("audit", invoke_without_command=True)

@@ -250,7 +250,7 @@ def erase(address: str, is_theirs, now: dt.datetime, actor: str) -> dict[str, in
         counts["mail"] = _delete("outbound", [d.id for _, _, mail in held.cases for d in mail]
                                  + [d.id for d in held.other_mail])
         counts["cases"] = len(owned)
-        counts["messages"] += _delete_cases(owned)
+        counts["others"] = _delete_cases(owned)   # what else was on their cases: the teams' copies, notices
         if held.subscriber is not None or held.suppression:
             wished = any(s["state"] == "ended" for s in held.subscriptions)
             if held.suppression or wished:
@@ -259,8 +259,9 @@ def erase(address: str, is_theirs, now: dt.datetime, actor: str) -> dict[str, in
         db.execute_sql(f"DELETE FROM bounce_score WHERE address = {db.param}", (address,))
         _replace_everywhere(address)
         audit.append("erased", actor, now, resident=address, summary=(
-            f"resident's data erased: {counts['cases']} case(s), {counts['messages']} message(s) in, "
-            f"{counts['mail']} message(s) out, {counts['subscriptions']} subscription(s)"))
+            f"resident's data erased: {counts['cases']} case(s) (with {counts['others']} more message(s) on "
+            f"them), {counts['messages']} message(s) from them, "
+            f"{counts['mail']} message(s) to them, {counts['subscriptions']} subscription(s)"))
     _reclaim()
     return counts
 
