@@ -22,7 +22,6 @@ from gateway.db.models import Inbound, Outbound, db
 from gateway.db.outbox import Delivery
 
 ERASED = "erased@erased.invalid"   # what an erased address becomes where it cannot be removed
-BOUNCE_KINDS = ("bounce", "auto_reply")
 
 
 @dataclass(frozen=True)
