@@ -127,7 +127,12 @@ class WebServer:
         subscriber = self._subscriber(request)
         if subscriber is None:
             return None
-        ended = db.people.unsubscribe(subscriber.id, self.clock.now())
+        now = self.clock.now()
+        with db.atomic():
+            ended = db.people.unsubscribe(subscriber.id, now)
+            if ended:
+                db.audit.append("unsubscribed", "resident (web page or one-click)", now, resident=subscriber.address,
+                                summary=f"{ended} subscription(s) ended")
         log.info("subscriber %s unsubscribed over HTTP (%s subscription(s) ended)", subscriber.id, ended)
         return ended
 

@@ -66,6 +66,8 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
         _send(ctx, "alerts/already", SUBJECTS["already"][lang], msg.from_address, lang=lang,
               areas=areas, resident_name=subscriber.name)
         return "subscribe_already", f"{msg.from_address} already subscribed"
+    db.audit.append("subscription_asked", "resident (by mail)", now, resident=subscriber.address,
+                    summary=f"asked for {', '.join(a.key for a in pending)}; a confirmation was sent")
     confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
     _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + bulletins.area_names(pending, lang),
           msg.from_address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
@@ -103,6 +105,8 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
         raise Hold("held", f"confirmation for {subscriber.address} sent from {msg.from_address}")
     areas = [a for a in (settings.area(key) for key in db.people.confirm(subscriber.id, now)) if a]
     if areas:
+        db.audit.append("consented", "resident (by mail)", now, resident=subscriber.address,
+                        summary=f"confirmed their subscription to {', '.join(a.key for a in areas)}")
         lang = subscriber.language or "en"
         _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + bulletins.area_names(areas, lang),
               subscriber.address, lang=lang, areas=areas, resident_name=subscriber.name,
@@ -117,6 +121,9 @@ def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     if not subscriber:
         raise Hold("invalid", "an unsubscribe address that is not one of ours")
     ended = db.people.unsubscribe(subscriber.id, now)
+    if ended:
+        db.audit.append("unsubscribed", "resident (by mail)", now, resident=subscriber.address,
+                        summary=f"{ended} subscription(s) ended")
     lang = subscriber.language or "en"
     _send(ctx, "alerts/unsubscribed", SUBJECTS["unsubscribed"][lang], subscriber.address, lang=lang,
           resident_name=subscriber.name)

@@ -53,4 +53,6 @@ def test_the_page_speaks_the_residents_language_and_its_button_unsubscribes(tmp_
     assert text.index("Atal rhybuddion cymunedol?") < text.index("Stop community alerts?")   # Welsh first
     listed = gateway("--config", str(path), "subscribers", "list")
     assert "sian@example.net\t\thightown:ended" in listed.stdout and "someone@example.net\t\thightown:active" in listed.stdout
+    trail = gateway("--config", str(path), "audit", "--resident", "sian@example.net").stdout
+    assert "unsubscribed" in trail and "by resident (web page or one-click): 1 subscription(s) ended" in trail
     assert daemon.stop() == 0

@@ -7,7 +7,7 @@ from email import policy
 
 import pytest
 
-from gateway import bulletins
+from gateway import bulletins, db
 from gateway.bulletins import Copies
 from gateway.db.models import Bulletin, Outbound, Subscription
 from gateway.render import Renderer
@@ -92,6 +92,11 @@ def test_a_bulletin_copy_is_personal_and_unsubscribing_by_mail_stops_the_next(ma
     assert Subscription.get().state == "ended"
     assert len(harness.outbox("alerts_unsubscribed")) == 1
     assert copies(row) is None  # queued before, not sent after
+    # The resident's own consent, and its withdrawal, are in the audit trail (for their export).
+    trail = [(r.action, r.actor, r.summary) for r in db.audit.records(resident="ann@example.net")]
+    assert trail == [("subscription_asked", "resident (by mail)", "asked for hightown; a confirmation was sent"),
+                     ("consented", "resident (by mail)", "confirmed their subscription to hightown"),
+                     ("unsubscribed", "resident (by mail)", "1 subscription(s) ended")]
 
 
 def test_an_officer_bulletin_waits_for_the_preview_reply_and_a_stranger_is_refused(make_harness):
