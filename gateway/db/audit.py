@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from gateway.db.connection import BEFORE_COMMIT, as_datetime, defer, postgres, utc
+from gateway.db.connection import as_datetime, defer, postgres, utc
 from gateway.db.models import db
 
 GENESIS = "0" * 64
@@ -75,17 +75,14 @@ def append(action: str, actor: str, now: dt.datetime, case_ref: str | None = Non
     detail_sha = hashlib.sha256(detail.encode()).hexdigest() if detail else ""
     record = (utc(now), actor, action, case_ref, pseudonym(resident) if resident else None, summary, detail_sha)
     if db.in_transaction():
-        defer(record)
+        defer(_write, record)
     else:
         with db.atomic():
-            defer(record)
+            defer(_write, record)
 
 
 def _write(records: list) -> None:
     """Chain and insert the records held back by a transaction about to commit."""
-    records = [r for r in records if isinstance(r, tuple) and len(r) == 7]
-    if not records:
-        return
     if postgres():   # one appender at a time across daemons, until this transaction ends
         db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended('gateway:audit', 0))")
     row = db.execute_sql("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
@@ -101,9 +98,6 @@ def _write(records: list) -> None:
                        f"VALUES {', '.join([marks] * len(chunk))}", [v for r in chunk for v in r])
 
 
-BEFORE_COMMIT.append(_write)
-
-
 def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident: str, detail: str) -> None:
     """The record of a case event (db.cases.add_event): the free words of a note or reason
     stay with the case, and addresses are left out of the summary."""
@@ -111,8 +105,8 @@ def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident:
     append(ACTIONS.get(kind, kind), actor, now, case_ref, resident, without_addresses(summary)[:300], detail)
 
 
-def records(case_ref: str | None = None, since: dt.datetime | None = None, resident: str | None = None,
-            actions: tuple[str, ...] = ()) -> Iterator[Record]:
+def records(case_ref: str | None = None, since: dt.datetime | None = None,
+            resident: str | None = None) -> Iterator[Record]:
     """The trail, oldest first, optionally only for one case, one resident (an address), or after a moment."""
     where, params = [], []
     if case_ref:
@@ -124,9 +118,6 @@ def records(case_ref: str | None = None, since: dt.datetime | None = None, resid
     if since:
         where.append(f"at >= {db.param}")
         params.append(utc(since))
-    if actions:
-        where.append(f"action IN ({', '.join([db.param] * len(actions))})")
-        params.extend(actions)
     sql = ("SELECT id, at, actor, action, case_ref, resident, summary, detail_sha256, prev, hash FROM audit"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id")
     for row in db.execute_sql(sql, params).fetchall():
@@ -144,10 +135,7 @@ def verify() -> Verdict:
     """Walk the chain from the first record: each must hash to its `hash` and name the one
     before as `prev`. Problems name the records that fail."""
     prev, count, problems = GENESIS, 0, []
-    cursor = db.execute_sql("SELECT id, at, actor, action, case_ref, resident, summary, detail_sha256, prev, hash "
-                            "FROM audit ORDER BY id")
-    for row in cursor.fetchall():
-        record = Record(row[0], as_datetime(row[1]), *row[2:])
+    for record in records():
         count += 1
         if record.prev != prev:
             problems.append(f"record {record.id}: does not follow the record before it "

@@ -46,7 +46,7 @@ def as_datetime(value: object) -> dt.datetime:
 
 class _Transactions(threading.local):
     """Writes a module holds back to the end of this thread's transaction (`defer`), written
-    just before its COMMIT by the hooks in BEFORE_COMMIT; those made inside a savepoint that
+    just before its COMMIT; those made inside a savepoint that
     is rolled back are dropped with it, and all of them with a rolled-back transaction. The
     audit trail uses it: its lock on the chain is then held for the last moment of a
     transaction, not the whole of it."""
@@ -78,21 +78,19 @@ class _Transactions(threading.local):
 
 
 transactions = _Transactions()
-BEFORE_COMMIT: list = []   # hooks, each given the pending writes (in order) before a COMMIT
 
 
-def defer(item: object) -> None:
-    """Hold `item` for the BEFORE_COMMIT hooks of this thread's transaction."""
-    transactions.pending.append(item)
+def defer(write, item: object) -> None:
+    """Hold `item` to the end of this thread's transaction, when `write` is given, in order,
+    every item held for it (just before the COMMIT)."""
+    transactions.pending.append((write, item))
 
 
 def _before_commit() -> None:
-    if transactions.pending:
-        items = transactions.pending
-        transactions.ended()
-        for hook in BEFORE_COMMIT:
-            hook(items)
+    pending = transactions.pending
     transactions.ended()
+    for write in dict.fromkeys(w for w, _ in pending):
+        write([item for w, item in pending if w is write])
 
 
 class _SqliteDatabase(pw.SqliteDatabase):
