@@ -26,18 +26,16 @@ them, which Prometheus's rate() takes as a counter reset). From this daemon alon
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["Metrics"]
 disable_created_metrics()   # no *_created series: they only double what a scrape shows
 
 
@@ -96,7 +94,6 @@ class Metrics:
     def __init__(self, settings: Settings, clock: Clock, health: Callable[[], list[str]],
                  restarts: Callable[[], int] = lambda: 0):
         self.registry = CollectorRegistry()
-        self.health = health
         self.attempts = Counter("gateway_delivery_attempts", "Attempts to send mail by this daemon, by outcome.",
                                 ["outcome"], registry=self.registry)
         for outcome in ("sent", "retry", "failed"):
@@ -108,7 +105,3 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def stale(beat: float, allowed: float, now: float | None = None) -> bool:
-    return (time.monotonic() if now is None else now) - beat > allowed

@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from gateway import bulletins, config, db, outbound, privacy, reminders, systemd
@@ -28,7 +29,7 @@ from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import ConfigError, GatewayError
-from gateway.metrics import Metrics, stale as metrics_stale
+from gateway.metrics import Metrics
 from gateway.pipeline_process import Doorbell, PipelineProcess
 from gateway.render import Renderer
 
@@ -122,24 +123,20 @@ class Service:
         if self.pipeline is not None:
             if not self.pipeline.alive():
                 reasons.append("pipeline process: not running")
-            elif metrics_stale(self.pipeline.pulse.value, allowed):
+            elif time.monotonic() - self.pipeline.pulse.value > allowed:
                 reasons.append(f"pipeline process: its loop has not gone round for {allowed:.0f}s")
         for deliverer, thread in zip(self.deliverers, [t for t in self.threads if t.name.startswith("delivery-")]):
             if not thread.is_alive():
                 reasons.append(f"{thread.name}: stopped")
-            elif metrics_stale(deliverer.beat, allowed):
+            elif time.monotonic() - deliverer.beat > allowed:
                 reasons.append(f"{thread.name}: its loop has not gone round for {allowed:.0f}s")
         return reasons
 
     def problems(self) -> list[str]:
         """Why this daemon is not healthy (/healthz); none when the database answers and the
         pipeline process and delivery loops are going round."""
-        reasons = []
-        try:
-            db.health.ping()
-        except Exception as exc:
-            reasons.append(f"database: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
-        return reasons + self.loop_problems()
+        trouble = db.health.ping()
+        return ([f"database: {trouble}"] if trouble else []) + self.loop_problems()
 
     def _watchdog(self, interval: float, stop: threading.Event, _poll: float) -> None:
         """WATCHDOG=1 at half the timeout while the loops go round: systemd restarts a daemon

@@ -44,6 +44,12 @@ def as_datetime(value: object) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
+def first_line(error: BaseException) -> str:
+    """What went wrong, in one line (a driver's message can run to several)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class _Transactions(threading.local):
     """Writes a module holds back to the end of this thread's transaction (`defer`), written
     just before its COMMIT; those made inside a savepoint that
@@ -228,7 +234,7 @@ class _PostgresDatabase(pw.PostgresqlDatabase):
             except (pw.OperationalError, pw.InterfaceError) as exc:
                 if self.in_transaction() or getattr(self._committing, "yes", False) or not self._lost():
                     raise
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                reason = first_line(exc)
                 self._drop()
                 if pause is None:
                     log.error("database unavailable (%s); giving up for now", reason)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from gateway.db.connection import as_datetime, utc
+from gateway.db.connection import as_datetime, first_line, utc
 from gateway.db.models import db
 
 # Each queue: how to find its items, and the moment each one started waiting.
@@ -31,9 +31,13 @@ class Figures:
     acks_waiting: int = 0
 
 
-def ping() -> None:
-    """Raise if the database does not answer."""
-    db.execute_sql("SELECT 1").fetchall()
+def ping() -> str | None:
+    """None when the database answers; else what is wrong, in one line."""
+    try:
+        db.execute_sql("SELECT 1").fetchall()
+    except Exception as exc:
+        return first_line(exc)
+    return None
 
 
 def figures(now: dt.datetime, today: dt.date, soon: dt.date) -> Figures:
