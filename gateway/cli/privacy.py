@@ -98,6 +98,7 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
     if not yes and not click.confirm("Erase all of it? This cannot be undone", default=False):
         click.echo("Nothing erased.")
         ctx.exit(EXIT_NOT_FOUND)
+    # Looked at again, not reused: mail may have come from them while the question was asked.
     counts = privacy.erase(address, SystemClock().now(), _by("erase"))
     click.echo(f"Erased {address}: {counts['cases']} case(s) (with {counts['others']} more message(s) on them: "
                f"the teams' copies), {counts['messages']} message(s) from them, {counts['mail']} message(s) to them, "
