@@ -1,11 +1,6 @@
-"""A force's data-protection duties: retention, subject access, erasure (DPA 2018, UK GDPR).
-
-    gateway purge [--dry-run]                 what [retention] no longer keeps, deleted (the
-                                              daemon does it once a day, once per cluster)
-    gateway export --resident A --out F       everything held about one resident: a folder
-                                              (or F.zip) with index.html, data.json and each
-                                              message as it arrived (.eml) and as text
-    gateway erase --resident A [--yes]        their data removed; a record of it kept
+"""Subject access (DPA 2018, UK GDPR): `gateway export --resident A --out F` writes everything
+held about one resident to a folder (or F.zip) with index.html, data.json and each message as
+it arrived (.eml) and as text.
 
 A message is a resident's when they sent it (its From, or the envelope sender when it has
 none); mail is theirs when it was sent to them. In a case two residents wrote into, each
@@ -18,63 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import shutil
 import tempfile
-import threading
 import zipfile
 from pathlib import Path
 
 import jinja2
 
 from gateway import db
-from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail.parse import parse
 from gateway.render import packaged_templates
-
-log = logging.getLogger(__name__)
-PURGE_JOB = "purge"
-PURGE_EVERY = dt.timedelta(days=1)
-CHECK_SECONDS = 3600
-
-
-def policy(settings: Settings) -> db.privacy.Policy:
-    r = settings.retention
-    return db.privacy.Policy(r.closed_case_months, r.quarantine_days, r.bounce_days, r.ended_subscription_days)
-
-
-def purge(settings: Settings, now: dt.datetime, actor: str, dry_run: bool = False) -> db.privacy.Purge:
-    return db.privacy.purge(policy(settings), now, actor, dry_run)
-
-
-def purge_if_due(settings: Settings, now: dt.datetime, owner: str) -> db.privacy.Purge | None:
-    """The daily purge, if no daemon of the cluster has done it in the last day and this one
-    gets the turn; what it deleted, or None when it was not this daemon's to do."""
-    last = db.cluster.last_done(PURGE_JOB)
-    if last is not None and db.utc(now) - last < PURGE_EVERY:
-        return None
-    if not db.cluster.take_turn(PURGE_JOB, owner, now, CHECK_SECONDS * 2):
-        return None
-    done = purge(settings, now, "gateway (retention)")
-    db.cluster.done_turn(PURGE_JOB, owner, now)
-    return done
-
-
-def run_purge_loop(settings: Settings, clock: Clock, owner: str, stop: threading.Event, _poll: float) -> None:
-    """In the daemon: once a day, and by one daemon of a cluster only, purge what [retention]
-    no longer keeps. Looked at hourly, so a daemon that was down catches up within the hour."""
-    while not stop.is_set():
-        try:
-            done = purge_if_due(settings, clock.now(), owner)
-            if done is not None and done.total():
-                log.info("retention: purged %s closed case(s), %s set-aside message(s), %s bounce record(s), "
-                         "%s delivery row(s), %s ended subscription(s)", len(done.cases), done.set_aside,
-                         done.bounces, done.deliveries, done.subscriptions)
-        except Exception:
-            log.exception("retention: unexpected error; trying again in an hour")
-        stop.wait(CHECK_SECONDS)
 
 
 def sent_by(address: str):
@@ -86,8 +36,6 @@ def sent_by(address: str):
         return sender == address if sender else (message.mail_from or "").lower() == address
     return theirs
 
-
-# -- subject access ---------------------------------------------------------------------------
 
 def _stamp(value) -> str | None:
     """A moment as ISO 8601 in UTC (a date as a date)."""
@@ -210,7 +158,3 @@ def export(settings: Settings, address: str, out: Path, now: dt.datetime, actor:
         db.audit.append("exported", actor, now, resident=address.strip().lower(),
                         summary=f"subject access export: {len(data['cases'])} case(s), {len(files)} file(s)")
     return data
-
-
-def erase(address: str, now: dt.datetime, actor: str) -> dict[str, int]:
-    return db.privacy.erase(address.strip().lower(), sent_by(address), now, actor)

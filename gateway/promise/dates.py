@@ -1,4 +1,4 @@
-"""Dates as residents are told them, in English or Welsh. (Which days count: gateway.promise.)"""
+"""Dates as residents are told them, in English or Welsh. (Which days count: gateway.promise.calendar.)"""
 
 from __future__ import annotations
 

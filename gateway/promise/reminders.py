@@ -15,7 +15,8 @@ import datetime as dt
 import logging
 import threading
 
-from gateway import db, pipeline, workdays
+from gateway import db, pipeline
+from gateway.promise.dates import in_words
 from gateway.clock import Clock
 from gateway.config import Settings, Team
 from gateway.mail import compose
@@ -41,7 +42,7 @@ def first_lines(case, count: int = FIRST_LINES) -> str:
 def _values(settings: Settings, case, team: Team) -> dict:
     return dict(reference=case.reference, team_name=team.name, resident_name=case.resident_name,
                 resident_address=case.resident_address, subject=case.subject, urgent=case.urgent,
-                due_date=workdays.in_words(case.due_date), first_lines=first_lines(case),
+                due_date=in_words(case.due_date), first_lines=first_lines(case),
                 reply_address=reply_address(case.reference, settings.secret, settings.domain),
                 opened=settings.calendar.local(db.as_datetime(case.opened_at)).strftime("%a %d %b %Y %H:%M"))
 
@@ -127,17 +128,17 @@ def _digest(settings: Settings, clock: Clock, renderer: Renderer, team: Team, to
             return 0
         rows = [{"reference": c.reference, "urgent": c.urgent, "subject": c.subject or "(no subject)",
                  "resident": c.resident_name or c.resident_address, "due": c.due_date,
-                 "due_words": workdays.in_words(c.due_date), "overdue": c.due_date < today,
+                 "due_words": in_words(c.due_date), "overdue": c.due_date < today,
                  "due_today": c.due_date == today,
                  "reply_address": reply_address(c.reference, settings.secret, settings.domain)}
                 for c in cases]
-        text = renderer.render("team/digest", "en", team_name=team.name, day=workdays.in_words(today), cases=rows,
+        text = renderer.render("team/digest", "en", team_name=team.name, day=in_words(today), cases=rows,
                                overdue=sum(r["overdue"] for r in rows), due_today=sum(r["due_today"] for r in rows))
         envelope = compose.Envelope(from_name=f"Surgery Gateway for {team.name}", from_address=settings.surgery_address,
                                     to_address=team.mailbox, to_name=team.name, auto_submitted="auto-generated")
         ctx = pipeline.without_message(settings, clock, renderer)
         notify.enqueue_without_case(ctx, "team_digest", envelope, f"Cases open for {team.name}: {len(rows)} "
-                                    f"({sum(r['overdue'] for r in rows)} overdue), {workdays.in_words(today)}",
+                                    f"({sum(r['overdue'] for r in rows)} overdue), {in_words(today)}",
                                     text, notify.TEAM_PRIORITY)
     return 1
 

@@ -14,7 +14,7 @@ import re
 import pygal
 from pygal.style import Style
 
-from gateway import stats
+from gateway.promise import stats
 from gateway.config import Settings
 
 SCRIPT_RE = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)

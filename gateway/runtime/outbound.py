@@ -23,7 +23,7 @@ from gateway.config import Settings
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.mail import compose
 from gateway.mail.addresses import token_address
-from gateway.relay import open_relay
+from gateway.runtime.relay import open_relay
 from gateway.trust.dkim import sign_if_configured
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ import socket
 import threading
 import time
 
-from gateway import config, db, logs, worker
+from gateway import config, db, logs
+from gateway.runtime import worker
 from gateway.clock import SystemClock
 from gateway.config import Settings
 from gateway.render import Renderer

@@ -1,6 +1,6 @@
 """The composition root: binds the database, starts the SMTP door and the workers, stops them.
 
-Two processes: the pipeline runs in one of its own (gateway/pipeline_process.py); the SMTP
+Two processes: the pipeline runs in one of its own (gateway/runtime/pipeline_process.py); the SMTP
 door, the IMAP reader, delivery, bulletin fan-out and the web page are threads of this one.
 
 SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, exit 0.
@@ -24,13 +24,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gateway import bulletins, config, db, outbound, privacy, reminders, systemd
+from gateway import config, db
+from gateway.alerts import bulletins
+from gateway.runtime import outbound
+from gateway.privacy import retention
+from gateway.promise import reminders
+from gateway.runtime import systemd
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import ConfigError, GatewayError
-from gateway.metrics import Metrics
-from gateway.pipeline_process import Doorbell, PipelineProcess
+from gateway.web.metrics import Metrics
+from gateway.runtime.pipeline_process import Doorbell, PipelineProcess
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -74,11 +79,11 @@ class Service:
             self.deliverers.append(deliverer)
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
         self._thread("reminders", reminders.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
-        self._thread("retention", privacy.run_purge_loop, s, self.clock, self.owner)
+        self._thread("retention", retention.run_purge_loop, s, self.clock, self.owner)
         if s.areas:   # (a reload that adds the first area starts bulletins only at the next restart)
             self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake, self.owner)
         if s.http_listen:
-            from gateway.web import WebServer
+            from gateway.web.server import WebServer
 
             self.web = WebServer(s, self.clock, metrics=self.metrics, problems=self.problems)
             try:

@@ -1,8 +1,4 @@
-"""/healthz and /metrics, on [http] listen, with prometheus-client.
-
-/healthz is 200 "ok" when the database answers, the pipeline process is alive and going
-round its loop, and every delivery worker is going round its loop; otherwise 503 and the
-reasons, one per line (a load balancer or systemd's watchdog can act on it).
+"""GET /metrics, on [http] listen, with prometheus-client.
 
 /metrics is Prometheus's text format. From the database, read at each scrape, the cluster's
 figures (every daemon on one database reports the same: alert on one, or on max()):
@@ -26,7 +22,11 @@ them, which Prometheus's rate() takes as a counter reset). From this daemon alon
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Callable, Iterable
+
+from aiohttp import web
 
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -35,7 +35,8 @@ from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "routes"]
+log = logging.getLogger(__name__)
 disable_created_metrics()   # no *_created series: they only double what a scrape shows
 
 
@@ -105,3 +106,19 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def routes(server) -> list[web.RouteDef]:
+    async def metrics_page(request: web.Request) -> web.Response:
+        if server.metrics is None:
+            raise web.HTTPNotFound()
+        try:
+            body = await asyncio.to_thread(server.metrics.exposition)
+        except Exception as exc:   # the database down: say so, as a scrape failure
+            log.warning("/metrics: could not read the figures: %s", exc)
+            return web.Response(status=503, text=f"could not read the figures: {exc}\n")
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+        return response
+
+    return [web.get("/metrics", metrics_page)]

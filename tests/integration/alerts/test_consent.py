@@ -10,11 +10,11 @@ from email import policy
 
 import pytest
 
-from gateway import bulletins
+from gateway.alerts import bulletins
 from gateway.db.models import Bulletin, Outbound, Subscriber
 from gateway.render import Renderer
 from tests.helpers import write_config
-from tests.integration.test_bulletins import AREAS
+from tests.integration.alerts.test_bulletins import AREAS
 from tests.integration.test_cli import gateway
 
 pytestmark = pytest.mark.database
@@ -83,11 +83,11 @@ def test_an_export_is_safe_to_open_in_a_spreadsheet_and_has_one_shape(tmp_path):
 
 
 def test_a_bulletin_for_two_areas_speaks_to_each_resident_for_their_own_area(make_harness):
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
 
     harness = make_harness(**AREAS)
     now = harness.clock.now()
-    from gateway import subscribers
+    from gateway.alerts import subscribers
 
     subscribers.add("hilda@example.net", ["hightown"], "Hilda", now)
     subscribers.add("rhys@example.net", ["rhosddu"], "Rhys", now)
@@ -110,10 +110,10 @@ def test_a_bulletin_for_two_areas_speaks_to_each_resident_for_their_own_area(mak
 
 
 def test_bulletin_list_says_sent_once_nothing_is_left(tmp_path, make_harness):
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
 
     harness = make_harness(**AREAS)
-    from gateway import subscribers
+    from gateway.alerts import subscribers
 
     subscribers.add("ann@example.net", ["hightown"], "", harness.clock.now())
     bulletin = bulletins.create(["hightown"], "Road closed", "Closed.", "cli", harness.clock.now())

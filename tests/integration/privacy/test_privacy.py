@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import db, privacy
+from gateway import db
+from gateway.privacy import retention
 from tests.helpers import database_of, db_rows, resident_mail
 from tests.integration.test_cli import gateway
 
@@ -61,12 +62,12 @@ def test_purge_deletes_exactly_what_the_retention_keys_say(harness):
     counted = lambda: db_rows(harness.settings.path.parent, 'SELECT count(*) FROM inbound')[0][0]  # noqa: E731
     before = counted()
 
-    would = privacy.purge(harness.settings, clock.now(), "test", dry_run=True)
+    would = retention.purge(harness.settings, clock.now(), "test", dry_run=True)
     assert would.cases == ["SRG-2026-0001"] and would.set_aside == 1 and would.bounces == 1
     assert would.subscriptions == 1 and would.subscribers == 1
     assert counted() == before and db.cases.case_by_reference("SRG-2026-0001") is not None
 
-    done = privacy.purge(harness.settings, clock.now(), "test")
+    done = retention.purge(harness.settings, clock.now(), "test")
     assert (done.cases, done.set_aside, done.bounces, done.subscriptions) == (["SRG-2026-0001"], 1, 1, 1)
     folder = harness.settings.path.parent
     assert db_rows(folder, 'SELECT reference, status FROM "case" ORDER BY id') == [
@@ -94,15 +95,15 @@ def test_the_daily_purge_runs_once_a_day_in_one_daemon_of_several(harness):
     harness.submit(resident_mail())
     close("SRG-2026-0001", clock.now())
     clock.advance(dt.timedelta(days=800).total_seconds())
-    first = privacy.purge_if_due(harness.settings, clock.now(), "host-a:1")
+    first = retention.purge_if_due(harness.settings, clock.now(), "host-a:1")
     assert first is not None and first.cases == ["SRG-2026-0001"]
-    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is None   # done today, by host-a
+    assert retention.purge_if_due(harness.settings, clock.now(), "host-b:2") is None   # done today, by host-a
     clock.advance(3600)
-    assert privacy.purge_if_due(harness.settings, clock.now(), "host-a:1") is None   # not a day yet
-    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is None
+    assert retention.purge_if_due(harness.settings, clock.now(), "host-a:1") is None   # not a day yet
+    assert retention.purge_if_due(harness.settings, clock.now(), "host-b:2") is None
     clock.advance(dt.timedelta(days=1).total_seconds())
-    assert privacy.purge_if_due(harness.settings, clock.now(), "host-b:2") is not None   # a day on: whoever asks
-    assert privacy.purge_if_due(harness.settings, clock.now(), "host-a:1") is None
+    assert retention.purge_if_due(harness.settings, clock.now(), "host-b:2") is not None   # a day on: whoever asks
+    assert retention.purge_if_due(harness.settings, clock.now(), "host-a:1") is None
     assert [r.actor for r in db.audit.records() if r.action == "purged"][0] == "gateway (retention)"
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config, db, stats
+from gateway import config, db
+from gateway.promise import stats
 from gateway.clock import FakeClock
 from gateway.render import Renderer
-from gateway.worker import InboundWorker
+from gateway.runtime.worker import InboundWorker
 from tests.helpers import resident_mail, signed, write_config
 from tests.integration.test_cli import gateway
 

@@ -7,7 +7,7 @@ import time
 from tests.helpers import free_port, resident_mail, signed, wait_for, write_config
 from tests.helpers import db_rows, second_installation
 from tests.integration.test_daemon import send, start
-from tests.unit.test_bounces import dsn
+from tests.unit.mail.test_bounces import dsn
 import pytest
 
 pytestmark = pytest.mark.database

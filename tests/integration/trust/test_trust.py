@@ -314,7 +314,7 @@ def test_a_resident_is_never_kept_waiting_by_our_dns(make_harness):
 
 def test_acknowledgements_over_the_hourly_cap_wait_oldest_first(make_harness, tmp_path):
     from gateway import db
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
 
     harness = make_harness(limits={"acks_per_hour": "3"})
     for n in range(5):

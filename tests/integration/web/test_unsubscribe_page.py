@@ -12,7 +12,7 @@ import pytest
 
 from gateway.mail.addresses import token
 from tests.helpers import BASE_CONFIG, db_rows
-from tests.integration.test_bulletins import start
+from tests.integration.alerts.test_bulletins import start
 from tests.integration.test_cli import gateway
 
 pytestmark = pytest.mark.database

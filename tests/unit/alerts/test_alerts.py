@@ -7,8 +7,9 @@ from email import policy
 
 import pytest
 
-from gateway import bulletins, db
-from gateway.bulletins import Copies
+from gateway import db
+from gateway.alerts import bulletins
+from gateway.alerts.bulletins import Copies
 from gateway.db.models import Bulletin, Outbound, Subscription
 from gateway.render import Renderer
 from tests.helpers import resident_mail, signed

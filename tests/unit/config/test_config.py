@@ -74,7 +74,7 @@ def test_the_example_config_documents_every_key():
     import re
     from pathlib import Path
 
-    example = (Path(__file__).resolve().parents[2] / "gateway.ini.example").read_text()
+    example = (Path(__file__).resolve().parents[3] / "gateway.ini.example").read_text()
     documented: dict[str, set[str]] = {}
     section = None
     for line in example.splitlines():

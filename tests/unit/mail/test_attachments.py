@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from gateway.inspect import inspect
+from gateway.runtime.inspect import inspect
 from gateway.mail.attachments import dangerous
 from gateway.db.models import CaseEvent, Inbound
 from tests.helpers import resident_mail

@@ -16,7 +16,7 @@ from tests.helpers import resident_mail
 
 pytestmark = pytest.mark.database
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bounces"
+DATA = Path(__file__).resolve().parents[2] / "data" / "bounces"
 
 
 def test_reports_from_real_mail_servers():
@@ -52,8 +52,8 @@ def dsn(to: str, failed: str, status: str = "5.1.1", action: str = "failed") -> 
 
 
 def test_a_bounced_answer_tells_the_team_suppresses_and_marks_the_delivery_failed(harness):
-    from gateway.outbound import Deliverer
-    from tests.unit.test_officer import officer_reply
+    from gateway.runtime.outbound import Deliverer
+    from tests.unit.pipeline.test_officer import officer_reply
 
     harness.submit(resident_mail())
     officer_reply(harness, "We will patrol on Friday.")
@@ -78,7 +78,7 @@ def test_a_bounced_answer_tells_the_team_suppresses_and_marks_the_delivery_faile
 def test_a_delay_is_recorded_and_suppresses_nothing(harness):
     harness.submit(resident_mail())
     ack = Outbound.get(Outbound.purpose == "resident_ack")
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
     verp = Deliverer(harness.settings, harness.clock, "t").return_path(ack)
     harness.submit(dsn(verp, "ann@example.net", "4.4.1", "delayed"), mail_from="", rcpt_tos=[verp])
     assert Suppression.select().count() == 0 and harness.outbox("team_bounce") == []
@@ -114,7 +114,7 @@ def test_a_report_says_why_and_only_a_gone_address_is_suppressed(status, diagnos
 def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_ones_are_counted(make_harness):
     from gateway import db
     from gateway.db.models import Outbound, Suppression
-    from tests.unit.test_officer import officer_reply
+    from tests.unit.pipeline.test_officer import officer_reply
 
     harness = make_harness(gateway={"admin_address": "it@police.example"})
     harness.submit(resident_mail())
@@ -135,4 +135,4 @@ def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_on
         assert db.people.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)
 
 
-from gateway.outbound import Deliverer  # noqa: E402
+from gateway.runtime.outbound import Deliverer  # noqa: E402

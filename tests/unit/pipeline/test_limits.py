@@ -72,7 +72,7 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
     import asyncio
     import threading
 
-    from gateway.bulletins import BULLETIN_PRIORITY
+    from gateway.alerts.bulletins import BULLETIN_PRIORITY
     from gateway.inbound.smtp import InFlow
     from gateway.db.models import Outbound
 

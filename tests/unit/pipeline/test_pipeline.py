@@ -275,7 +275,7 @@ def test_a_worker_whose_lease_ran_out_undoes_its_work_and_the_new_holder_finishe
     message and opens the case; the first's finish finds the lease gone and rolls back."""
     from gateway import db
     from gateway.render import Renderer
-    from gateway.worker import InboundWorker
+    from gateway.runtime.worker import InboundWorker
 
     db.intake.save_inbound(resident_mail().as_bytes(), "ann@example.net", ["surgery@surgery.example.org"], "smtp",
                            harness.clock.now(), peer="127.0.0.1")

@@ -1,5 +1,5 @@
 """Issue 16: the five-working-day promise on a FakeClock, through the pipeline and the
-reminder check (gateway/reminders.py), on a real database: reminders and breach notices
+reminder check (gateway/promise/reminders.py), on a real database: reminders and breach notices
 exactly once, an answer stops the clock, #waiting pauses it, the resident restarts it."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import datetime as dt
 
 import pytest
 
-from gateway import reminders
+from gateway.promise import reminders
 from gateway.db.models import Case, CaseEvent
 from gateway.render import Renderer
 from tests.helpers import resident_mail
-from tests.unit.test_officer import officer_reply
+from tests.unit.pipeline.test_officer import officer_reply
 
 pytestmark = pytest.mark.database
 

@@ -1,7 +1,7 @@
 import datetime as dt
 
-from gateway.promise import Calendar, ClockSettings
-from gateway.workdays import in_words
+from gateway.promise.calendar import Calendar, ClockSettings
+from gateway.promise.dates import in_words
 
 add_working_days = Calendar(ClockSettings()).add_working_days
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from gateway.pipeline_process import Doorbell
+from gateway.runtime.pipeline_process import Doorbell
 
 
 def test_a_doorbell_rings_clears_and_never_blocks_the_ringer():
