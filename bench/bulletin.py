@@ -141,7 +141,7 @@ def bare(port: int, copies: list[bytes], workers: int) -> float:
 def sample_copies(config: Path, count: int) -> list[bytes]:
     """Real personal copies of the bulletin, rendered as the gateway renders them."""
     from gateway import config as config_module, db
-    from gateway.bulletins import Copies
+    from gateway.alerts.bulletins import Copies
     from gateway.db.models import Outbound
     from gateway.render import Renderer
 

@@ -35,7 +35,7 @@ def inspect(files: list[Path]) -> tuple[dict[str, dict], float]:
 def slowest(files: list[Path]) -> tuple[str, float]:
     """Each file on its own, in process: the longest any single message takes."""
     sys.path.insert(0, str(ROOT))
-    from gateway.inspect import inspect as inspect_one
+    from gateway.runtime.inspect import inspect as inspect_one
 
     worst = ("", 0.0)
     for path in files:

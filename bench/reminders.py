@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reminder check over many open cases (gateway/reminders.py), on SQLite: N open cases
+"""The reminder check over many open cases (gateway/promise/reminders.py), on SQLite: N open cases
 (default 10,000), the time of one check when nothing is due, when every case needs its
 reminder (N messages queued), and the next check (all sent already: nothing written).
 The daemon runs this check every [clock] check_seconds (60).
@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway import config, db, reminders  # noqa: E402
+from gateway import config, db  # noqa: E402
+from gateway.promise import reminders
 from gateway.clock import FakeClock  # noqa: E402
 from gateway.render import Renderer  # noqa: E402
 from tests.helpers import write_config  # noqa: E402

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.config_security import TrustSettings  # noqa: E402
+from gateway.config.security import TrustSettings  # noqa: E402
 from gateway.mail.parse import parse  # noqa: E402
 from gateway.trust.dns import Resolver  # noqa: E402
 from gateway.trust.verdict import Seen, check  # noqa: E402

@@ -21,7 +21,7 @@ from gateway.clock import FakeClock
 from gateway.mail.parse import parse
 from gateway.db.models import Outbound
 from gateway.render import Renderer
-from gateway.worker import InboundWorker
+from gateway.runtime.worker import InboundWorker
 from tests import helpers
 from tests.helpers import free_port, wait_for, write_config
 

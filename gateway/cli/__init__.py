@@ -1,4 +1,5 @@
-"""The `gateway` command: thin click commands over the layers below.
+"""The `gateway` command: thin click commands over the layers below; it may import any of
+them, the runtime included, and only gateway.__main__ imports it.
 
 base.py holds the command group and what every command shares; each other module adds its
 commands to it, and is imported here (never by base.py), so there is no import circle."""

@@ -9,7 +9,9 @@ import time
 
 import click
 
-from gateway import bulletins, db, subscribers
+from gateway import db
+from gateway.alerts import bulletins
+from gateway.alerts import subscribers
 from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, main
 from gateway.clock import SystemClock
 

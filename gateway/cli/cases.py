@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from gateway import db, pipeline, workdays
+from gateway import db, pipeline
+from gateway.promise.dates import in_words
 from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, date_given, main, team_named
 from gateway.clock import SystemClock
 from gateway.mail import attachments
@@ -84,7 +85,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
 def case_show(ctx: click.Context, reference: str) -> None:
     """The whole conversation on a case, oldest first, with who said what, and its
     attachments numbered for `gateway case attachment`."""
-    from gateway.cases import conversation
+    from gateway.runtime.conversation import conversation
 
     settings = _settings(ctx)
     _open_database(settings)
@@ -151,7 +152,7 @@ def case_reopen(ctx: click.Context, reference: str) -> None:
         row.due_date, row.clock_from = settings.calendar.due(now), db.utc(now)
         db.cases.save(row)
         db.cases.add_event(row, "reopened", now, f"by {_by()}; reply due {row.due_date}", actor=_by())
-    click.echo(f"{row.reference} reopened; reply due {workdays.in_words(row.due_date)}")
+    click.echo(f"{row.reference} reopened; reply due {in_words(row.due_date)}")
 
 
 @case.command("assign")

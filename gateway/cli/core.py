@@ -51,7 +51,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
-    from gateway import service
+    from gateway.runtime import service
 
     settings = _settings(ctx)
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
@@ -131,7 +131,7 @@ def status(ctx: click.Context) -> None:
                + "  (last 24 h: residents' providers refusing our mail; see [gateway] admin_address)")
     for state, number in sorted(db.cases.case_counts().items()):
         click.echo(f"cases {state:<12} {number}")
-    from gateway.service import HEARTBEAT_SECONDS
+    from gateway.runtime.service import HEARTBEAT_SECONDS
 
     now = SystemClock().now().astimezone(dt.timezone.utc).replace(tzinfo=None)
     running = db.cluster.daemons()
@@ -195,7 +195,7 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
     Exit 1 if a file could not be read at all."""
     import json
 
-    from gateway.inspect import inspect
+    from gateway.runtime.inspect import inspect
     from gateway.render import Renderer
 
     settings = renderer = clock = None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from gateway import config, db, privacy
+from gateway import config, db
+from gateway.privacy import access, erasure, retention
 from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, date_given, main
 from gateway.clock import SystemClock
 
@@ -36,7 +37,7 @@ def purge_command(ctx: click.Context, dry_run: bool) -> None:
     settings = _settings(ctx)
     _open_database(settings)
     r = settings.retention
-    done = privacy.purge(settings, SystemClock().now(), _by("purge"), dry_run)
+    done = retention.purge(settings, SystemClock().now(), _by("purge"), dry_run)
     verb = "Would delete" if dry_run else "Deleted"
     click.echo(f"{verb}:")
     click.echo(f"  {len(done.cases)} closed case(s) (closed over {r.closed_case_months} months ago), "
@@ -67,7 +68,7 @@ def export_command(ctx: click.Context, resident: str, out: Path) -> None:
         raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
     settings = _settings(ctx)
     _open_database(settings)
-    data = privacy.export(settings, address, out, SystemClock().now(), _by("export"))
+    data = access.export(settings, address, out, SystemClock().now(), _by("export"))
     messages = sum(len(c["messages_from_you"]) + len(c["mail_to_you"]) for c in data["cases"]) \
         + len(data["other_messages_from_you"]) + len(data["other_mail_to_you"])
     click.echo(f"Exported {address}: {len(data['cases'])} case(s), {messages} message(s), "
@@ -86,7 +87,7 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
     address = _resident(resident)
     settings = _settings(ctx)
     _open_database(settings)
-    held = db.privacy.held_about(address, privacy.sent_by(address))
+    held = db.privacy.held_about(address, access.sent_by(address))
     owned = sum(1 for case, _, _ in held.cases if case.resident_address == address)
     messages = sum(len(m) + len(d) for _, m, d in held.cases) + len(held.other_messages) + len(held.other_mail)
     in_clear = [s for s in held.suppression if s["kept_as"] == "address"]
@@ -99,7 +100,7 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
         click.echo("Nothing erased.")
         ctx.exit(EXIT_NOT_FOUND)
     # Looked at again, not reused: mail may have come from them while the question was asked.
-    counts = privacy.erase(address, SystemClock().now(), _by("erase"))
+    counts = erasure.erase(address, SystemClock().now(), _by("erase"))
     click.echo(f"Erased {address}: {counts['cases']} case(s) (with {counts['others']} more message(s) on them: "
                f"the teams' copies), {counts['messages']} message(s) from them, {counts['mail']} message(s) to them, "
                f"{counts['subscriptions']} subscription(s). The audit trail records it.")

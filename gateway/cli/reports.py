@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway import stats
+from gateway.promise import stats
 from gateway.cli.base import _open_database, _settings, date_given, main, team_named
 from gateway.clock import SystemClock
 
@@ -54,7 +54,7 @@ def stats_command(ctx: click.Context, since: str | None, team: str | None, as_js
 def report_command(ctx: click.Context, month: str, out: Path) -> None:
     """Write one self-contained HTML page on a month (figures and charts, inline SVG; it
     opens with no network) for an inspector."""
-    from gateway import report
+    from gateway.promise import report
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise click.BadParameter(f"{month!r} is not a month (YYYY-MM, e.g. 2026-11)", param_hint="--month")

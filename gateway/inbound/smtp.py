@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway import db
-from gateway.bulletins import BULLETIN_PRIORITY
+from gateway.alerts.bulletins import BULLETIN_PRIORITY
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail.addresses import accepts, split

@@ -1,4 +1,6 @@
-"""The pipeline, declared as data: STAGES run in order over one Context.
+"""The pipeline, declared as data: STAGES run in order over one Context. Imports alerts,
+trust, mail, render, db, config and promise.dates; imported by the runtime, the reminders
+(promise.reminders) and the CLI's case commands.
 
 A stage ends the run on purpose by raising Discard or Hold (the message is kept and its
 outcome recorded); any other exception parks the message with the stage's name. The caller

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from gateway import bulletins, db
+from gateway import db
+from gateway.alerts import bulletins
 from gateway.errors import Discard, Hold
 from gateway.mail import classify, compose, language
 from gateway.mail.addresses import split, token_address, verify_token_address

@@ -7,7 +7,8 @@ import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from gateway import db, workdays
+from gateway import db
+from gateway.promise.dates import in_words
 from gateway.mail import attachments, compose, language, urgency
 from gateway.mail.addresses import reply_address
 from gateway.mail.trim import reply_text
@@ -160,7 +161,7 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
     values = dict(reference=case.reference, team_name=team.name, resident_name=msg.from_name,
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
                   received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
-                  due_date=workdays.in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent,
+                  due_date=in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent,
                   sender_check=sender_check(ctx), resident_language=case.language)
     original, files, held = _attachments_for_team(ctx)
     if held:
@@ -221,7 +222,7 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
     text = ctx.renderer.render(template, case.language, reference=case.reference,
                                team_name=ctx.team.name, resident_name=name,
-                               due_date=workdays.in_words(due, case.language))
+                               due_date=in_words(due, case.language))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
         from_name=ctx.team.name, from_address=settings.surgery_address,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from gateway import db, workdays
+from gateway import db
+from gateway.promise.dates import in_words
 from gateway.mail import compose
 from gateway.mail.scrub import police_addresses_removed
 from gateway.mail.trim import reply_text
@@ -99,7 +100,7 @@ def assign(ctx: Context, team, by: str, note: str = "") -> None:
     text = ctx.renderer.render("team/assigned", "en", reference=case.reference, team_name=team.name,
                                old_team=old.name, resident_name=case.resident_name,
                                resident_address=case.resident_address, subject=case.subject,
-                               due_date=workdays.in_words(case.due_date), history=history, note=note, by=by)
+                               due_date=in_words(case.due_date), history=history, note=note, by=by)
     envelope = team_envelope(ctx, team, case.resident_name or case.resident_address)
     first = db.cases.first_inbound_raw(case)
     enqueue(ctx, "team_assigned", envelope, compose.team_subject(case.subject, case.reference, "Assigned: "),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from gateway.config_security import TrustSettings
+from gateway.config.security import TrustSettings
 from gateway.mail.addresses import split, within
 from gateway.trust import authres, dkim, dmarc, spf
 from gateway.trust.dns import DnsTemporary, Resolver

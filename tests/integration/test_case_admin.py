@@ -11,7 +11,7 @@ import pytest
 from gateway import config, db
 from gateway.clock import FakeClock
 from gateway.render import Renderer
-from gateway.worker import InboundWorker
+from gateway.runtime.worker import InboundWorker
 from tests.helpers import db_rows, resident_mail, write_config
 from tests.integration.test_cli import gateway
 

@@ -87,7 +87,7 @@ def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
 
 
 def test_case_list_and_show_tell_the_whole_conversation(tmp_path):
-    from tests.unit.test_officer import OUTLOOK_REPLY
+    from tests.unit.pipeline.test_officer import OUTLOOK_REPLY
 
     from tests.conftest import Harness  # the pipeline in-process, on the database the CLI reads
 

@@ -173,7 +173,7 @@ def test_sigterm_stops_cleanly_and_a_restart_picks_up_stored_mail(tmp_path, gate
 
 
 def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_team(tmp_path, gateway_process, relay):
-    from tests.unit.test_officer import OUTLOOK_REPLY
+    from tests.unit.pipeline.test_officer import OUTLOOK_REPLY
 
     gateway, port = start(tmp_path, gateway_process, relay.port)
     send(port, resident_mail())

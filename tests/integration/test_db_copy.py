@@ -6,7 +6,7 @@ from __future__ import annotations
 from gateway import config, db
 from gateway.clock import FakeClock
 from gateway.render import Renderer
-from gateway.worker import InboundWorker
+from gateway.runtime.worker import InboundWorker
 from tests.helpers import db_rows, resident_mail, write_config
 from tests.integration.test_cli import gateway
 from tests.servers import postgres

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from gateway import db
 from gateway.mail.addresses import verify_token_address
 from gateway.db.models import Outbound
-from gateway.outbound import Deliverer
+from gateway.runtime.outbound import Deliverer
 from tests.helpers import free_port, resident_mail
 
 pytestmark = pytest.mark.database
@@ -117,7 +117,7 @@ def test_concurrent_workers_never_claim_the_same_item(harness):
 
 
 def test_the_rate_limit_spaces_sends_across_workers_and_zero_means_none():
-    from gateway.outbound import RateLimit
+    from gateway.runtime.outbound import RateLimit
 
     now = [100.0]
     slept: list[float] = []
@@ -141,7 +141,7 @@ def test_the_rate_limit_spaces_sends_across_workers_and_zero_means_none():
 
 def test_a_relay_connection_outlives_a_quiet_moment_and_is_closed_after_a_longer_one(make_harness, relay,
                                                                                       monkeypatch):
-    from gateway import outbound
+    from gateway.runtime import outbound
 
     harness = make_harness(relay={"host": "127.0.0.1", "port": str(relay.port)})
     deliverer = Deliverer(harness.settings, harness.clock, "w0")

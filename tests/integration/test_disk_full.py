@@ -46,7 +46,7 @@ def _the_spool_leaves_nothing_half_written(spool: Path) -> None:
     import datetime as dt
     from types import SimpleNamespace
 
-    from gateway.outbound import write_spool
+    from gateway.runtime.outbound import write_spool
 
     row = SimpleNamespace(id=99, purpose="resident_ack", rcpt_to="ann@example.net", mail_from="surgery@x",
                           created_at=dt.datetime(2026, 12, 1), raw=b"x" * 200_000)

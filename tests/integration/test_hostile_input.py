@@ -105,7 +105,7 @@ def relay_harness(make_harness, smtputf8: bool):
 
 def deliver_and_digest(harness) -> None:
     """Deliver what is due, then let the pipeline read any report that made, twice over."""
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
 
     deliverer = Deliverer(harness.settings, harness.clock, "t")
     for _ in range(2):

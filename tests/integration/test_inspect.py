@@ -105,7 +105,7 @@ def _counts(folder) -> dict[str, int]:
 
 
 def test_the_text_view_shows_what_json_shows_and_says_where_it_cuts(tmp_path):
-    from tests.unit.test_bounces import dsn
+    from tests.unit.mail.test_bounces import dsn
 
     long_text = "\n".join(f"Line {n} of what happened." for n in range(1, 21))
     (tmp_path / "urgent.eml").write_bytes(resident_mail(body="He has a knife and is outside now.\n\n" + long_text)

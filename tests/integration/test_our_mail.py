@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from gateway import config
 from gateway.db.models import Outbound
-from gateway.outbound import Deliverer
+from gateway.runtime.outbound import Deliverer
 from gateway.trust.dns import Resolver
 from tests.helpers import free_port, resident_mail, wait_for, write_config
 from tests.servers.dns import shared as shared_dns

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.inspect import inspect
+from gateway.runtime.inspect import inspect
 from gateway.mail import bounces, classify
 from gateway.mail.parse import parse
 from gateway.mail.trim import reply_text, trim

@@ -6,9 +6,9 @@ import pytest
 
 from gateway.mail.language import detect
 from gateway.db.models import Case
-from gateway.workdays import in_words
+from gateway.promise.dates import in_words
 from tests.helpers import resident_mail
-from tests.unit.test_officer import officer_reply
+from tests.unit.pipeline.test_officer import officer_reply
 
 pytestmark = pytest.mark.database
 
@@ -59,11 +59,12 @@ def test_traps_english_naming_welsh_places_or_greeting_in_welsh_and_welsh_as_tex
 
 
 def test_a_welsh_subscriber_hears_in_welsh_and_bulletins_follow_their_language(make_harness):
-    from gateway import bulletins, subscribers
+    from gateway.alerts import bulletins
+    from gateway.alerts import subscribers
     from gateway.db.models import Subscriber
-    from gateway.outbound import Deliverer
+    from gateway.runtime.outbound import Deliverer
     from gateway.render import Renderer
-    from tests.unit.test_alerts import AREAS
+    from tests.unit.alerts.test_alerts import AREAS
 
     harness = make_harness(**AREAS)
     harness.submit(resident_mail(to="alerts@surgery.example.org", sender="Siân <sian@example.net>",

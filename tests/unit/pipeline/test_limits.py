@@ -1,0 +1,111 @@
+"""Limits that keep a gateway calm: acknowledgements, floods, spam verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gateway import db
+from gateway.db.models import Case, CaseEvent, Inbound
+from tests.conftest import Harness
+from tests.helpers import resident_mail
+
+pytestmark = pytest.mark.database
+
+
+def test_acknowledgements_per_sender_per_day_hold_across_restarts(make_harness, tmp_path):
+    harness = make_harness(limits={"acks_per_sender_per_day": "2"})
+    for n in range(2):
+        harness.submit(resident_mail(message_id=f"<m{n}@x>", subject=f"Matter {n}"))
+    restarted = Harness(tmp_path, limits={"acks_per_sender_per_day": "2"})  # a new process, same database
+    restarted.clock.now = lambda: harness.clock.now() + dt.timedelta(hours=3)
+    restarted.submit(resident_mail(message_id="<m2@x>", subject="Matter 2"))
+    assert Case.select().count() == 3 and len(restarted.outbox("resident_ack")) == 2
+    assert len(restarted.outbox("team_new_case")) == 3  # the team still gets every case
+    event = CaseEvent.get(CaseEvent.kind == "not_acknowledged")
+    assert "already had 2 acknowledgements today" in event.detail
+    restarted.clock.now = lambda: harness.clock.now() + dt.timedelta(days=1, hours=1)
+    restarted.submit(resident_mail(message_id="<m3@x>", subject="Next day"))
+    assert len(restarted.outbox("resident_ack")) == 3
+
+
+def test_a_flood_of_new_cases_is_grouped_and_the_team_told_once(make_harness):
+    harness = make_harness(limits={"new_cases_per_sender_per_hour": "3"})
+    for n in range(6):
+        harness.submit(resident_mail(message_id=f"<f{n}@x>", subject=f"Complaint {n}"))
+    assert Case.select().count() == 3
+    assert [i.kind for i in Inbound.select().order_by(Inbound.id)] == ["resident_new"] * 3 + ["held"] * 3
+    assert len(harness.outbox("resident_ack")) == 3
+    notice, = harness.outbox("team_flood")
+    assert notice["Subject"].startswith("[SRG-2026-0003] Many messages:")
+    assert CaseEvent.select().where(CaseEvent.kind == "grouped").count() == 3
+
+
+def test_zero_turns_both_per_sender_limits_off(make_harness):
+    harness = make_harness(limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0"})
+    for n in range(12):
+        harness.submit(resident_mail(message_id=f"<z{n}@x>", subject=f"Matter {n}"))
+    assert Case.select().count() == 12
+    assert len(harness.outbox("resident_ack")) == 12 and harness.outbox("team_flood") == []
+
+
+def test_an_upstream_spam_verdict_quarantines_and_release_lets_it_in(make_harness):
+    harness = make_harness()
+    inbound = harness.submit(resident_mail(X_Spam_Flag="YES", subject="Cheap pills"))
+    assert Case.select().count() == 0 and harness.outbox() == []
+    assert db.intake.queue_items("quarantine")[0]["id"] == f"in:{inbound}"
+    assert db.intake.release_quarantined(f"in:{inbound}")
+    while harness.worker.process_one():
+        pass
+    assert Case.select().count() == 1 and Inbound.get_by_id(inbound).kind == "resident_new"
+
+
+def test_a_spam_score_at_or_over_the_threshold(make_harness):
+    harness = make_harness(limits={"spam_header": "X-Spam-Score", "spam_threshold": "5"})
+    harness.submit(resident_mail(message_id="<low@x>", X_Spam_Score="2.1"))
+    harness.submit(resident_mail(message_id="<high@x>", X_Spam_Score="7.5"))
+    assert [i.kind for i in Inbound.select().order_by(Inbound.id)] == ["resident_new", "quarantine"]
+
+
+def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_or_delivery(harness):
+    import asyncio
+    import threading
+
+    from gateway.alerts.bulletins import BULLETIN_PRIORITY
+    from gateway.inbound.smtp import InFlow
+    from gateway.db.models import Outbound
+
+    clock = harness.clock
+    in_flow = InFlow(delay=1.0, backlog=3, clock=clock)
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds):   # the pause advances the fake clock
+        clock.advance(seconds)
+        await real_sleep(0)
+
+    asyncio.sleep = sleep
+    try:
+        assert asyncio.run(in_flow.wait()) == 0.0   # nothing waiting: no pause
+        for n in range(3):
+            db.intake.save_inbound(resident_mail(message_id=f"<b{n}@x>").as_bytes(), "ann@example.net",
+                               ["surgery@surgery.example.org"], "smtp", harness.clock.now())
+        clock.advance(InFlow.CHECK_SECONDS)   # the backlog is read again at most this often
+        assert asyncio.run(in_flow.wait()) >= 1.0   # behind: paused for the whole delay, then let in
+        while harness.worker.process_one():
+            pass
+        clock.advance(InFlow.CHECK_SECONDS)
+        assert asyncio.run(in_flow.wait()) >= 1.0   # handled, but six answers wait for delivery
+        relay_down = threading.Event()
+        relay_down.set()   # ... unless the relay cannot be reached: the outbox cannot drain then
+        clock.advance(InFlow.CHECK_SECONDS)
+        assert asyncio.run(InFlow(delay=1.0, backlog=3, clock=clock, relay_down=relay_down).wait()) == 0.0
+        db.outbox.mark_sent([row.id for row in Outbound.select()], harness.clock.now())
+        for n in range(5):   # a bulletin's copies wait at their own pace: they do not count
+            db.outbox.enqueue(db.outbox.Outgoing("bulletin", "alerts@surgery.example.org", f"s{n}@example.net", f"<s{n}@x>",
+                                         b"", priority=BULLETIN_PRIORITY), harness.clock.now(), harness.clock.now())
+        clock.advance(InFlow.CHECK_SECONDS)
+        assert asyncio.run(in_flow.wait()) == 0.0   # caught up: no pause
+        assert asyncio.run(InFlow(delay=0, backlog=1, clock=clock).wait()) == 0.0   # 0: off
+    finally:
+        asyncio.sleep = real_sleep
