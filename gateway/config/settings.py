@@ -113,6 +113,7 @@ class Settings:
     retention: Retention = field(default_factory=lambda: Retention())
     log_format: str = "text"        # text | json: one line per event
     log_addresses: str = "full"     # full | hash | none: how addresses appear in the log
+    anchor_file: Path | None = None   # [audit] anchor_file: the audit trail's head, appended hourly
     warnings: tuple[str, ...] = ()
 
     @functools.cached_property
