@@ -81,9 +81,9 @@ def export_command(ctx: click.Context, resident: str, out: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
-    """Erase a resident's data: their cases and everything on them, their messages and the
-    mail sent to them, their subscriptions. A suppression stays as a hash only; the audit
-    trail records that it was done, and by whom."""
+    """Erase a resident's data: their cases and every message on them, whoever wrote it, their
+    messages and the mail sent to them, their subscriptions, and the spool files naming them.
+    A suppression stays as a hash only; the audit trail records that it was done, and by whom."""
     address = _resident(resident)
     settings = _settings(ctx)
     _open_database(settings)
@@ -100,13 +100,14 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
         click.echo("Nothing erased.")
         ctx.exit(EXIT_NOT_FOUND)
     # Looked at again, not reused: mail may have come from them while the question was asked.
-    counts = erasure.erase(address, SystemClock().now(), _by("erase"))
-    click.echo(f"Erased {address}: {counts['cases']} case(s) (with {counts['others']} more message(s) on them: "
-               f"the teams' copies), {counts['messages']} message(s) from them, {counts['mail']} message(s) to them, "
-               f"{counts['subscriptions']} subscription(s). The audit trail records it.")
-    if not settings.relay_host:
-        click.echo(f"Mail already written to the spool folder {settings.spool} is not in the database: delete "
-                   "what of it names them there.")
+    done = erasure.erase(settings, address, SystemClock().now(), _by("erase"))
+    click.echo(f"Erased {address}: {done.cases} case(s) (with {done.others} message(s) others wrote on them or "
+               f"about them: officers' answers, the teams' copies, held mail), {done.messages} message(s) from "
+               f"them, {done.mail} message(s) to them, {done.subscriptions} subscription(s), and "
+               f"{done.spool_files} file(s) from the spool {settings.spool} naming them or their cases. "
+               "The audit trail records it.")
+    click.echo("Not in the gateway's reach, and yours to see to: the relay's logs and queue, the team "
+               "mailboxes, officers' own mail, and backups (README, \"Data protection\").")
 
 
 @main.group("audit", invoke_without_command=True)

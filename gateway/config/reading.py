@@ -105,7 +105,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     admin_address = g.text("admin_address", "", lambda v: None if not v else check_address(v)).lower()
     log_format = g.text("log_format", "text", lambda v: None if v.lower() in ("text", "json")
                         else "must be text or json").lower()
-    log_addresses = g.text("log_addresses", "full", lambda v: None if v.lower() in ("full", "hash", "none")
+    log_addresses = g.text("log_addresses", "hash", lambda v: None if v.lower() in ("full", "hash", "none")
                            else "must be full, hash or none").lower()
     if trusted_authserv_id:
         warnings.append("[gateway] trusted_authserv_id: still read, but renamed: use [trust] authserv_id")
