@@ -115,7 +115,7 @@ def mail_if_due(settings: Settings, clock: Clock, renderer: Renderer, owner: str
 def run_loop(settings: Settings, clock: Clock, renderer: Renderer, wake: threading.Event, owner: str,
              stop: threading.Event, _poll: float) -> None:
     """In the daemon: each hour, by one daemon of a cluster, anchor the trail (and mail it
-    once a day); wake delivery when a mail was queued."""
+    once a day); wake delivery after an anchor, whose mail may be waiting."""
     while not stop.is_set():
         try:
             if anchor_if_due(settings, clock, renderer, owner) is not None:
