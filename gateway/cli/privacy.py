@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from gateway import config, db
-from gateway.privacy import access, erasure, retention
+from gateway.privacy import access, anchor, erasure, retention
 from gateway.cli.base import EXIT_NOT_FOUND, _open_database, _settings, date_given, main
 from gateway.clock import SystemClock
 
@@ -81,9 +81,9 @@ def export_command(ctx: click.Context, resident: str, out: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
-    """Erase a resident's data: their cases and everything on them, their messages and the
-    mail sent to them, their subscriptions. A suppression stays as a hash only; the audit
-    trail records that it was done, and by whom."""
+    """Erase a resident's data: their cases and every message on them, whoever wrote it, their
+    messages and the mail sent to them, their subscriptions, and the spool files naming them.
+    A suppression stays as a hash only; the audit trail records that it was done, and by whom."""
     address = _resident(resident)
     settings = _settings(ctx)
     _open_database(settings)
@@ -100,13 +100,14 @@ def erase_command(ctx: click.Context, resident: str, yes: bool) -> None:
         click.echo("Nothing erased.")
         ctx.exit(EXIT_NOT_FOUND)
     # Looked at again, not reused: mail may have come from them while the question was asked.
-    counts = erasure.erase(address, SystemClock().now(), _by("erase"))
-    click.echo(f"Erased {address}: {counts['cases']} case(s) (with {counts['others']} more message(s) on them: "
-               f"the teams' copies), {counts['messages']} message(s) from them, {counts['mail']} message(s) to them, "
-               f"{counts['subscriptions']} subscription(s). The audit trail records it.")
-    if not settings.relay_host:
-        click.echo(f"Mail already written to the spool folder {settings.spool} is not in the database: delete "
-                   "what of it names them there.")
+    done = erasure.erase(settings, address, SystemClock().now(), _by("erase"))
+    click.echo(f"Erased {address}: {done.cases} case(s) (with {done.others} message(s) others wrote on them or "
+               f"about them: officers' answers, the teams' copies, held mail), {done.messages} message(s) from "
+               f"them, {done.mail} message(s) to them, {done.subscriptions} subscription(s), and "
+               f"{done.spool_files} file(s) from the spool {settings.spool} naming them or their cases. "
+               "The audit trail records it.")
+    click.echo("Not in the gateway's reach, and yours to see to: the relay's logs and queue, the team "
+               "mailboxes, officers' own mail, and backups (README, \"Data protection\").")
 
 
 @main.group("audit", invoke_without_command=True)
@@ -139,18 +140,29 @@ def audit_group(ctx: click.Context, case_ref: str | None, since: str | None, res
 
 
 @audit_group.command("verify")
+@click.option("--anchor", "anchor_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check against this copy of the anchors (default: [audit] anchor_file).")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Check the chain of hashes: exit 0 when every record is as written, 3 when not."""
+def audit_verify(ctx: click.Context, anchor_file: Path | None) -> None:
+    """Check the chain of hashes, that no id is missing, and that the trail reaches the
+    anchors kept outside the database: exit 0 when it all holds, 3 when not."""
     settings = _settings(ctx)
     _open_database(settings)
-    verdict = db.audit.verify()
-    for problem in verdict.problems[:50]:
+    path = anchor_file or settings.anchor_file
+    anchors, problems = anchor.read(path) if path.exists() else ([], [])
+    verdict = db.audit.verify({a.id for a in anchors})
+    problems = verdict.problems + anchor.check(anchors, verdict) + problems
+    for problem in problems[:50]:
         click.echo(problem, err=True)
-    if verdict.problems:
-        click.echo(f"The audit trail does NOT hold: {len(verdict.problems)} problem(s) in {verdict.records} "
+    if problems:
+        click.echo(f"The audit trail does NOT hold: {len(problems)} problem(s) in {verdict.records} "
                    "record(s).", err=True)
         ctx.exit(EXIT_BROKEN)
-    click.echo(f"The audit trail holds: {verdict.records} record(s), each as written and in order. "
-               f"Latest hash: {verdict.head}")
-    click.echo("(Keep that hash somewhere else: a trail cut short after it would then show too.)")
+    click.echo(f"The audit trail holds: {verdict.records} record(s), each as written, in order, none missing. "
+               f"Latest: record {verdict.last}, hash {verdict.head}")
+    if anchors:
+        newest = max(anchors, key=lambda a: a.id)
+        click.echo(f"It reaches all {len(anchors)} anchor(s) in {path}, the newest record {newest.id} of {newest.at}.")
+    else:
+        click.echo(f"No anchors in {path}: records deleted from the end, or a chain recomputed whole, "
+                   "cannot show. (The daemon writes one each hour; see [audit] anchor_file.)")

@@ -47,6 +47,7 @@ KNOWN_KEYS = {
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
              "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
     "team": {"name", "mailbox", "address", "officers", "postcodes", "default", "supervisor"},
+    "audit": {"anchor_file"},
 }
 
 
@@ -104,7 +105,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     admin_address = g.text("admin_address", "", lambda v: None if not v else check_address(v)).lower()
     log_format = g.text("log_format", "text", lambda v: None if v.lower() in ("text", "json")
                         else "must be text or json").lower()
-    log_addresses = g.text("log_addresses", "full", lambda v: None if v.lower() in ("full", "hash", "none")
+    log_addresses = g.text("log_addresses", "hash", lambda v: None if v.lower() in ("full", "hash", "none")
                            else "must be full, hash or none").lower()
     if trusted_authserv_id:
         warnings.append("[gateway] trusted_authserv_id: still read, but renamed: use [trust] authserv_id")
@@ -159,6 +160,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                           quarantine_days=int(ret.number("quarantine_days", "30", int, 0, 36_500)),
                           bounce_days=int(ret.number("bounce_days", "90", int, 0, 36_500)),
                           ended_subscription_days=int(ret.number("ended_subscription_days", "30", int, 0, 36_500)))
+    anchor_file = _anchor_file(Reader(parser, "audit", problems), database, base)
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -172,14 +174,15 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
                     urgent_phrases=urgent_phrases, **limits, **in_flow, trust=trust, dkim=dkim,
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
-                    log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings))
+                    log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
+                    anchor_file=anchor_file)
 
 
 def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, retention, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, retention, audit, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:
@@ -215,6 +218,15 @@ def _database_url(value: str, base: Path) -> str:
         if file and file != ":memory:" and not file.startswith("/"):
             return "sqlite:///" + str(base / file)
     return value
+
+
+def _anchor_file(reader: Reader, database: str, base: Path) -> Path:
+    """[audit] anchor_file; by default beside the SQLite file, or (PostgreSQL) the config file."""
+    raw = reader.text("anchor_file", "")
+    if raw:
+        return base / raw
+    folder = Path(database[len("sqlite:///"):]).parent if database.startswith("sqlite:///") else base
+    return folder / "audit-anchors.txt"
 
 
 def _check_timezone(value: str) -> str | None:

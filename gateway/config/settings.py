@@ -112,7 +112,8 @@ class Settings:
     clock: ClockSettings = field(default_factory=ClockSettings)
     retention: Retention = field(default_factory=lambda: Retention())
     log_format: str = "text"        # text | json: one line per event
-    log_addresses: str = "full"     # full | hash | none: how addresses appear in the log
+    log_addresses: str = "hash"     # full | hash | none: how addresses appear in the log
+    anchor_file: Path | None = None   # [audit] anchor_file: the audit trail's head, appended hourly
     warnings: tuple[str, ...] = ()
 
     @functools.cached_property

@@ -6,6 +6,10 @@ that `verify()` walks; triggers refuse UPDATE and DELETE outright. Rows hold no 
 address, subject or words: a resident is named by a pseudonym (a hash of their address,
 `pseudonym()`), so erasing a resident's data leaves the trail whole, and the words of a
 note live only with the case (the row keeps their hash, `detail_sha256`).
+
+Ids follow one another with no gap, so a row removed and the chain recomputed past it still
+shows; the last row's id and hash are also kept outside the database (an anchor,
+gateway/privacy/anchor.py), so a trail cut short, or recomputed whole, shows against them.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Collection, Iterator
 
 from gateway.db.connection import as_datetime, defer, postgres, utc
 from gateway.db.models import db
@@ -85,17 +89,20 @@ def _write(records: list) -> None:
     """Chain and insert the records held back by a transaction about to commit."""
     if postgres():   # one appender at a time across daemons, until this transaction ends
         db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended('gateway:audit', 0))")
-    row = db.execute_sql("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    prev, rows = (row[0] if row else GENESIS), []
+    # Ids are given here, one after the last, not by a sequence: a PostgreSQL sequence skips
+    # the ids of rolled-back inserts, and a gap in the ids must mean records were removed.
+    row = db.execute_sql("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    (last, prev), rows = (row if row else (0, GENESIS)), []
     for at, actor, action, case_ref, name, summary, detail_sha in records:
         digest = _digest(prev, at, actor, action, case_ref, name, summary, detail_sha)
-        rows.append((at, actor, action, case_ref, name, summary, detail_sha, prev, digest))
+        last += 1
+        rows.append((last, at, actor, action, case_ref, name, summary, detail_sha, prev, digest))
         prev = digest
-    marks = "(" + ", ".join([db.param] * 9) + ")"
+    marks = "(" + ", ".join([db.param] * 10) + ")"
     for start in range(0, len(rows), 100):
         chunk = rows[start:start + 100]
-        db.execute_sql("INSERT INTO audit (at, actor, action, case_ref, resident, summary, detail_sha256, prev, hash) "
-                       f"VALUES {', '.join([marks] * len(chunk))}", [v for r in chunk for v in r])
+        db.execute_sql("INSERT INTO audit (id, at, actor, action, case_ref, resident, summary, detail_sha256, prev, "
+                       f"hash) VALUES {', '.join([marks] * len(chunk))}", [v for r in chunk for v in r])
 
 
 def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident: str, detail: str) -> None:
@@ -129,14 +136,26 @@ class Verdict:
     records: int
     head: str
     problems: list[str]
+    last: int = 0                                          # the last record's id (0: none)
+    at_ids: dict[int, str] = field(default_factory=dict)   # the hash of each record asked about
 
 
-def verify() -> Verdict:
-    """Walk the chain from the first record: each must hash to its `hash` and name the one
-    before as `prev`. Problems name the records that fail."""
-    prev, count, problems = GENESIS, 0, []
+def head() -> tuple[int, str] | None:
+    """The last record's id and hash (None: the trail is empty): what an anchor keeps."""
+    row = db.execute_sql("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def verify(asked: Collection[int] = ()) -> Verdict:
+    """Walk the chain from the first record: each must hash to its `hash`, name the one
+    before as `prev`, and have the id after it (the first is record 1). Problems name the
+    records that fail; `at_ids` holds the hashes of the records whose ids were `asked`."""
+    prev, count, last, problems, found = GENESIS, 0, 0, [], {}
+    wanted = set(asked)
     for record in records():
         count += 1
+        if record.id != last + 1:
+            problems.append(_missing(last + 1, record.id - 1))
         if record.prev != prev:
             problems.append(f"record {record.id}: does not follow the record before it "
                             "(a record was removed, inserted or changed)")
@@ -144,5 +163,12 @@ def verify() -> Verdict:
                            record.summary, record.detail_sha256)
         if expected != record.hash:
             problems.append(f"record {record.id}: its contents do not match its hash (it was edited)")
-        prev = record.hash
-    return Verdict(count, prev, problems)
+        if record.id in wanted:
+            found[record.id] = record.hash
+        prev, last = record.hash, record.id
+    return Verdict(count, prev, problems, last, found)
+
+
+def _missing(first: int, final: int) -> str:
+    """Ids first..final have no record: they were deleted (a writer never skips one)."""
+    return f"record {first} is missing" if first == final else f"records {first}-{final} are missing"

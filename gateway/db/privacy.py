@@ -224,32 +224,39 @@ def held_about(address: str, is_theirs) -> Held:
     return held
 
 
-def erase(address: str, is_theirs, now: dt.datetime, actor: str) -> dict[str, int]:
-    """Remove a resident's data: their cases with everything on them, their messages and the
-    mail sent to them on other cases, their subscriptions; their address is then replaced
-    wherever else it was written (another resident's message that named them). A suppression
-    stays, as the address's hash only, so they are still never written to against their
-    wishes. One transaction; an "erased" record in the audit trail says who did it."""
+@dataclass
+class Erased:
+    """What `erase` removed."""
+
+    cases: int = 0
+    messages: int = 0        # their messages
+    mail: int = 0            # mail to them
+    others: int = 0          # the rest on their cases or naming one: officers', the teams' copies, held mail
+    subscriptions: int = 0
+    references: list[str] = field(default_factory=list)   # their cases', to find elsewhere (the spool)
+    spool_files: int = 0     # counted by gateway.privacy.erasure, which owns the files
+
+
+def erase(address: str, is_theirs, now: dt.datetime, actor: str) -> Erased:
+    """Remove a resident's data: their cases with every message on them, whoever wrote it
+    (an officer's answer, a team's copy, mail held or quarantined there), and any other
+    message naming one of those cases (held mail that never joined it, a digest); their
+    messages and the mail sent to them elsewhere; their subscriptions. Their address is then
+    replaced wherever else it was written (another resident's message that named them). A
+    suppression stays, as the address's hash only, so they are still never written to
+    against their wishes. One transaction; an "erased" record in the audit trail says who."""
     address, now = address.lower(), utc(now)
     held = held_about(address, is_theirs)
-    counts = {"cases": 0, "messages": 0, "mail": 0, "subscriptions": len(held.subscriptions)}
+    owned = [case for case, _, _ in held.cases if case.resident_address == address]
+    done = Erased(cases=len(owned), subscriptions=len(held.subscriptions), references=[c.reference for c in owned])
     with db.atomic():
-        owned = [case.id for case, _, _ in held.cases if case.resident_address == address]
-        for case, _, _ in held.cases:
-            if case.id in owned:
-                audit.append("erased", actor, now, case.reference, address, "case erased at the resident's request")
-        # Other people's mail on a case of theirs is kept, off the case (and with their address replaced below).
-        others = [m.id for case_id in owned for m in _on_case(case_id) if not is_theirs(m)]
-        for start in range(0, len(others), 500):
-            chunk = others[start:start + 500]
-            db.execute_sql(f"UPDATE inbound SET case_id = NULL WHERE id IN ({', '.join([db.param] * len(chunk))})",
-                           chunk)
-        counts["messages"] = _delete("inbound", [m.id for _, mine, _ in held.cases for m in mine]
-                                     + [m.id for m in held.other_messages])
-        counts["mail"] = _delete("outbound", [d.id for _, _, mail in held.cases for d in mail]
-                                 + [d.id for d in held.other_mail])
-        counts["cases"] = len(owned)
-        counts["others"] = _delete_cases(owned)   # what else was on their cases: the teams' copies, notices
+        for case in owned:
+            audit.append("erased", actor, now, case.reference, address, "case erased at the resident's request")
+        done.messages = _delete("inbound", [m.id for _, mine, _ in held.cases for m in mine]
+                                + [m.id for m in held.other_messages])
+        done.mail = _delete("outbound", [d.id for _, _, mail in held.cases for d in mail]
+                            + [d.id for d in held.other_mail])
+        done.others = _delete_cases([case.id for case in owned]) + _delete_naming(done.references)
         if held.subscriber is not None or held.suppression:
             wished = any(s["state"] == "ended" for s in held.subscriptions)
             if held.suppression or wished:
@@ -258,15 +265,26 @@ def erase(address: str, is_theirs, now: dt.datetime, actor: str) -> dict[str, in
         db.execute_sql(f"DELETE FROM bounce_score WHERE address = {db.param}", (address,))
         _replace_everywhere(address)
         audit.append("erased", actor, now, resident=address, summary=(
-            f"resident's data erased: {counts['cases']} case(s) (with {counts['others']} more message(s) on "
-            f"them), {counts['messages']} message(s) from them, "
-            f"{counts['mail']} message(s) to them, {counts['subscriptions']} subscription(s)"))
+            f"resident's data erased: {done.cases} case(s) (with {done.others} message(s) others wrote on or "
+            f"about them), {done.messages} message(s) from them, {done.mail} message(s) to them, "
+            f"{done.subscriptions} subscription(s)"))
     _reclaim()
-    return counts
+    return done
 
 
-def _on_case(case_id: int) -> list[Message]:
-    return [plain(row, Message) for row in Inbound.select().where(Inbound.case == case_id)]
+def _delete_naming(references: list[str]) -> int:
+    """Delete the messages on no case that name one of these cases (its reference, or the
+    reply address made from it): held or quarantined mail about it, a digest listing it."""
+    ids: dict[str, list[int]] = {"inbound": [], "outbound": []}
+    for reference in references:
+        named = re.compile(rb"(?<![A-Za-z0-9])" + re.escape(reference.encode()) + rb"(?![0-9])", re.IGNORECASE)
+        for table in ids:
+            for row_id in _ids(f"SELECT id FROM {table} WHERE case_id IS NULL AND {_raw_holds('raw')}",
+                               reference.lower()):
+                raw = db.execute_sql(f"SELECT raw FROM {table} WHERE id = {db.param}", (row_id,)).fetchone()[0]
+                if named.search(bytes(raw)):
+                    ids[table].append(row_id)
+    return sum(_delete(table, sorted(set(found))) for table, found in ids.items())
 
 
 def _replace_everywhere(address: str) -> None:

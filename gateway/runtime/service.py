@@ -3,7 +3,8 @@
 Two processes: the pipeline runs in one of its own (gateway/runtime/pipeline_process.py); the SMTP
 door, the IMAP reader, delivery, bulletin fan-out and the web page are threads of this one.
 
-SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, exit 0.
+SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, anchor the
+audit trail (gateway/privacy/anchor.py), exit 0.
 Whatever was stored but not processed, or queued but not delivered, is picked up next start.
 SIGHUP (systemctl reload): read the config again; if it is sound, templates, teams, areas
 and limits change at once, in both processes, with no connection or message dropped; if
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from gateway import config, db
 from gateway.alerts import bulletins
 from gateway.runtime import outbound
-from gateway.privacy import retention
+from gateway.privacy import anchor, retention
 from gateway.promise import reminders
 from gateway.runtime import systemd
 from gateway.mail import language
@@ -80,6 +81,7 @@ class Service:
             self._thread(f"delivery-{n}", outbound.run_loop, deliverer, self.outbound_wake)
         self._thread("reminders", reminders.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
         self._thread("retention", retention.run_purge_loop, s, self.clock, self.owner)
+        self._thread("anchor", anchor.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
         if s.areas:   # (a reload that adds the first area starts bulletins only at the next restart)
             self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake, self.owner)
         if s.http_listen:
@@ -218,6 +220,7 @@ class Service:
         self.outbound_wake.set()
         for thread in self.threads:
             thread.join()
+        anchor.on_stop(self.settings, self.clock.now())   # the audit trail's head as this daemon leaves it
         log.info("gateway stopped")
 
     def run_until_signalled(self) -> None:

@@ -217,8 +217,8 @@ def test_an_erased_resident_is_nowhere_in_the_database_and_the_erasure_is_record
     assert _address_anywhere(folder, ANN) == []
     assert b"they ride on the pavement" not in b"".join(
         bytes(raw).lower() for (raw,) in db_rows(folder, "SELECT raw FROM inbound"))
-    # Bob's words, which were on Ann's case, are his: they stay, off the case.
-    assert db_rows(folder, "SELECT case_id FROM inbound WHERE message_id = '<b1@example.com>'") == [(None,)]
+    # Every message on Ann's case goes with it, whoever wrote it: Bob's reply into it too (issue 23).
+    assert db_rows(folder, "SELECT case_id FROM inbound WHERE message_id = '<b1@example.com>'") == []
     assert db_rows(folder, 'SELECT reference FROM "case"') == [("SRG-2026-0002",)]
     # Ann complained: she is still never written to, by the hash of her address alone.
     assert db.people.suppressed_among([ANN]) == {ANN}

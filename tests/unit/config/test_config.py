@@ -110,12 +110,12 @@ def test_retention_and_log_keys_are_read_and_checked(tmp_path):
 
     settings = config.load(write_config(tmp_path))
     assert settings.retention == Retention(24, 30, 90, 30)
-    assert (settings.log_format, settings.log_addresses) == ("text", "full")
+    assert (settings.log_format, settings.log_addresses) == ("text", "hash")
     path = write_config(tmp_path, retention={"closed_case_months": "0", "bounce_days": "7"},
-                        gateway={"log_format": "JSON", "log_addresses": "hash"})
+                        gateway={"log_format": "JSON", "log_addresses": "full"})
     settings = config.load(path)
     assert settings.retention.closed_case_months == 0 and settings.retention.bounce_days == 7
-    assert (settings.log_format, settings.log_addresses) == ("json", "hash")
+    assert (settings.log_format, settings.log_addresses) == ("json", "full")
     bad = write_config(tmp_path, retention={"quarantine_days": "soon"}, gateway={"log_format": "xml",
                                                                                  "log_addresses": "some"})
     with pytest.raises(ConfigError) as problems:
