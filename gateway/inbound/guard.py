@@ -30,6 +30,7 @@ from aiosmtpd.smtp import SMTP
 log = logging.getLogger(__name__)
 MIN_DATA_RATE = 500     # bytes a second in DATA below which a session counts as idle
 WINDOW_SECONDS = 60.0   # one summary line per this many seconds at most
+MAX_DETAILS = 1000      # clients counted by name in one window (a flood from many /64s stays small)
 REFUSALS = {
     "client": b"421 4.7.0 Too many connections from your address, try again later\r\n",
     "total": b"421 4.7.0 Too many connections, try again later\r\n",
@@ -99,7 +100,7 @@ class Summary:
 
     def note(self, kind: str, detail: str = "") -> None:
         self.counts[kind] += 1
-        if detail:
+        if detail and (detail in self.details or len(self.details) < MAX_DETAILS):
             self.details[detail] += 1
         if self.timer is None:
             self.timer = self.loop.call_later(self.window, self.flush)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # workers, the committer, flow control's readers, reminders, retention...); then the relay's
 # and DNS sockets, the IMAP connection, the web page's clients, the pipeline's pipes, the log.
 MARGIN = 256
+MIN_SESSIONS = 20   # fewer than this is no advice worth giving: raise the limit instead
 
 
 def needed(settings: Settings) -> int:
@@ -53,11 +54,12 @@ def ensure(settings: Settings) -> str | None:
             log.info("could not raise the limit on open files from %d to %d: %s", soft, new, exc)
     if soft >= want:
         return None
+    lower = (f"lower [smtp] max_connections to {soft - MARGIN} or less, or "
+             if soft - MARGIN >= MIN_SESSIONS else "")
     warning = (f"this process may open {soft} files (RLIMIT_NOFILE; hard limit {_n(hard)}), but [smtp] "
-               f"max_connections = {settings.max_connections} needs about {want}: lower [smtp] max_connections "
-               f"to {max(1, soft - MARGIN)} or less, or raise LimitNOFILE= in the systemd unit "
-               f"(contrib/surgery-gateway.service sets LimitNOFILE=8192). Until then, once the files run "
-               f"out, new connections wait until sessions end")
+               f"max_connections = {settings.max_connections} needs about {want}: {lower}raise LimitNOFILE= "
+               f"in the systemd unit (contrib/surgery-gateway.service sets LimitNOFILE=8192). Until then, "
+               f"once the files run out, new connections wait until sessions end")
     log.warning("%s", warning)
     return warning
 
