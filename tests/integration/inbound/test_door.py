@@ -16,10 +16,13 @@ from tests.helpers import db_rows, free_port, resident_mail, wait_for, write_con
 CROWD, RESIDENT = "127.0.0.2", "127.0.0.3"
 
 
-def start(gateway_process, tmp_path: Path, nofile: int | None = None, **smtp: str):
+def start(gateway_process, tmp_path: Path, nofile: int | None = None, trust: dict | None = None, **smtp: str):
     port = free_port()
-    config = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}", **smtp})
-    return gateway_process(config, port, nofile=nofile), port
+    config = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}", **smtp}, trust=trust or {})
+    gateway = gateway_process(config, None, nofile=nofile)
+    gateway.port = port   # waited for here, longer than the fixture would: a busy machine starts slowly
+    wait_for(gateway._listening, 60, what=f"the gateway to listen on port {port}")
+    return gateway, port
 
 
 def connect(port: int, source: str) -> socket.socket:
@@ -61,6 +64,16 @@ def test_the_21st_connection_from_one_client_gets_421_while_a_resident_is_served
     send_as_resident(port)       # while the crowd still holds its 20
     assert stored(tmp_path) == 1
     for sock in held + [extra]:
+        sock.close()
+
+
+def test_a_trusted_relay_is_held_to_the_total_alone(gateway_process, tmp_path):
+    """The force's own MTA in [trust] trusted_networks may open more than 20 sessions."""
+    gateway, port = start(gateway_process, tmp_path,
+                          trust={"trusted_networks": f"{CROWD}/32", "trusted_domains": "police.example"})
+    held = [greeted(port, CROWD) for _ in range(25)]
+    assert reply(connect(port, "127.0.0.4")).startswith(b"220 ")
+    for sock in held:
         sock.close()
 
 
