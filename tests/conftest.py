@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -147,8 +148,10 @@ def relay():
 class GatewayProcess:
     """`gateway --config PATH run` in a subprocess, as an administrator would start it."""
 
-    def __init__(self, config_path: Path, port: int | None, env: dict[str, str] | None = None):
+    def __init__(self, config_path: Path, port: int | None, env: dict[str, str] | None = None,
+                 nofile: int | None = None):
         self.config_path, self.port, self.env = config_path, port, env
+        self.nofile = nofile   # RLIMIT_NOFILE, soft and hard, for the daemon alone
         self.log = config_path.parent / "gateway.log"
         self.proc: subprocess.Popen | None = None
 
@@ -156,10 +159,14 @@ class GatewayProcess:
         handle = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(self.config_path), "run"],
                                      stdout=handle, stderr=subprocess.STDOUT, cwd=self.config_path.parent,
-                                     env={**os.environ, **self.env} if self.env else None)
+                                     env={**os.environ, **self.env} if self.env else None,
+                                     preexec_fn=self._limit if self.nofile else None)
         if self.port:
             wait_for(self._listening, 15, what=f"the gateway to listen on port {self.port}\n{self.log_text()}")
         return self
+
+    def _limit(self) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def _listening(self) -> bool:
         if self.proc.poll() is not None:
@@ -184,10 +191,11 @@ class GatewayProcess:
 def gateway_process(tmp_path):
     started: list[GatewayProcess] = []
 
-    def start(config_path: Path, port: int | None, env: dict[str, str] | None = None) -> GatewayProcess:
-        process = GatewayProcess(config_path, port, env).start()
-        started.append(process)
-        return process
+    def start(config_path: Path, port: int | None, env: dict[str, str] | None = None,
+              nofile: int | None = None) -> GatewayProcess:
+        process = GatewayProcess(config_path, port, env, nofile)
+        started.append(process)   # before it starts: one that never listens is killed too
+        return process.start()
 
     yield start
     for process in started:

@@ -29,7 +29,8 @@ KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
                 "timezone", "response_days", "templates", "log_level", "trusted_authserv_id", "admin_address",
                 "log_format", "log_addresses"},
-    "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key"},
+    "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key",
+             "max_connections", "max_connections_per_client", "idle_timeout_seconds"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
               "security", "username", "password_file", "ca_file"},
     "trust": {"dns_servers", "dns_timeout_seconds", "authserv_id", "trusted_networks", "trusted_domains",
@@ -116,6 +117,9 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     in_flow = dict(in_flow_delay=float(s.number("in_flow_delay", "1", float, 0, 60)),
                    in_flow_backlog=int(s.number("in_flow_backlog", "100", int, 1, 1_000_000)))
     smtp_tls = security.listener_tls(s, base)
+    door = dict(max_connections=int(s.number("max_connections", "500", int, 1, 100_000)),
+                max_connections_per_client=int(s.number("max_connections_per_client", "20", int, 1, 100_000)),
+                idle_timeout=float(s.number("idle_timeout_seconds", "60", float, 1, 3600)))
 
     r = Reader(parser, "relay", problems)
     relay_host = r.text("host", "")
@@ -172,7 +176,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
-                    urgent_phrases=urgent_phrases, **limits, **in_flow, trust=trust, dkim=dkim,
+                    urgent_phrases=urgent_phrases, **limits, **in_flow, **door, trust=trust, dkim=dkim,
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
                     log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
                     anchor_file=anchor_file)

@@ -103,6 +103,9 @@ class Settings:
     max_attachment_bytes: int = 20 * 1024 * 1024
     in_flow_delay: float = 1.0      # longest pause before a new message while the pipeline is behind; 0: none
     in_flow_backlog: int = 100      # "behind": this many messages wait for the pipeline or delivery
+    max_connections: int = 500              # [smtp]: SMTP sessions at once; over it, 421
+    max_connections_per_client: int = 20    # [smtp]: from one address (an IPv6 /64); over it, 421
+    idle_timeout: float = 60.0              # [smtp] idle_timeout_seconds: a silent session is closed
     acks_per_hour: int = 500        # acknowledgements to anyone in an hour; over it they wait. 0: no cap
     admin_address: str = ""         # told when residents' providers refuse our mail because of us
     trust: security.TrustSettings = field(default_factory=security.TrustSettings)

@@ -1,5 +1,7 @@
 """The SMTP door: accepts mail for our own domain, stores it raw, and only then says 250.
-While the pipeline is behind, new messages are slowed at MAIL FROM (InFlow).
+While the pipeline is behind, new messages are slowed at MAIL FROM (InFlow). How many
+sessions it holds, and for how long a quiet one: gateway.inbound.guard; its event loop,
+which survives running out of file descriptors: gateway.inbound.accept.
 
 Messages arriving together are committed together (group commit): each DATA waits for the
 commit that holds its message, so the 250 still means "on disk", but fifty sessions cost
@@ -21,6 +23,8 @@ from gateway import db
 from gateway.alerts.bulletins import BULLETIN_PRIORITY
 from gateway.clock import Clock
 from gateway.config import Settings
+from gateway.inbound import guard
+from gateway.inbound.accept import DoorLoop
 from gateway.mail.addresses import accepts, split
 
 log = logging.getLogger(__name__)
@@ -176,10 +180,34 @@ class IntakeHandler:
 
 
 class Door(Controller):
-    """An aiosmtpd Controller (its own thread and event loop) that also stops its committer."""
+    """An aiosmtpd Controller (its own thread and event loop, a DoorLoop) whose sessions are
+    held to [smtp] max_connections, max_connections_per_client and idle_timeout_seconds;
+    it also stops its committer, and logs the last summaries, when it stops."""
+
+    def __init__(self, handler: IntakeHandler, settings: Settings, **kwargs):
+        loop = DoorLoop()
+        super().__init__(handler, loop=loop, timeout=settings.idle_timeout, **kwargs)
+        total, per_client = settings.max_connections, settings.max_connections_per_client
+        self.census = guard.Census(total, per_client)
+        self.refusals = guard.Summary(loop, guard.describe_refusals(total, per_client))
+        self.exhausted = guard.Summary(loop, guard.describe_exhaustion(total))
+        loop.on_exhausted = lambda exc: self.exhausted.note("accept", exc.strerror or str(exc))
+        self.settings = settings
+
+    def exempt(self, address) -> bool:
+        """Whether a client is one of [trust] trusted_networks, the gateway's own relays: held
+        to the total only, not to the per-client limit (read at each connection: a reload
+        may change them)."""
+        return address is not None and any(address in net for net in self.settings.trust.trusted_networks)
+
+    def factory(self) -> guard.GuardedSMTP:
+        return guard.GuardedSMTP(self.handler, census=self.census, refusals=self.refusals,
+                                 exempt=self.exempt, **self.SMTP_kwargs)
 
     def stop(self, *args, **kwargs):
         super().stop(*args, **kwargs)
+        self.refusals.flush()
+        self.exhausted.flush()
         self.handler.committer.stop()
 
 
@@ -192,6 +220,6 @@ def controller(settings: Settings, clock: Clock, stored: threading.Event,
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(settings.smtp_tls.cert, settings.smtp_tls.key)
         tls = {"tls_context": context, "require_starttls": False}
-    return Door(IntakeHandler(settings, clock, stored, relay_down), hostname=host, port=port,
+    return Door(IntakeHandler(settings, clock, stored, relay_down), settings, hostname=host, port=port,
                 ident="Surgery Gateway", data_size_limit=settings.max_message_bytes,
                 decode_data=False, enable_SMTPUTF8=True, server_hostname=settings.domain, **tls)

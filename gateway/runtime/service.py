@@ -30,7 +30,7 @@ from gateway.alerts import bulletins
 from gateway.runtime import outbound
 from gateway.privacy import anchor, retention
 from gateway.promise import reminders
-from gateway.runtime import systemd
+from gateway.runtime import descriptors, systemd
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -67,6 +67,8 @@ class Service:
     def start(self) -> None:
         """Start the workers, then open the SMTP door."""
         s = self.settings
+        if s.smtp_listen:
+            descriptors.ensure(s)   # before the pipeline process starts: it inherits the limit
         language.warm()   # delivery renders bulletins in the reader's language: load the model first
         self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
         self.pipeline.start()

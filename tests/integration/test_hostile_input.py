@@ -19,7 +19,9 @@ pytestmark = pytest.mark.database
 @pytest.fixture
 def door(harness):
     port = free_port()
-    settings = harness.settings.__class__(**{**harness.settings.__dict__, "smtp_listen": ("127.0.0.1", port)})
+    # 31 sessions at once from 127.0.0.1 below: more than [smtp] max_connections_per_client's 20
+    settings = harness.settings.__class__(**{**harness.settings.__dict__, "smtp_listen": ("127.0.0.1", port),
+                                             "max_connections_per_client": 50})
     controller = smtp.controller(settings, harness.clock, threading.Event())
     controller.start()
     yield port

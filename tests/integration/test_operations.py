@@ -206,7 +206,7 @@ def test_the_unit_file_passes_systemd_analyze_verify_and_is_hardened(tmp_path):
     unit = (ROOT / "contrib" / "surgery-gateway.service").read_text()
     for line in ("Type=notify", "WatchdogSec=60", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict",
                  "ReadWritePaths=/var/lib/surgery-gateway", "NoNewPrivileges=yes", "PrivateTmp=yes",
-                 "LoadCredential=relay-password:/etc/surgery-gateway/credentials/relay-password"):
+                 "LoadCredential=relay-password:/etc/surgery-gateway/credentials/relay-password", "LimitNOFILE=8192"):
         assert re.search(rf"^{re.escape(line)}$", unit, re.MULTILINE), line
     readme = (ROOT / "README.md").read_text()
     assert "contrib/surgery-gateway.service" in readme and "Type=simple" not in readme

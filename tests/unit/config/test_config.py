@@ -147,3 +147,16 @@ def test_the_imap_password_comes_from_systemds_credentials_folder_first(tmp_path
     assert config.load(path).imap.password == "beside-the-config"
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     assert config.load(path).imap.password == "from-systemd"
+
+
+def test_the_doors_limits_are_read_and_checked(tmp_path):
+    settings = config.load(write_config(tmp_path))
+    assert (settings.max_connections, settings.max_connections_per_client, settings.idle_timeout) == (500, 20, 60.0)
+    settings = config.load(write_config(tmp_path, smtp={"max_connections": "50", "max_connections_per_client": "5",
+                                                        "idle_timeout_seconds": "2.5"}))
+    assert (settings.max_connections, settings.max_connections_per_client, settings.idle_timeout) == (50, 5, 2.5)
+    problems = problems_for(tmp_path, smtp={"max_connections": "0", "max_connections_per_client": "many",
+                                            "idle_timeout_seconds": "0"})
+    assert problems == ["[smtp] max_connections: must be from 1 to 100000, not 0",
+                        "[smtp] max_connections_per_client: 'many' is not a whole number",
+                        "[smtp] idle_timeout_seconds: must be from 1 to 3600, not 0"]
