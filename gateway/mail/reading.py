@@ -162,20 +162,20 @@ def _rewritten(view: View, pattern: re.Pattern, replace: Callable[[re.Match], st
     last = 0
     for m in pattern.finditer(text):
         new = replace(m)
-        if new is None or new == m.group():
-            continue
         a, b = m.span()
+        if new is None or new == text[a:b]:
+            continue
         parts.append(text[last:a])
-        new_starts.extend(starts[last:a])
-        new_ends.extend(ends[last:a])
-        origin = view.origin(a, b)
-        parts.append(new)
-        new_starts.extend([origin[0]] * len(new))
-        new_ends.extend([origin[1]] * len(new))
+        new_starts += starts[last:a]
+        new_ends += ends[last:a]
+        if new:   # (most replacements are deletions: tags, invisible characters)
+            parts.append(new)
+            new_starts += [min(starts[a:b])] * len(new)
+            new_ends += [max(ends[a:b])] * len(new)
         last = b
     if not parts:
         return view
     parts.append(text[last:])
-    new_starts.extend(starts[last:])
-    new_ends.extend(ends[last:])
+    new_starts += starts[last:]
+    new_ends += ends[last:]
     return View("".join(parts), new_starts, new_ends)
