@@ -11,8 +11,8 @@ else is returned as it was written. `views(text)` gives the readings that matter
 - text forced right-to-left by U+202E read the way it is displayed (reversed);
 - HTML entities decoded (`&#64;`, `&commat;`);
 - and, since each of these can also hide an address, with l e t t e r s spaced out read as
-  words, with HTML tags dropped and with percent-encoding (`%40`, a fully encoded `mailto:`)
-  decoded.
+  words (and a word hyphenated over a line break as one), with HTML tags dropped and with
+  percent-encoding (`%40`, a fully encoded `mailto:`) decoded.
 
 Which view holds an address is for the caller to decide (gateway.mail.scrub).
 """
@@ -42,7 +42,8 @@ _WHITE = "\t\n\r\x0b\x0c"
 _PLAIN = frozenset("\t\n\r" + "".join(map(chr, range(0x20, 0x7f))))   # printable ASCII
 _RLO_RUN_RE = re.compile(f"{RLO}([^{PDF}\\n]*)(?:{PDF}|$)", re.MULTILINE)
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
-_SPACED_RE = re.compile(r"(?<!\w)\w(?: \S)+(?!\w)")   # l e t t e r s spaced out, "(p c" too
+# L e t t e r s spaced out ("(p c" too), and a word hyphenated over a line break.
+_SPACED_RE = re.compile(r"(?<!\w)\w(?: \S)+(?!\w)|(?<=\w)-[ \t]*\r?\n[ \t]*(?=\w)")
 # A tag, but not <at> or <dot>: those are an address's at and dot spelled out.
 _TAG_RE = re.compile(r"<!--.*?-->|</?(?!(?:at|dot)\s*>)[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>",
                      re.DOTALL | re.IGNORECASE)
@@ -107,11 +108,13 @@ def _folded(view: View) -> View:
     return _rewritten(view, re.compile(f"[{others}]"), lambda m: readings[m.group()]) if others else view
 
 
-def _entities_decoded(view: View) -> View:
-    if "&" not in view.text:
+def _entities_decoded(view: View, rounds: int = 2) -> View:
+    """Entities decoded, twice over if need be: "&amp;#64;" shows as "&#64;"."""
+    if "&" not in view.text or not rounds:
         return view
     decoded = _rewritten(view, _ENTITY_RE, _unentity)
-    return decoded if decoded is view else _folded(decoded)   # &#65312; is a full-width at
+    # &#65312; is a full-width at
+    return view if decoded is view else _entities_decoded(_folded(decoded), rounds - 1)
 
 
 def _unentity(match: re.Match) -> str:
@@ -126,12 +129,13 @@ def _tags_dropped(view: View) -> View:
 
 
 def _squeezed(view: View) -> View:
-    return _rewritten(view, _SPACED_RE, lambda m: m.group().replace(" ", ""))
+    return _rewritten(view, _SPACED_RE, lambda m: "" if m.group()[0] == "-" else m.group().replace(" ", ""))
 
 
-def _percent_decoded(view: View) -> View:
-    decoded = _rewritten(view, _PERCENT_RE, _unpercent) if "%" in view.text else view
-    return view if decoded is view else _entities_decoded(_folded(decoded))   # %26%2346%3B is &#46;
+def _percent_decoded(view: View, rounds: int = 2) -> View:
+    """Percent-encoding decoded, twice over if need be (%2540 is %40), then entities: %26%2346%3B is &#46;."""
+    decoded = _rewritten(view, _PERCENT_RE, _unpercent) if "%" in view.text and rounds else view
+    return view if decoded is view else _percent_decoded(_entities_decoded(_folded(decoded)), rounds - 1)
 
 
 def _unpercent(match: re.Match) -> str | None:

@@ -35,26 +35,26 @@ WINDOW = 256   # how far back a local part is looked for (RFC 5321 allows 64 oct
 
 _OPEN, _CLOSE = r"[\[({<]", r"[\])}>]"
 # Between a police domain's labels: "." (not ". ", which ends a sentence), " . ", a dot at
-# the end of a line, "dot", "[dot]", "(dot)", "{dot}", "<dot>", "[.]".
-DOT = rf"(?:\s*\.|\s+\.\s+|\.[ \t]*\r?\n[ \t]*|\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+)"
+# the end of a line, "dot", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "-dot-", "_dot_".
+DOT = rf"(?:\s*\.|\s+\.\s+|\.[ \t]*\r?\n[ \t]*|\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+|[-_]dot[-_])"
 LABEL = r"[\w-]+"
 _HOST = rf"{LABEL}(?:\.{LABEL})*"
 
 # What comes before a domain is matched backwards, on the reversed text, from the domain
 # outwards: one anchored match, where a search ending at the domain would try every start.
 # Read each pattern right to left. Before the domain: an optional "[" (a domain literal)
-# after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "%40") or a "%" or "!" (the domain is
+# after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "-at-", "%40") or a "%" or "!" (the domain is
 # hidden in another address); then the local part, quoted or in chunks joined by " . ",
 # "dot", "[dot]" and the like; then perhaps "mailto:". A chunk has no "{", "|", "/" and
 # does not start with "." so that each boundary has one reading and matching stays linear.
-_R_SPELLED_DOT = rf"\s*{_CLOSE}\s*(?:tod|\.)\s*{_OPEN}\s*|\s+tod\s+"
+_R_SPELLED_DOT = rf"\s*{_CLOSE}\s*(?:tod|\.)\s*{_OPEN}\s*|\s+tod\s+|[-_]tod[-_]"
 _R_DOT = rf"(?:\.\s*|\s+\.\s+|[ \t]*\n\r?[ \t]*\.|{_R_SPELLED_DOT})"
-_R_AT = rf"(?:\s*@\s*|\s*{_CLOSE}\s*(?:ta|@|a)\s*{_OPEN}\s*|\s+ta\s+|04%)"
+_R_AT = rf"(?:\s*@\s*|\s*{_CLOSE}\s*(?:ta|@|a)\s*{_OPEN}\s*|\s+ta\s+|[-_]ta[-_]|04%)"
 _R_CHUNK = r"[\w.!#$%&'*+=?^~-]*[\w!#$%&'*+=?^~-]"
 _R_LOCAL = rf'(?:"[^"\n]{{1,64}}"|{_R_CHUNK}(?:(?:\s*\.\s+|{_R_SPELLED_DOT}){_R_CHUNK})*)'
 _R_BEFORE_RE = re.compile(rf"(?:(?P<literal>\s*\[)?{_R_AT}|(?P<hidden>[%!])){_R_LOCAL}(?:\s*:otliam)?",
                           re.IGNORECASE)
-_R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}{LABEL})+", re.IGNORECASE)
+_R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}(?:(?![-_]ta[-_])[\w-])+)+", re.IGNORECASE)   # not past "-at-"
 _R_HOPS_RE = re.compile(rf"(?:!{_HOST})*")
 
 _TIGHT_LABELS_RE = re.compile(r"(?:\.[\w-]+)*")
@@ -87,7 +87,8 @@ def _names(domains: tuple[str, ...]) -> tuple[str, ...]:
 def _domains_pattern(names: tuple[str, ...]) -> re.Pattern:
     """Any of the domains `names` however its labels are joined."""
     either = "|".join(DOT.join(map(re.escape, name.split("."))) for name in names)
-    return re.compile(rf"(?<![\w-])(?:{either})(?![\w-])", re.IGNORECASE)
+    # Not inside a longer name (evil-police.example), unless that is "-at-" or "_dot_".
+    return re.compile(rf"(?:(?<![\w-])|(?<=[-_]at[-_])|(?<=[-_]dot[-_]))(?:{either})(?![\w-])", re.IGNORECASE)
 
 
 def _name(domain: str) -> str:

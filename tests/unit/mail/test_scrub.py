@@ -77,6 +77,10 @@ WAYS = {
     "<at> and <dot>": "pc.evans <at> police <dot> example",
     "[@] and [.]": "pc.evans[@]police[.]example",
     "(a)": "pc.evans(a)police.example",
+    "-at- and _dot_": "pc.evans-at-police_dot_example",
+    "double-encoded entity": "pc.evans&amp;#64;police.example",
+    "double percent-encoding": "mailto:pc.evans%2540police.example",
+    "hyphenated over a line break": "pc.evans@poli-\nce.example",
     "mailto": "mailto:pc.evans@police.example",
     "mailto in angle brackets": "<mailto:pc.evans%40police.example>",
     "percent-encoded mailto": "mailto%3Apc.evans%40police.example",
@@ -143,9 +147,10 @@ def test_no_police_domains_means_no_change():
 # ---- properties ---------------------------------------------------------------------------
 
 AT_WAYS = ["@", " @ ", "\uff20", "\ufe6b", " at ", " AT ", "(at)", " (at) ", "[at]", " [ at ] ", "{at}",
-           "<at>", "(a)", "[@]", "%40", "&#64;", "&#x40;", "&commat;", "<b>@</b>", "\n@\n"]
+           "<at>", "(a)", "[@]", "-at-", "_AT_", "%40", "&#64;", "&#x40;", "&commat;", "<b>@</b>", "\n@\n"]
 DOT_WAYS = [".", "\uff0e", "\u3002", "\uff61", "\u2024", "\u2027", "\u30fb", "\u00b7", " . ", " .", " dot ",
-            " DOT ", "(dot)", "[dot]", " [dot] ", "{dot}", "[.]", "&#46;", "&period;", "</i>.<i>", ".\n"]
+            " DOT ", "(dot)", "[dot]", " [dot] ", "{dot}", "[.]", "-dot-", "_dot_", "&#46;", "&period;", "</i>.<i>",
+            ".\n"]
 INVISIBLE = ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u034f", "\ufe0f", "\u2061"]
 LEADS = ["write to ", "email ", "contact: ", "(", "or ", "Regards,\nPC 1234\n"]
 ENDS = ["", ".", ",", ";", ":", "!", "?", ")", "\u2026", ". Thanks", ".\nRegards", "! See you."]
