@@ -5,21 +5,21 @@ not as a mailto link. The rule is a property, not a list of spellings: wherever 
 would see an address whose domain is a police domain, under one, or starting with one
 ("pc@police.example.com" reads as the police's), the address is replaced. To find them the
 text is read the way a person reads it (gateway.mail.reading: Unicode normalised, invisible
-characters dropped, every dot-like character a dot, lookalike letters, HTML entities and
-tags, percent-encoding, text forced right-to-left) and in each reading a police domain is an
-address's when
+characters dropped, every dot-like and at-like character folded, lookalike letters, letters
+spaced out, HTML entities and tags, percent-encoding, text forced right-to-left), and in
+each reading a police domain is an address's domain when
 
 - an at comes before it, after a local part: "@" with or without spaces, "at", "[at]",
-  "(at)", "{at}", "<at>", "(a)", "(@)", "%40", a quoted local part ("pc evans"@...), a
-  domain literal (@[police.example]), "mailto:";
+  "(at)", "{at}", "<at>", "(a)", "(@)", "-at-", "%40"; the local part may be quoted
+  ("pc evans"@...), the domain a literal (@[police.example]), "mailto:" before it all;
 - or it is hidden in another address: the percent hack (npt%police.example@relay.example) or
   a bang path, either way round (police.example!pc.evans, pc.evans!police.example).
 
-Its labels may be joined by "." with or without spaces, "dot", "[dot]", "(dot)", "[.]", or a
-dot at the end of a line. A dot followed by a space ends a
-sentence, not a label: "...@police.example. Thanks" keeps ". Thanks". A police domain on its
-own (a website) is not an address and stays. Only the addresses are replaced: the rest of the
-text, invisible characters and all, is returned as it was written.
+Its labels may be joined by "." with or without spaces around it, "dot", "[dot]", "(dot)",
+"[.]", "-dot-", or a dot at the end of a line. A dot followed by a space ends a sentence,
+not a label: "...@police.example. Thanks" keeps ". Thanks". A police domain on its own (a
+website) is not an address and stays. Only the addresses are replaced: the rest of the text,
+invisible characters and all, is returned as it was written.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ _HOST = rf"{LABEL}(?:\.{LABEL})*"
 # What comes before a domain is matched backwards, on the reversed text, from the domain
 # outwards: one anchored match, where a search ending at the domain would try every start.
 # Read each pattern right to left. Before the domain: an optional "[" (a domain literal)
-# after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "-at-", "%40") or a "%" or "!" (the domain is
-# hidden in another address); then the local part, quoted or in chunks joined by " . ",
+# after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "-at-", "%40") or a "%" or "!" (the
+# domain is hidden in another address); then the local part, quoted or in chunks joined by " . ",
 # "dot", "[dot]" and the like; then perhaps "mailto:". A chunk has no "{", "|", "/" and
 # does not start with "." so that each boundary has one reading and matching stays linear.
 _R_SPELLED_DOT = rf"\s*{_CLOSE}\s*(?:tod|\.)\s*{_OPEN}\s*|\s+tod\s+|[-_]tod[-_]"
@@ -54,7 +54,7 @@ _R_CHUNK = r"[\w.!#$%&'*+=?^~-]*[\w!#$%&'*+=?^~-]"
 _R_LOCAL = rf'(?:"[^"\n]{{1,64}}"|{_R_CHUNK}(?:(?:\s*\.\s+|{_R_SPELLED_DOT}){_R_CHUNK})*)'
 _R_BEFORE_RE = re.compile(rf"(?:(?P<literal>\s*\[)?{_R_AT}|(?P<hidden>[%!])){_R_LOCAL}(?:\s*:otliam)?",
                           re.IGNORECASE)
-_R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}(?:(?![-_]ta[-_])[\w-])+)+", re.IGNORECASE)   # not past "-at-"
+_R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}(?:(?![-_]ta[-_])[\w-])+)+", re.IGNORECASE)   # stops at "-at-"
 _R_HOPS_RE = re.compile(rf"(?:!{_HOST})*")
 
 _TIGHT_LABELS_RE = re.compile(r"(?:\.[\w-]+)*")
