@@ -45,13 +45,14 @@ _HOST = rf"{LABEL}(?:\.{LABEL})*"
 # Read each pattern right to left. Before the domain: an optional "[" (a domain literal)
 # after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "-at-", "%40") or a "%" or "!" (the
 # domain is hidden in another address); then the local part, quoted or in chunks joined by " . ",
-# "dot", "[dot]" and the like; then perhaps "mailto:". A chunk has no "{", "|", "/" and
+# "dot", "[dot]" and the like (or, failing those, what sticks to the at); then perhaps "mailto:". A chunk has no "{", "|", "/" and
 # does not start with "." so that each boundary has one reading and matching stays linear.
 _R_SPELLED_DOT = rf"\s*{_CLOSE}\s*(?:tod|\.)\s*{_OPEN}\s*|\s+tod\s+|[-_]tod[-_]"
 _R_DOT = rf"(?:\.\s*|\s+\.\s+|[ \t]*\n\r?[ \t]*\.|{_R_SPELLED_DOT})"
 _R_AT = rf"(?:\s*@\s*|\s*{_CLOSE}\s*(?:ta|@|a)\s*{_OPEN}\s*|\s+ta\s+|[-_]ta[-_]|04%)"
 _R_CHUNK = r"[\w.!#$%&'*+=?^~-]*[\w!#$%&'*+=?^~-]"
-_R_LOCAL = rf'(?:"[^"\n]{{1,64}}"|{_R_CHUNK}(?:(?:\s*\.\s+|{_R_SPELLED_DOT}){_R_CHUNK})*)'
+_R_LOCAL = (rf'(?:"[^"\n]{{0,64}}"|{_R_CHUNK}(?:(?:\s*\.\s+|{_R_SPELLED_DOT}){_R_CHUNK})*'
+            r'|[^\s"<>()\[\],;:]{1,64})')   # the last: whatever else sticks to the at, "{pc}@"
 _R_BEFORE_RE = re.compile(rf"(?:(?P<literal>\s*\[)?{_R_AT}|(?P<hidden>[%!])){_R_LOCAL}(?:\s*:otliam)?",
                           re.IGNORECASE)
 _R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}(?:(?![-_]ta[-_])[\w-])+)+", re.IGNORECASE)   # stops at "-at-"

@@ -67,6 +67,7 @@ WAYS = {
     "spaces around the at": "pc.evans @ police.example",
     "spaces around dots": "pc.evans@police . example",
     "quoted local part": '"pc evans"@police.example',
+    "unusual characters in the local part": "{pc}/jones|x@police.example",
     "typographic quotes": "\u201cpc evans\u201d@police.example",
     "domain literal": "pc.evans@[police.example]",
     "at and dot as words": "pc.evans at police dot example",
