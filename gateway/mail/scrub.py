@@ -44,21 +44,23 @@ _HOST = rf"{LABEL}(?:\.{LABEL})*"
 # outwards: one anchored match, where a search ending at the domain would try every start.
 # Read each pattern right to left. Before the domain: an optional "[" (a domain literal)
 # after an at ("@", " @ ", "at", "[at]", "(a)", "(@)", "-at-", "%40") or a "%" or "!" (the
-# domain is hidden in another address); then the local part, quoted or in chunks joined by " . ",
-# "dot", "[dot]" and the like (or, failing those, what sticks to the at); then perhaps "mailto:". A chunk has no "{", "|", "/" and
-# does not start with "." so that each boundary has one reading and matching stays linear.
+# domain is hidden in another address); then the local part, quoted or in chunks joined by
+# " . ", "dot", "[dot]" and the like (or, failing those, what sticks to the at); then
+# perhaps "mailto:". A chunk has no "{", "|", "/" and does not start with "." so that each
+# boundary has one reading and matching stays linear.
 _R_SPELLED_DOT = rf"\s*{_CLOSE}\s*(?:tod|\.)\s*{_OPEN}\s*|\s+tod\s+|[-_]tod[-_]"
 _R_DOT = rf"(?:\.\s*|\s+\.\s+|[ \t]*\n\r?[ \t]*\.|{_R_SPELLED_DOT})"
-_R_AT = rf"(?:\s*@\s*|\s*{_CLOSE}\s*(?:ta|@|a)\s*{_OPEN}\s*|\s+ta\s+|[-_]ta[-_]|04%)"
+_R_AT = rf"(?:\s*@\s*|\s*{_CLOSE}\s*(?:ta|@|a)\s*{_OPEN}\s*|(?P<word_at>\s+ta\s+)|[-_]ta[-_]|04%)"
 _R_CHUNK = r"[\w.!#$%&'*+=?^~-]*[\w!#$%&'*+=?^~-]"
 _R_LOCAL = (rf'(?:"[^"\n]{{0,64}}"|{_R_CHUNK}(?:(?:\s*\.\s+|{_R_SPELLED_DOT}){_R_CHUNK})*'
             r'|[^\s"<>()\[\],;:]{1,64})')   # the last: whatever else sticks to the at, "{pc}@"
-_R_BEFORE_RE = re.compile(rf"(?:(?P<literal>\s*\[)?{_R_AT}|(?P<hidden>[%!])){_R_LOCAL}(?:\s*:otliam)?",
+_R_BEFORE_RE = re.compile(rf"(?:(?P<literal>\s*\[)?{_R_AT}|(?P<hidden>[%!]))(?P<local>{_R_LOCAL})(?:\s*:otliam)?",
                           re.IGNORECASE)
 _R_SUBDOMAINS_RE = re.compile(rf"(?:{_R_DOT}(?:(?![-_]ta[-_])[\w-])+)+", re.IGNORECASE)   # stops at "-at-"
 _R_HOPS_RE = re.compile(rf"(?:!{_HOST})*")
 
 _TIGHT_LABELS_RE = re.compile(r"(?:\.[\w-]+)*")
+_WEBSITE_RE = re.compile(r"(?i:www\.)|[\w-]+(?:\.[\w-]+)+/")   # written plainly, as a web address
 _LITERAL_END_RE = re.compile(r"\s*\]")
 _HIDDEN_TAIL_RE = re.compile(rf"(?:[%!]{_HOST})*(?:\s*@\s*{_HOST})?")
 # After the domain, a local part ends before sentence punctuation: "...!pc.evans! Thanks".
@@ -119,7 +121,7 @@ def _subdomains_start(text: str, start: int) -> int:
 def _with_local_part(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The address when a local part and an at (or a % or ! hiding the domain) come before."""
     found = _R_BEFORE_RE.match(text[max(0, start - WINDOW):start][::-1])
-    if not found:
+    if not found or _a_website(found, text, start):
         return None
     if found.group("literal"):
         closing = _LITERAL_END_RE.match(text, end)
@@ -127,6 +129,12 @@ def _with_local_part(text: str, start: int, end: int) -> tuple[int, int] | None:
     elif found.group("hidden"):   # the rest of the address it hides in: "@relay.example"
         end = _HIDDEN_TAIL_RE.match(text, end).end()
     return start - found.end(), end
+
+
+def _a_website(found: re.Match, text: str, start: int) -> bool:
+    """"Find us at www.police.uk", "report it at police.uk/report": a word, the word "at", and
+    a web address written plainly. (pc.jones at www.police.uk is still an address.)"""
+    return bool(found.group("word_at") and found.group("local").isalpha() and _WEBSITE_RE.match(text, start))
 
 
 def _with_bang_after(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -101,6 +101,7 @@ WAYS = {
     "forced right-to-left": "\u202eelpmaxe.ecilop@snave.cp\u202c",
     "full-width letters": "\uff50\uff43.evans@\uff50\uff4flice.example",
     "a domain starting with a police domain": "pc.evans@police.example.com",
+    "at and a web address": "pc.evans at www.police.uk/",
 }
 
 
@@ -131,6 +132,7 @@ INNOCENT = [
     "See https://www.example.org/police/at?x=1&y=%40 or www.example.net/@police.",
     "Lookalikes are not ours: a@evil-police.example, b@xpolice.example, c@police.examples.",
     "A police website on its own is not an address: police.example, www.police.uk/contact.",
+    "Find us at www.police.uk or report it online at police.uk/report.",
     "Full\uff0dwidth\u3000text, soft\u00adhyphens, zero\u200bwidth and \u202eolleh\u202c stay as written.",
     "Tags <b>stay</b> &amp; entities &#64; too; 100% sure, wow!",
 ]
