@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway import db
 from gateway.promise.dates import in_words
-from gateway.mail import attachments, compose, language, urgency
+from gateway.mail import attachments, classify, compose, language, urgency
 from gateway.mail.addresses import reply_address
 from gateway.mail.parse import parse
 from gateway.mail.trim import reply_text
@@ -219,6 +219,10 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)
+        return
+    unwanted = classify.auto_replies_unwanted(msg)
+    if unwanted:
+        db.cases.add_event(case, "not_acknowledged", ctx.clock.now(), unwanted, ctx.inbound_id)
         return
     if db.people.suppressed_among([msg.from_address]):
         db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
