@@ -185,9 +185,9 @@ def gateway_process(tmp_path):
     started: list[GatewayProcess] = []
 
     def start(config_path: Path, port: int | None, env: dict[str, str] | None = None) -> GatewayProcess:
-        process = GatewayProcess(config_path, port, env).start()
-        started.append(process)
-        return process
+        process = GatewayProcess(config_path, port, env)
+        started.append(process)   # before it starts: one that never listens is still stopped
+        return process.start()
 
     yield start
     for process in started:
