@@ -37,7 +37,7 @@ KNOWN_KEYS = {
               "police_domains"},
     "dkim": {"domain", "selector", "key_file"},
     "http": {"listen", "base_url"},
-    "urgent": {"phrases", "remind_after_minutes"},
+    "urgent": {"phrases", "remind_after_minutes", "escalate_to", "escalate_after_minutes"},
     "clock": {"timezone", "business_hours", "extra_closed_days", "restart_on_resident_message",
               "remind_before_working_days", "digest_time", "check_seconds"},
     "limits": {"acks_per_sender_per_day", "acks_per_hour", "new_cases_per_sender_per_hour", "spam_header",
@@ -143,12 +143,14 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     delivery_workers = int(w.number("delivery_workers", "4", int, 1, 64))
 
     teams = teams_of(parser, problems, domain, surgery)
-    police_default = tuple(sorted({a.rsplit("@", 1)[1] for t in teams for a in t.speakers if "@" in a} | {"police.uk"}))
+    u = Reader(parser, "urgent", problems)
+    escalate_to = u.text("escalate_to", "", lambda v: None if not v else check_address(v)).lower()
+    speakers = [a for t in teams for a in t.speakers] + ([escalate_to] if escalate_to else [])
+    police_default = tuple(sorted({a.rsplit("@", 1)[1] for a in speakers if "@" in a} | {"police.uk"}))
     trust = security.trust(Reader(parser, "trust", problems), problems, police_default, trusted_authserv_id)
     dkim = security.dkim(Reader(parser, "dkim", problems), base)
     imap = imap_of(parser, problems, base) if parser.has_section("imap") else None
     areas = areas_of(parser, problems, teams)
-    u = Reader(parser, "urgent", problems)
     urgent_phrases = tuple(p.lower() for p in u.items("phrases", DEFAULT_URGENT_PHRASES))
     clock = calendar.read(Reader(parser, "clock", problems), u, timezone)
     lim = Reader(parser, "limits", problems)
@@ -176,7 +178,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
                     http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
-                    urgent_phrases=urgent_phrases, **limits, **in_flow, **door, trust=trust, dkim=dkim,
+                    urgent_phrases=urgent_phrases, escalate_to=escalate_to, **limits, **in_flow, **door, trust=trust, dkim=dkim,
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
                     log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
                     anchor_file=anchor_file)

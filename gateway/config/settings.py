@@ -95,6 +95,7 @@ class Settings:
     base_url: str = ""
     max_per_second: float = 0.0   # 0: no limit
     urgent_phrases: tuple[str, ...] = ()
+    escalate_to: str = ""           # [urgent] escalate_to: the 24-hour desk told of urgent cases; "": nobody
     acks_per_sender_per_day: int = 5
     new_cases_per_sender_per_hour: int = 10
     spam_header: str = "X-Spam-Flag"
@@ -137,7 +138,12 @@ class Settings:
     @property
     def police_addresses(self) -> set[str]:
         """Every team mailbox and officer address: they never reach a resident."""
-        return {address for t in self.teams for address in t.speakers}
+        return {address for t in self.teams for address in t.speakers} | ({self.escalate_to} if self.escalate_to else set())
+
+    def may_speak_for(self, team: Team, address: str) -> bool:
+        """Whether `address` may act on the team's cases: its mailbox, its officers, and the
+        24-hour desk ([urgent] escalate_to), which answers or marks #seen what it is sent."""
+        return address in team.speakers or (bool(self.escalate_to) and address == self.escalate_to)
 
     def team(self, key: str) -> Team | None:
         return next((t for t in self.teams if t.key == key), None)
@@ -154,7 +160,7 @@ class Settings:
 # [limits], trust (police domains follow the teams' officers), urgent phrases, retention and
 # the admin address. The rest (listeners and [smtp] sizes, the database, the relay, the
 # secret, workers, [clock]) needs a restart.
-RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "acks_per_sender_per_day", "acks_per_hour",
+RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "escalate_to", "acks_per_sender_per_day", "acks_per_hour",
               "new_cases_per_sender_per_hour", "spam_header", "spam_threshold", "max_attachments",
               "max_attachment_bytes", "trust", "retention", "admin_address")
 

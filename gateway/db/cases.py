@@ -9,7 +9,7 @@ import peewee as pw
 
 from gateway.db.connection import _one, insert, utc
 from gateway.db import audit, models
-from gateway.db.connection import plain, plain_type, postgres
+from gateway.db.connection import as_datetime, plain, plain_type, postgres
 from gateway.db.intake import Message
 from gateway.db.models import CaseEvent, Inbound, MessageRef, Outbound, db
 from gateway.db.outbox import Delivery
@@ -103,6 +103,19 @@ def open_cases(team: str | None = None) -> list[Case]:
     return [plain(row, Case) for row in query.order_by(models.Case.urgent.desc(), models.Case.due_date, models.Case.id)]
 
 
+def urgent_unseen() -> list[tuple[Case, dt.datetime, str]]:
+    """Open urgent cases that nobody has answered or marked #seen since they were last flagged:
+    (case, when it was flagged, why), the longest waiting first."""
+    p = db.param
+    rows = db.execute_sql(
+        f'SELECT c.id, u.at, u.detail FROM "case" c JOIN case_event u ON u.case_id = c.id '
+        f"WHERE c.status = 'open' AND c.urgent = {p} AND u.id = (SELECT max(e.id) FROM case_event e "
+        f"WHERE e.case_id = c.id AND e.kind = 'urgent') AND NOT EXISTS (SELECT 1 FROM case_event s "
+        f"WHERE s.case_id = c.id AND s.kind = 'seen' AND s.id > u.id) ORDER BY u.at, c.id", (True,)).fetchall()
+    cases = {row.id: plain(row, Case) for row in models.Case.select().where(models.Case.id.in_([r[0] for r in rows]))}
+    return [(cases[case_id], as_datetime(at), detail) for case_id, at, detail in rows if case_id in cases]
+
+
 def lock_for_this_transaction(message_id: str | None, sender: str | None) -> bool:
     """Take, until the transaction ends, the locks on a message's Message-ID and sender, so
     that what is checked (a duplicate? how many cases this hour?) still holds when it is
@@ -180,6 +193,15 @@ def message_count(case: Case) -> int:
 
 def case_events(case: Case) -> list[Event]:
     return [plain(row, Event) for row in CaseEvent.select().where(CaseEvent.case == case.id).order_by(CaseEvent.id)]
+
+
+def events_of_kind(kind: str) -> list[tuple[Case, Event]]:
+    """Every event of one kind, on every case, oldest first."""
+    rows = CaseEvent.select().where(CaseEvent.kind == kind).order_by(CaseEvent.id)
+    events = [plain(row, Event) for row in rows]
+    cases = {row.id: plain(row, Case) for row in models.Case.select().where(
+        models.Case.id.in_(list({e.case_id for e in events})))} if events else {}
+    return [(cases[e.case_id], e) for e in events if e.case_id in cases]
 
 
 def first_inbound_raw(case: Case) -> bytes | None:

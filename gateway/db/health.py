@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from gateway.db import cases
 from gateway.db.connection import as_datetime, first_line, utc
 from gateway.db.models import db
 
@@ -29,6 +30,8 @@ class Figures:
     due_soon: int = 0
     overdue: int = 0
     acks_waiting: int = 0
+    urgent_open: int = 0                   # open cases flagged urgent
+    urgent_unseen_seconds: float = 0.0     # how long the oldest urgent case nobody has seen has waited
 
 
 def ping() -> str | None:
@@ -61,4 +64,8 @@ def figures(now: dt.datetime, today: dt.date, soon: dt.date) -> Figures:
                                   f"AND due_date <= {p}", (today, soon)).fetchone()[0]
     out.acks_waiting = db.execute_sql("SELECT count(*) FROM outbound WHERE purpose = 'resident_ack' AND "
                                       "state = 'queued' AND substr(last_error, 1, 8) = 'waiting:'").fetchone()[0]
+    out.urgent_open = db.execute_sql(f"SELECT count(*) FROM \"case\" WHERE status = 'open' AND urgent = {p}",
+                                     (True,)).fetchone()[0]
+    unseen = cases.urgent_unseen()
+    out.urgent_unseen_seconds = max(((now - utc(at)).total_seconds() for _, at, _ in unseen), default=0.0)
     return out

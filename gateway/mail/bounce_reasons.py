@@ -8,7 +8,9 @@ Exim, Exchange and Office 365, Gmail, Yahoo, qmail, Sendmail write them differen
                   soft failures over days (bounces.SoftScore)
   refused for us  blocked, spam, policy, reputation, authentication, rate_limited, too_big:
                   never the resident's fault; never suppress them, tell the administrators
-  unknown         a permanent failure that says nothing more (kept as before: suppress)
+  unknown         a permanent failure that says nothing more: scored like a soft one, never
+                  suppressed at once (a server that explains nothing may be refusing us,
+                  not the address)
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def _by_codes(codes: str) -> str | None:
 
 
 def suppress(why: str) -> bool:
-    """Stop writing to the address at once: only when it is gone (or a permanent failure
-    says nothing more). Soft failures are scored; refusals because of us never count."""
-    return why in GONE or why == "unknown"
+    """Stop writing to the address at once: only when it is gone. Soft and unexplained
+    failures are scored (scored()); refusals because of us never count."""
+    return why in GONE
+
+
+def scored(why: str) -> bool:
+    """Counted towards suppression after repeated failures over days (people.count_soft_bounce)."""
+    return why in SOFT or why == "unknown"

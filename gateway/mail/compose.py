@@ -48,6 +48,8 @@ def new_message_id(domain: str, secret: str = "") -> str:
 
 
 YOUR_MESSAGE = {"en": "Your message", "cy": "Eich neges"}
+# Said first in the subject of an urgent acknowledgement: a phone's inbox shows only its start.
+IN_DANGER = {"en": "If you are in danger, call 999 now", "cy": "Os ydych mewn perygl, ffoniwch 999 nawr"}
 
 
 def reply_subject(subject: str, reference: str, language: str = "en") -> str:
@@ -56,6 +58,11 @@ def reply_subject(subject: str, reference: str, language: str = "en") -> str:
     if reference.lower() not in base.lower():
         base = f"{base} [{reference}]"
     return f"Re: {base}"
+
+
+def urgent_subject(subject: str, language: str = "en") -> str:
+    """An acknowledgement's subject with the 999 warning before everything else."""
+    return f"{IN_DANGER.get(language, IN_DANGER['en'])}: {subject}"
 
 
 def team_subject(subject: str, reference: str, label: str = "") -> str:

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from gateway import db
 from gateway.promise.dates import in_words
-from gateway.mail import attachments, compose, language, urgency
+from gateway.mail import attachments, classify, compose, language, urgency
 from gateway.mail.addresses import reply_address
+from gateway.mail.parse import parse
 from gateway.mail.trim import reply_text
 from gateway.config import Team
 from gateway.pipeline import Context
@@ -77,9 +78,10 @@ def follow_up(ctx: Context) -> None:
         db.cases.add_event(case, "language", now, f"the resident asked for {'Welsh' if asked == 'cy' else 'English'}",
                         ctx.inbound_id)
     ctx.urgent = urgency.assess(f"{msg.subject}\n{ctx.reply_text}", ctx.settings.urgent_phrases).why
-    if ctx.urgent and not case.urgent:
-        case.urgent = True
-        db.cases.save(case)
+    if ctx.urgent:   # each message of danger is flagged, so that someone must see this one too
+        if not case.urgent:
+            case.urgent = True
+            db.cases.save(case)
         db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     _to_team(ctx, "team/follow_up", "team_follow_up", "Follow-up: ", status="reopened" if reopened else case.status,
              text=ctx.reply_text)
@@ -181,6 +183,15 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
                     + (" (urgent)" if ctx.urgent else ""))
 
 
+def first_lines(case, count: int = 6) -> str:
+    """The start of what the resident wrote, to remind the team what the case is about."""
+    raw = db.cases.first_inbound_raw(case)
+    if not raw:
+        return ""
+    lines = [line for line in parse(raw).text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[:count]) + ("\n..." if len(lines) > count else "")
+
+
 def case_reply_address(ctx: Context) -> str:
     """The signed address through which replies come back to this case."""
     return reply_address(ctx.case.reference, ctx.settings.secret, ctx.settings.domain)
@@ -209,6 +220,10 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
                         f"{msg.from_address} already had {settings.acks_per_sender_per_day} acknowledgements today",
                         ctx.inbound_id)
         return
+    unwanted = classify.auto_replies_unwanted(msg)
+    if unwanted:
+        db.cases.add_event(case, "not_acknowledged", ctx.clock.now(), unwanted, ctx.inbound_id)
+        return
     if db.people.suppressed_among([msg.from_address]):
         db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
@@ -229,6 +244,8 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject if echo else "", case.reference, case.language)
+    if ctx.urgent:
+        subject = compose.urgent_subject(subject, case.language)
     enqueue(ctx, "resident_ack", envelope, subject, text, URGENT_PRIORITY if ctx.urgent else ACK_PRIORITY,
             topic=None if echo else case.reference)
     db.cases.add_event(case, "acknowledged", ctx.clock.now(), f"to {msg.from_address}", ctx.inbound_id)

@@ -10,10 +10,10 @@ from gateway.promise.dates import in_words
 from gateway.mail import compose
 from gateway.mail.scrub import police_addresses_removed
 from gateway.mail.trim import reply_text
-from gateway.pipeline import Context
+from gateway.pipeline import Context, escalation
 from gateway.pipeline.notify import case_reply_address, enqueue, team_envelope
 
-COMMANDS = ("note", "close", "assign", "reopen", "waiting")
+COMMANDS = ("note", "close", "assign", "reopen", "waiting", "seen", "urgent", "noturgent")
 COMMAND_RE = re.compile(r"^\s*#(\w+)\b[ \t]*(.*)$")
 
 
@@ -27,6 +27,12 @@ def officer_reply(ctx: Context) -> None:
         return
     names = [c for c, _ in commands]
     case, now = ctx.case, ctx.clock.now()
+    if "urgent" in names or "noturgent" in names:
+        _correct_urgency(ctx, urgent="urgent" in names)
+    if "seen" in names:   # seen and being dealt with: escalation stops; the resident is not written to
+        db.cases.add_event(case, "seen", now, f"by {ctx.msg.from_address}" + (f": {text}" if text else ""),
+                           ctx.inbound_id, ctx.msg.from_address)
+        return
     if "note" in names:
         db.cases.add_event(case, "note", now, f"{ctx.msg.from_address}: {text}", ctx.inbound_id,
                            ctx.msg.from_address)
@@ -46,6 +52,20 @@ def officer_reply(ctx: Context) -> None:
         _relay(ctx, text, closing="close" in names, waiting="waiting" in names and "close" not in names)
     case.updated_at = db.utc(now)
     db.cases.save(case)
+
+
+def _correct_urgency(ctx: Context, urgent: bool) -> None:
+    """#urgent or #noturgent: the officer's word replaces the gateway's. Kept as a labelled
+    example for tuning (`gateway urgent corrections`); #urgent starts the case's escalation."""
+    case, now, who = ctx.case, ctx.clock.now(), ctx.msg.from_address
+    case.urgent = urgent
+    db.cases.save(case)
+    db.cases.add_event(case, "urgency_corrected", now, f"{'urgent' if urgent else 'not urgent'}, by {who}",
+                       ctx.inbound_id, who)
+    if urgent:
+        db.cases.add_event(case, "urgent", now, f"marked urgent by {who}", ctx.inbound_id, who)
+        if ctx.settings.escalate_to and not ctx.settings.calendar.open_now(now):
+            escalation.escalate(ctx, now, f"marked urgent by {who}")
 
 
 def _split_commands(text: str) -> tuple[list[tuple[str, str]], str]:

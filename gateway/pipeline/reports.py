@@ -4,7 +4,8 @@ Outgoing mail leaves with a signed VERP envelope sender, bounces+<outbound id>-<
 so a report names the exact message that failed even when the report itself is garbled. A
 permanent failure marks that delivery failed, suppresses the address (no more
 acknowledgements or bulletins) when the report says the address itself is dead (not when
-the message was refused for policy, size or reputation), and, when it was a reply to a
+the message was refused for policy, size or reputation; a failure that gives no reason is
+counted like a soft one, suppressed only when it repeats over days), and, when it was a reply to a
 resident, tells the case's team
 so they can reach the resident another way. A complaint (ARF) suppresses too. A delay is
 only recorded. Read receipts are left to the robot check (no answer, no suppression).
@@ -39,7 +40,7 @@ def reports(ctx: Context) -> None:
     if report.kind == "complaint" or (report.kind == "bounce" and report.permanent and report.address_is_dead):
         for address in recipients:
             _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
-    elif report.reason in bounce_reasons.SOFT:
+    elif bounce_reasons.scored(report.reason or "unknown"):
         for address in recipients:
             if db.people.count_soft_bounce(address, now):
                 _suppress(address, "bounce", now)

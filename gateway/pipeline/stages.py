@@ -12,7 +12,7 @@ from gateway.mail.addresses import (base_local, looks_like_reply_address, split,
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import alerts, officer, reports
+from gateway.pipeline import alerts, escalation, officer, reports
 from gateway.trust import verdict
 
 
@@ -136,7 +136,7 @@ def _officer_problems(ctx: Context) -> list[str]:
     if case and ctx.threaded_by not in ("reply address", "References"):
         problems.append("tied to the case only by the reference in its subject, which anyone can write")
     team = ctx.settings.team(case.team) if case else None
-    if case and (team is None or msg.from_address not in team.speakers):
+    if case and (team is None or not ctx.settings.may_speak_for(team, msg.from_address)):
         problems.append(f"{msg.from_address} is not an officer of the case's team")
     if not judged.authenticated:
         waited = " (DNS gave no answer, even after waiting)" if judged.temporary else ""
@@ -181,7 +181,7 @@ def _find_case(ctx: Context):
     for reference in classify.subject_references(msg.subject, settings.reference_prefix):
         case = db.cases.case_by_reference(reference)
         team = case and settings.team(case.team)
-        if case and msg.from_address in (case.resident_address, *(team.speakers if team else ())):
+        if case and (msg.from_address == case.resident_address or (team and settings.may_speak_for(team, msg.from_address))):
             return case, "subject reference"
     return None, ""
 
@@ -241,6 +241,8 @@ def notify(ctx: Context) -> None:
         officer.officer_reply(ctx)
     else:
         notify_module.follow_up(ctx)
+    if ctx.urgent and ctx.kind != "officer_reply":
+        escalation.at_once_if_closed(ctx)
 
 
 def _own_addresses(ctx: Context) -> set[str]:

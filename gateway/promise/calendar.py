@@ -24,7 +24,7 @@ TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 @dataclass(frozen=True)
 class ClockSettings:
-    """[clock], and [urgent] remind_after_minutes."""
+    """[clock], and [urgent] remind_after_minutes and escalate_after_minutes."""
 
     timezone: str = "Europe/London"
     opens: dt.time = dt.time(9, 0)
@@ -34,6 +34,7 @@ class ClockSettings:
     remind_before_working_days: int = 1
     digest_time: dt.time | None = dt.time(8, 0)     # None: no morning digest
     urgent_remind_after_minutes: int = 60           # 0: no reminder for urgent cases
+    escalate_after_minutes: int = 15                # in business hours: unseen this long, the desk is told
     check_seconds: float = 60.0                     # how often the daemon looks for reminders due
 
 
@@ -119,7 +120,7 @@ def parse_time(value: str) -> dt.time | None:
 
 
 def read(clock, urgent, timezone: str) -> ClockSettings:
-    """[clock] (and [urgent] remind_after_minutes) from config readers; problems are collected
+    """[clock] (and [urgent] remind_after_minutes, escalate_after_minutes) from config readers; problems are collected
     by the readers, naming section, key and range."""
     zone = clock.text("timezone", timezone)
     try:
@@ -148,4 +149,5 @@ def read(clock, urgent, timezone: str) -> ClockSettings:
                          remind_before_working_days=int(clock.number("remind_before_working_days", "1", int, 0, 20)),
                          digest_time=digest,
                          urgent_remind_after_minutes=int(urgent.number("remind_after_minutes", "60", int, 0, 10_080)),
+                         escalate_after_minutes=int(urgent.number("escalate_after_minutes", "15", int, 1, 1440)),
                          check_seconds=float(clock.number("check_seconds", "60", float, 0.1, 3600)))

@@ -1,5 +1,6 @@
 """Keeping the promise: reminders before a reply is due, a notice to the supervisor when it
-is late, the teams' morning digest, and a reminder for urgent cases nobody has answered.
+is late, the teams' morning digest, a reminder for urgent cases nobody has answered, and
+urgent cases nobody has seen sent on to the 24-hour desk (pipeline.escalation).
 
 Each notice is sent at most once per case and stage (and per due date: a due date that
 moves, after the resident wrote again, earns a new reminder). The database records it
@@ -21,28 +22,17 @@ from gateway.clock import Clock
 from gateway.config import Settings, Team
 from gateway.mail import compose
 from gateway.mail.addresses import reply_address
-from gateway.mail.parse import parse
-from gateway.pipeline import notify
+from gateway.pipeline import escalation, notify
 from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
 TURN_SECONDS = 120
-FIRST_LINES = 6
-
-
-def first_lines(case, count: int = FIRST_LINES) -> str:
-    """The start of what the resident wrote, to remind the team what the case is about."""
-    raw = db.cases.first_inbound_raw(case)
-    if not raw:
-        return ""
-    lines = [line for line in parse(raw).text.strip().splitlines() if line.strip()]
-    return "\n".join(lines[:count]) + ("\n..." if len(lines) > count else "")
 
 
 def _values(settings: Settings, case, team: Team) -> dict:
     return dict(reference=case.reference, team_name=team.name, resident_name=case.resident_name,
                 resident_address=case.resident_address, subject=case.subject, urgent=case.urgent,
-                due_date=in_words(case.due_date), first_lines=first_lines(case),
+                due_date=in_words(case.due_date), first_lines=notify.first_lines(case),
                 reply_address=reply_address(case.reference, settings.secret, settings.domain),
                 opened=settings.calendar.local(db.as_datetime(case.opened_at)).strftime("%a %d %b %Y %H:%M"))
 
@@ -111,10 +101,27 @@ def check(settings: Settings, clock: Clock, renderer: Renderer) -> int:
                 _to_team(ctx, "team_reminder", "team/reminder", "Reply due soon: ", values)
                 db.cases.add_event(case, "reminded", now, f"reply due {case.due_date}")
                 sent += 1
+    sent += _escalations(settings, clock, renderer)
     if options.digest_time and calendar.is_working_day(today) and local.time() >= options.digest_time:
         for team in settings.teams:
             if f"digest:{team.key}:{today}" not in db.cases.notices_among([f"digest:{team.key}:{today}"]):
                 sent += _digest(settings, clock, renderer, team, today)
+    return sent
+
+
+def _escalations(settings: Settings, clock: Clock, renderer: Renderer) -> int:
+    """Urgent cases owed to the 24-hour desk and not yet sent there (pipeline.escalation)."""
+    if not settings.escalate_to:
+        return 0
+    now, sent = clock.now(), 0
+    owed = [(case, at, why) for case, at, why in db.cases.urgent_unseen() if escalation.due(settings, now, at)]
+    done = db.cases.notices_among([escalation.notice_key(case, at) for case, at, _ in owed])
+    for case, at, why in owed:
+        if escalation.notice_key(case, at) in done:
+            continue
+        team = settings.team(case.team) or settings.default_team
+        with db.atomic():
+            sent += escalation.escalate(pipeline.without_message(settings, clock, renderer, case, team), at, why)
     return sent
 
 

@@ -11,6 +11,9 @@ figures (every daemon on one database reports the same: alert on one, or on max(
     gateway_cases{status}                         cases by status
     gateway_cases_due_soon, gateway_cases_overdue open cases due by the next working day / past due
     gateway_acks_waiting                          acknowledgements held back by acks_per_hour
+    gateway_urgent_open                           open cases flagged urgent
+    gateway_urgent_unseen_seconds                 the oldest urgent case nobody has answered or
+                                                  marked #seen: how long it has waited (0: none)
 
 (the *_total figures are counts of what the database holds, so a retention purge lowers
 them, which Prometheus's rate() takes as a counter reset). From this daemon alone:
@@ -80,6 +83,10 @@ class _Database:
         yield GaugeMetricFamily("gateway_cases_due_soon", "Open cases due today or the next working day.",
                                 value=figures.due_soon)
         yield GaugeMetricFamily("gateway_cases_overdue", "Open cases past their due date.", value=figures.overdue)
+        yield GaugeMetricFamily("gateway_urgent_open", "Open cases flagged urgent (someone may be in danger now).",
+                                value=figures.urgent_open)
+        yield GaugeMetricFamily("gateway_urgent_unseen_seconds", "How long the oldest urgent case that nobody has "
+                                "answered or marked #seen has waited (0: none).", value=figures.urgent_unseen_seconds)
         yield GaugeMetricFamily("gateway_acks_waiting", "Acknowledgements held back by [limits] acks_per_hour.",
                                 value=figures.acks_waiting)
         yield CounterMetricFamily("gateway_pipeline_restarts", "Times this daemon restarted its pipeline process.",

@@ -103,10 +103,12 @@ from gateway.mail import bounces as bounce_reader  # noqa: E402
     ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed limit", "too_big", False),
     ("4.7.28", "smtp; 421 4.7.28 Our system has detected an unusual rate of unsolicited mail", "spam", False),
     ("5.7.1", "smtp; 550 5.7.1 Relaying denied by policy", "policy", False),
+    ("5.0.0", "smtp; 550 Requested action not taken", "unknown", False),   # says nothing: scored, not suppressed
 ])
 def test_a_report_says_why_and_only_a_gone_address_is_suppressed(status, diagnostic, reason, suppress):
     raw = dsn("bounces+1-aaaaaaaaaaaaaaaa@surgery.example.org", "ann@example.net", status=status)
     raw = raw.replace(f"Status: {status}".encode(), f"Status: {status}\nDiagnostic-Code: {diagnostic}".encode())
+    raw = raw.replace(b"550 5.1.1 User unknown", diagnostic.split("; ", 1)[1].encode())   # the text says it too
     report = bounce_reader.read(raw)
     assert (report.reason, report.address_is_dead) == (reason, suppress)
 
@@ -133,6 +135,24 @@ def test_refusals_because_of_us_tell_the_administrators_once_an_hour_and_soft_on
     for day in range(6):   # a full mailbox, day after day: suppressed only after repeated soft failures
         harness.clock.advance(86400)
         assert db.people.count_soft_bounce("full@example.net", harness.clock.now()) == (day >= 4)
+
+
+
+def test_a_permanent_failure_that_gives_no_reason_is_scored_never_suppressed_at_once(harness):
+    from gateway import db
+    from gateway.db.models import Outbound, Suppression
+
+    harness.submit(resident_mail())
+    ack = Outbound.get(Outbound.purpose == "resident_ack")
+    verp = Deliverer(harness.settings, harness.clock, "t").return_path(ack)
+    bare = dsn(verp, "ann@example.net", status="5.0.0").replace(
+        b"Status: 5.0.0", b"Status: 5.0.0\nDiagnostic-Code: smtp; 550 Requested action not taken").replace(
+        b"550 5.1.1 User unknown", b"550 Requested action not taken")
+    harness.submit(bare, mail_from="", rcpt_tos=[verp])
+    assert Suppression.select().count() == 0
+    assert db.intake.bounce_reasons_since(harness.clock.now() - __import__("datetime").timedelta(hours=1),
+                                          ("unknown",)) == {"unknown": 1}
+    assert db.people.count_soft_bounce("ann@example.net", harness.clock.now()) is False   # counted: a second one
 
 
 from gateway.runtime.outbound import Deliverer  # noqa: E402
