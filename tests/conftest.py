@@ -185,15 +185,18 @@ def gateway_process(tmp_path):
     started: list[GatewayProcess] = []
 
     def start(config_path: Path, port: int | None, env: dict[str, str] | None = None) -> GatewayProcess:
-        process = GatewayProcess(config_path, port, env).start()
-        started.append(process)
-        return process
+        process = GatewayProcess(config_path, port, env)
+        started.append(process)   # before start(): a daemon too slow to listen is stopped too
+        return process.start()
 
     yield start
     for process in started:
         if process.proc and process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+            try:   # SIGTERM first: the daemon stops its pipeline process; SIGKILL would orphan it
+                process.stop(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.proc.kill()
+                process.proc.wait()
 
 
 @pytest.fixture

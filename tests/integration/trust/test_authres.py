@@ -82,6 +82,19 @@ def test_the_receiving_servers_pass_from_authserv_networks_is_still_believed(tmp
     assert daemon.stop() == 0
 
 
+def test_the_receiving_servers_pass_counts_on_mail_from_the_imap_mailbox(tmp_path, gateway_process, dovecot, relay):
+    """The mailbox the receiving server delivers to: what is in it, that server handed over."""
+    path = write_config(tmp_path, imap=dovecot.config(), smtp={"listen": ""}, trust={"authserv_id": A_R},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)})
+    daemon = gateway_process(path, None)
+    dovecot.append(resident_mail().as_bytes())
+    forward = wait_for(lambda: relay.messages("hightown.npt@police.example"), 30, what="the team's copy")[0]
+    dovecot.append(officer_mail(forward, "We will patrol on Friday.", 1, **VOUCHED).as_bytes())   # unsigned
+    wait_for(lambda: answers(relay), 30, what="the answer")
+    assert answers(relay) == ["We will patrol on Friday."]
+    assert daemon.stop() == 0
+
+
 def test_check_config_and_run_refuse_authserv_id_on_an_open_smtp_port_without_its_networks(tmp_path):
     path = str(write_config(tmp_path, smtp={"listen": "127.0.0.1:8025"}, trust={"authserv_id": A_R}))
     checked = gateway("--config", path, "check-config")
