@@ -4,7 +4,7 @@ loopback (tests/servers/dns.py, dnslib), for the kinds of mail the gateway sees:
 
   resident, SPF + DMARC      unsigned mail from example.net over SMTP (an SPF and a DMARC lookup)
   officer, DKIM + DMARC      a reply DKIM-signed by police.example (key, DMARC; SPF fails)
-  officer, trusted A-R       [trust] authserv_id set: headers only, no DNS at all
+  officer, trusted A-R       [trust] authserv_id, from authserv_networks: headers only, no DNS at all
   officer, trusted network   [trust] trusted_networks: no DNS at all
 
 each with a fresh resolver per message (nothing cached: the first message from a domain)
@@ -41,8 +41,9 @@ def cases(dns: tuple[tuple[str, int], ...]):
     return [
         ("resident, SPF + DMARC", resident, Seen("127.0.0.1", "client.example.net", "ann@example.net"), own),
         ("officer, DKIM + DMARC", officer, Seen("127.0.0.1", "mx.police.example", "pc.jones@police.example"), own),
-        ("officer, trusted A-R", vouched, Seen(None, None, "pc.jones@police.example"),
-         TrustSettings(dns_servers=dns, authserv_id="mx.police.example")),
+        ("officer, trusted A-R", vouched, Seen("10.0.0.25", "mx.police.example", "pc.jones@police.example", "smtp"),
+         TrustSettings(dns_servers=dns, authserv_id="mx.police.example",
+                       authserv_networks=(ipaddress.ip_network("10.0.0.0/8"),))),
         ("officer, trusted network", officer, Seen("10.1.2.3", "ex1.police.example", "pc.jones@police.example"),
          TrustSettings(dns_servers=dns, trusted_networks=(ipaddress.ip_network("10.0.0.0/8"),),
                        trusted_domains=("police.example",))),

@@ -200,8 +200,11 @@ def gateway_process(tmp_path):
     yield start
     for process in started:
         if process.proc and process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+            try:   # SIGTERM first: the daemon stops its pipeline process; SIGKILL would orphan it
+                process.stop(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.proc.kill()
+                process.proc.wait()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ KNOWN_KEYS = {
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
               "security", "username", "password_file", "ca_file"},
     "trust": {"dns_servers", "dns_timeout_seconds", "authserv_id", "trusted_networks", "trusted_domains",
-              "police_domains"},
+              "police_domains", "authserv_networks"},
     "dkim": {"domain", "selector", "key_file"},
     "http": {"listen", "base_url"},
     "urgent": {"phrases", "remind_after_minutes", "escalate_to", "escalate_after_minutes"},
@@ -147,7 +147,8 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     escalate_to = u.text("escalate_to", "", lambda v: None if not v else check_address(v)).lower()
     speakers = [a for t in teams for a in t.speakers] + ([escalate_to] if escalate_to else [])
     police_default = tuple(sorted({a.rsplit("@", 1)[1] for a in speakers if "@" in a} | {"police.uk"}))
-    trust = security.trust(Reader(parser, "trust", problems), problems, police_default, trusted_authserv_id)
+    trust = security.trust(Reader(parser, "trust", problems), problems, police_default, trusted_authserv_id,
+                           smtp_intake=listen is not None)
     dkim = security.dkim(Reader(parser, "dkim", problems), base)
     imap = imap_of(parser, problems, base) if parser.has_section("imap") else None
     areas = areas_of(parser, problems, teams)

@@ -16,6 +16,16 @@ from pathlib import Path
 
 
 RELAY_SECURITY = ("none", "starttls", "tls")
+# Ranges no stranger on the Internet connects from, allowed at any size in trusted_networks
+# and authserv_networks: loopback, private use (RFC 1918), link-local, IPv6 unique local
+# (fc00::/7). Not 100.64.0.0/10: carrier-grade NAT space is shared with an ISP's other
+# customers, so it is held to the public limit below, like any other address.
+PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+    "::1/128", "fc00::/7", "fe80::/10"))
+WIDEST_PUBLIC = {4: 24, 6: 48}   # a range holding public addresses may be no wider than this
+# IPv6 prefixes whose addresses are IPv4 ones (mapped, NAT64): judged as the IPv4 range inside.
+EMBEDDED_IPV4 = tuple(ipaddress.ip_network(n) for n in ("::ffff:0:0/96", "64:ff9b::/96"))
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class TrustSettings:
     authserv_id: str = ""                  # read this server's Authentication-Results instead of checking
     trusted_networks: tuple = ()           # ipaddress networks whose SMTP clients vouch for trusted_domains
     trusted_domains: tuple[str, ...] = ()
+    authserv_networks: tuple = ()          # ipaddress networks whose SMTP clients' A-R headers count
     police_domains: tuple[str, ...] = ()   # no address in these (or below them) reaches a resident
 
 
@@ -64,8 +75,10 @@ def secret_file(name: str, base: Path) -> Path:
     return base / path
 
 
-def trust(reader, problems: list[str], police_default: tuple[str, ...], legacy_authserv: str) -> TrustSettings:
-    """[trust]: how senders are checked."""
+def trust(reader, problems: list[str], police_default: tuple[str, ...], legacy_authserv: str,
+          smtp_intake: bool = False) -> TrustSettings:
+    """[trust]: how senders are checked. `smtp_intake`: [smtp] listen is set (anyone may
+    connect there, so Authentication-Results need authserv_networks to count)."""
     servers = []
     for item in reader.items("dns_servers"):
         host, sep, port = item.rpartition(":") if item.count(":") == 1 or item.startswith("[") else ("", "", "")
@@ -80,18 +93,58 @@ def trust(reader, problems: list[str], police_default: tuple[str, ...], legacy_a
         servers.append((host, int(port)))
     timeout = float(reader.number("dns_timeout_seconds", "3", float, 0.1, 60))
     authserv_id = reader.text("authserv_id", "") or legacy_authserv
-    networks = []
-    for item in reader.items("trusted_networks"):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            reader.fail("trusted_networks", f"{item!r} is not a network in CIDR form, e.g. 10.20.0.0/16")
+    networks = networks_of(reader, "trusted_networks")
+    authserv_networks = networks_of(reader, "authserv_networks")
+    if authserv_id and smtp_intake and not authserv_networks:
+        reader.fail("authserv_networks", f"is required with authserv_id while [smtp] listen is set: the networks of "
+                                         f"the receiving server(s) that write the Authentication-Results of "
+                                         f"{authserv_id} (anyone can connect to the SMTP port and write that header)")
+    if authserv_networks and not authserv_id:
+        reader.fail("authserv_networks", "is set but authserv_id is empty: name your receiving server's authserv-id")
     domains = tuple(d.lower().strip(".") for d in reader.items("trusted_domains"))
     if networks and not domains:
         reader.fail("trusted_domains", "is required with trusted_networks: the domains those servers send for")
     police = tuple(d.lower().strip(".") for d in reader.items("police_domains")) or police_default
     return TrustSettings(dns_servers=tuple(servers), dns_timeout=timeout, authserv_id=authserv_id,
-                         trusted_networks=tuple(networks), trusted_domains=domains, police_domains=police)
+                         trusted_networks=tuple(networks), trusted_domains=domains, police_domains=police,
+                         authserv_networks=tuple(authserv_networks))
+
+
+def networks_of(reader, key: str) -> list:
+    """A comma-separated list of CIDR ranges, each one narrow enough to trust (too_wide)."""
+    networks = []
+    for item in reader.items(key):
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            reader.fail(key, f"{item!r} is not a network in CIDR form, e.g. 10.20.0.0/16")
+            continue
+        problem = too_wide(network)
+        if problem:
+            reader.fail(key, f"{item!r} {problem}")
+        else:
+            networks.append(network)
+    return networks
+
+
+def too_wide(network) -> str | None:
+    """Why a range is too wide to trust, or None: one holding public addresses may be no
+    wider than a /24 (IPv4) or /48 (IPv6); private, loopback and link-local ones any size."""
+    if network.prefixlen == 0:
+        return f"is every IPv{network.version} address: it would trust anyone on the Internet"
+    for embedded in EMBEDDED_IPV4:
+        if network.version == 6 and network.subnet_of(embedded):
+            network = ipaddress.ip_network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+            break
+        if network.version == 6 and network.supernet_of(embedded):
+            return f"holds {embedded}, which is every IPv4 address: it would trust anyone on the Internet"
+    if any(network.subnet_of(r) for r in PRIVATE_RANGES if r.version == network.version):
+        return None
+    widest = WIDEST_PUBLIC[network.version]
+    if network.prefixlen < widest:
+        return (f"holds public addresses and is wider than a /{widest}: it would trust servers that are not yours; "
+                f"list your own servers (private, loopback and link-local ranges may be any size)")
+    return None
 
 
 def dkim(reader, base: Path) -> DkimSigning | None:

@@ -52,6 +52,7 @@ class Context:
     prepared: bool = False   # the stages that need no database have run (prepare)
     peer: str | None = None  # the SMTP client's address (None: IMAP or injected)
     helo: str | None = None
+    source: str = ""         # the door it came in by (smtp, imap, inject, ...): for the sender check only
     resolver: object | None = None   # trust.dns.Resolver; None: senders are not checked
     verdict: object | None = None    # trust.verdict.Verdict, from the authenticate stage
     deferrals: int = 0       # times this message already waited for DNS

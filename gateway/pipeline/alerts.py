@@ -132,13 +132,20 @@ def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
 
 
 def _officer_of(ctx: Context, area_key: str):
+    """(area, team, []) when an authenticated officer of the area's team wrote; else (area,
+    None, the reasons not), the sender check first: unauthenticated mail is held for that,
+    whatever address it claims."""
     area = ctx.settings.area(area_key)
     team = area and ctx.settings.team(area.team)
-    if not team or ctx.msg.from_address not in team.speakers:
-        return area, None
+    problems = []
     if not _authenticated(ctx):
-        return area, None
-    return area, team
+        problems.append(f"not authenticated: {ctx.verdict.why() if ctx.verdict is not None else 'sender not checked'}")
+    if area is None:
+        problems.append(f"there is no area {area_key!r}")
+    elif not team or ctx.msg.from_address not in team.speakers:
+        problems.append(f"{ctx.msg.from_address} is not an officer of {team.name if team else area.team}, "
+                        f"the team for area {area.key}")
+    return area, (None if problems else team), problems
 
 
 def _authenticated(ctx: Context) -> bool:
@@ -147,9 +154,9 @@ def _authenticated(ctx: Context) -> bool:
 
 def _draft(ctx: Context, area_key: str) -> tuple[str, str]:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
-    area, team = _officer_of(ctx, area_key)
-    if area is None or team is None:
-        return _refuse(ctx, area_key)
+    area, team, problems = _officer_of(ctx, area_key)
+    if team is None:
+        return _refuse(ctx, area_key, problems)
     text = reply_text(msg, sender=msg.from_name)
     bulletin = bulletins.create([area.key], msg.subject or f"Community alert: {area.name}", text,
                                 msg.from_address, now, state="draft")
@@ -160,13 +167,13 @@ def _draft(ctx: Context, area_key: str) -> tuple[str, str]:
     return "bulletin_draft", f"bulletin {bulletin.id} drafted by {msg.from_address} for {area.key}"
 
 
-def _refuse(ctx: Context, area_key: str) -> tuple[str, str]:
+def _refuse(ctx: Context, area_key: str, problems: list[str]) -> tuple[str, str]:
     """Only an authenticated police address is told why (a forged sender gets no backscatter)."""
     msg = ctx.msg
     if msg.from_address in ctx.settings.police_addresses and _authenticated(ctx):
         _send(ctx, "alerts/refused", "Bulletin not sent", msg.from_address, area_key=area_key,
               areas=ctx.settings.areas)
-    raise Hold("held", f"bulletin for {area_key!r} from {msg.from_address}, not an officer of its team")
+    raise Hold("held", f"bulletin for {area_key!r} from {msg.from_address}: {'; '.join(problems)}")
 
 
 def _publish(ctx: Context, address: str) -> tuple[str, str]:
@@ -175,9 +182,9 @@ def _publish(ctx: Context, address: str) -> tuple[str, str]:
     bulletin = value and db.bulletins.get(int(value))
     if not bulletin:
         raise Hold("invalid", "a publish address that is not one of ours")
-    area, team = _officer_of(ctx, bulletin.areas.split(",")[0])
+    area, team, problems = _officer_of(ctx, bulletin.areas.split(",")[0])
     if team is None:
-        return _refuse(ctx, bulletin.areas)
+        return _refuse(ctx, bulletin.areas, problems)
     if not db.bulletins.publish(bulletin.id):
         return "bulletin_publish_again", f"bulletin {bulletin.id} is already {bulletin.state}"
     recipients, _ = bulletins.audience(bulletin.areas.split(","))

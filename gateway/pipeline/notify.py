@@ -122,7 +122,7 @@ def sender_check(ctx: Context) -> str:
     if judged is None:
         return "not checked"
     if judged.authenticated:
-        return f"verified ({judged.method})"
+        return f"verified ({judged.method})" + "".join(f"; {note}" for note in judged.notes)
     if judged.forged:
         return f"sender could not be verified, and the domain's own policy says it is not theirs: {judged.why()}"
     if judged.temporary:

@@ -38,9 +38,9 @@ def authenticate(ctx: Context) -> None:
         return
     police = within(split(msg.from_address)[1], settings.police_domains)
     timeout = settings.trust.dns_timeout
+    seen = verdict.Seen(ctx.peer, ctx.helo, ctx.mail_from, ctx.source)
     ctx.verdict = verdict.check(ctx.raw, msg.from_address, msg.from_problem,
-                                msg.headers.get("authentication-results", []),
-                                verdict.Seen(ctx.peer, ctx.helo, ctx.mail_from), settings.trust, ctx.resolver,
+                                msg.headers.get("authentication-results", []), seen, settings.trust, ctx.resolver,
                                 budget=3 * timeout if police else timeout)
 
 
@@ -121,7 +121,7 @@ def _officer(ctx: Context) -> None:
     if not case:
         if judged.authenticated:
             notify_module.officer_notice(ctx, "It belongs to no case: reply to a case's email to answer a resident.")
-        raise Hold("held", f"mail from a police address that belongs to no case ({'; '.join(problems) or 'no case'})")
+        raise Hold("held", "; ".join(problems + ["mail from a police address that belongs to no case"]))
     if problems:
         _hold(ctx, "; ".join(problems), tell_officer=judged.authenticated)
     db.cases.remember_message_id(msg.message_id, case, "in")
@@ -129,8 +129,13 @@ def _officer(ctx: Context) -> None:
 
 
 def _officer_problems(ctx: Context) -> list[str]:
+    """Every reason to hold police mail, the sender check first: unauthenticated mail is held
+    for that, whatever else it claims (its From address is only a claim)."""
     case, msg, judged = ctx.case, ctx.msg, ctx.verdict
     problems = []
+    if not judged.authenticated:
+        waited = " (DNS gave no answer, even after waiting)" if judged.temporary else ""
+        problems.append(f"not authenticated{waited}: {judged.why()}")
     if ctx.conflict:
         problems.append(ctx.conflict)
     if case and ctx.threaded_by not in ("reply address", "References"):
@@ -138,9 +143,6 @@ def _officer_problems(ctx: Context) -> list[str]:
     team = ctx.settings.team(case.team) if case else None
     if case and (team is None or not ctx.settings.may_speak_for(team, msg.from_address)):
         problems.append(f"{msg.from_address} is not an officer of the case's team")
-    if not judged.authenticated:
-        waited = " (DNS gave no answer, even after waiting)" if judged.temporary else ""
-        problems.append(f"not authenticated{waited}: {judged.why()}")
     return problems
 
 

@@ -74,7 +74,7 @@ class InboundWorker:
                                inbound_id=item.id, raw=bytes(item.raw), mail_from=item.mail_from,
                                rcpt_tos=[r for r in item.rcpt_tos.split("\n") if r],
                                received_at=item.received_at, released=item.kind == "released",
-                               peer=item.peer, helo=item.helo, resolver=self.resolver,
+                               peer=item.peer, helo=item.helo, source=item.source, resolver=self.resolver,
                                deferrals=item.deferrals or 0, historic=item.source == "history")
         try:
             pipeline.prepare(ctx)

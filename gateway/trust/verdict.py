@@ -1,15 +1,16 @@
 """The sender check: who a message is from, as far as the gateway can tell.
 
 Three routes, as configured in [trust]: the gateway's own DKIM, SPF and DMARC checks (the
-default); a trusted receiving server's Authentication-Results (authserv_id); and, for a
-force's internal mail servers that do not sign, a trusted network together with a trusted
-domain. A From header proves nothing by itself.
+default); a trusted receiving server's Authentication-Results (authserv_id), read only on
+mail that server handed over (an SMTP client in authserv_networks, or the [imap] mailbox);
+and, for a force's internal mail servers that do not sign, a trusted network together with
+a trusted domain. A From header proves nothing by itself.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gateway.config.security import TrustSettings
 from gateway.mail.addresses import split, within
@@ -20,11 +21,13 @@ from gateway.trust.dns import DnsTemporary, Resolver
 @dataclass(frozen=True)
 class Seen:
     """How the message reached us: the SMTP client's address and HELO name, the envelope
-    sender. peer is None for IMAP and injected mail (no connection to judge)."""
+    sender, and the door it came in by (smtp, imap, inject, history; "" unknown, as for
+    `gateway inspect`). peer is None for IMAP and injected mail (no connection to judge)."""
 
     peer: str | None
     helo: str | None
     mail_from: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,12 @@ class Verdict:
     dkim: tuple[dkim.Signature, ...] = ()
     dmarc_policy: str = ""
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()   # said whatever the outcome (headers that were not believed)
 
     def why(self) -> str:
         """In plain words, for the team mailbox and the case's history."""
-        return "; ".join(self.reasons) or ("authenticated by " + self.method if self.authenticated else "not checked")
+        said = "; ".join(self.reasons) or ("authenticated by " + self.method if self.authenticated else "not checked")
+        return "; ".join((*self.notes, said))
 
 
 def check(raw: bytes, from_address: str, from_problem: str | None, authentication_results: list[str],
@@ -54,25 +59,44 @@ def check(raw: bytes, from_address: str, from_problem: str | None, authenticatio
         return Verdict(domain, reasons=(f"the sender cannot be told: {from_problem}",))
     if not domain:
         return Verdict(domain, reasons=("no From address",))
-    if _from_trusted_network(seen, domain, trust):
+    if within(domain, trust.trusted_domains) and _peer_in(seen.peer, trust.trusted_networks):
         return Verdict(domain, authenticated=True, verified=True, method="network",
                        reasons=(f"sent from the trusted network address {seen.peer}",))
+    notes = ()
     if trust.authserv_id:
-        return _from_authserv(domain, authentication_results, trust.authserv_id)
+        ignored = _authserv_absent(seen, trust)
+        if ignored is None:
+            return _from_authserv(domain, authentication_results, trust.authserv_id)
+        # Anyone can write our server's name into a header: on mail that server did not hand
+        # over, its headers neither help nor hurt, and the sender is judged here as without it.
+        if authres.trusted_results(authentication_results, trust.authserv_id) is not None:
+            notes = (f"Authentication-Results from {trust.authserv_id} ignored: {ignored}",)
     with resolver.budget(budget):
-        return _own_check(raw, domain, seen, resolver)
+        return replace(_own_check(raw, domain, seen, resolver), notes=notes)
 
 
-def _from_trusted_network(seen: Seen, domain: str, trust: TrustSettings) -> bool:
-    if not seen.peer or not trust.trusted_networks or not within(domain, trust.trusted_domains):
+def _authserv_absent(seen: Seen, trust: TrustSettings) -> str | None:
+    """None when the trusted receiving server handed this message over (its SMTP client is in
+    authserv_networks, or it came from the [imap] mailbox that server delivers to); else why not."""
+    if seen.source == "imap" or _peer_in(seen.peer, trust.authserv_networks):
+        return None
+    if seen.peer:
+        return f"the message did not come from [trust] authserv_networks (it came from {seen.peer})"
+    return "the message did not come from [trust] authserv_networks or the [imap] mailbox"
+
+
+def _peer_in(peer: str | None, networks: tuple) -> bool:
+    """Whether the SMTP client's address is in one of `networks` (an IPv4-mapped IPv6
+    address counts as the IPv4 one)."""
+    if not peer or not networks:
         return False
     try:
-        address = ipaddress.ip_address(seen.peer.split("%")[0])
+        address = ipaddress.ip_address(peer.split("%")[0])
     except ValueError:
         return False
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
-    return any(address in network for network in trust.trusted_networks)
+    return any(address in network for network in networks)
 
 
 def _from_authserv(domain: str, values: list[str], authserv_id: str) -> Verdict:

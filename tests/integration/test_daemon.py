@@ -199,7 +199,8 @@ def test_an_officer_answers_by_pressing_reply_and_the_resident_hears_from_the_te
 def test_officers_over_smtp_spoof_note_subject_only_and_assign(tmp_path, gateway_process, relay):
     """The rest of an officer's life with a case, through the daemon's SMTP door and a relay."""
     gateway, port = start(tmp_path, gateway_process, relay.port,
-                          gateway={"trusted_authserv_id": "mx.police.example"})
+                          gateway={"trusted_authserv_id": "mx.police.example"},
+                          trust={"authserv_networks": "127.0.0.1/32"})
     send(port, resident_mail())
     forward = relay.wait(2) and relay.messages("hightown.npt@police.example")[0]
     vouched = {"Authentication_Results": "mx.police.example; dmarc=pass header.from=police.example"}

@@ -79,7 +79,8 @@ def test_a_duplicate_officer_reply_is_relayed_once(harness):
 
 
 def test_a_spoofed_or_foreign_officer_reply_is_held(make_harness):
-    harness = make_harness(gateway={"trusted_authserv_id": "mx.police.example"})
+    harness = make_harness(gateway={"trusted_authserv_id": "mx.police.example"},
+                           trust={"authserv_networks": "127.0.0.0/8"})
     harness.submit(resident_mail())
     officer_reply(harness, "Spoofed.", message_id="<x1@x>")
     officer_reply(harness, "Other team.", sender="pc.hughes@police.example", message_id="<x2@x>",
