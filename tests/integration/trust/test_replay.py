@@ -191,8 +191,8 @@ def test_an_exchange_signed_reply_is_relayed_once_and_the_same_bytes_again_are_h
     counts now that the signature covers the Subject."""
     port = daemon(tmp_path, gateway_process, relay)
     forward = open_case(tmp_path, port, relay)
-    genuine = signed(reply(forward, "We will patrol on Friday.", 1, to="hightown@surgery.example.org"),
-                     over=EXCHANGE)
+    written = reply(forward, "We will patrol on Friday.", 1, to="hightown@surgery.example.org")
+    genuine = signed(re.sub(rb"In-Reply-To: [^\r]*\r\n", b"", written), over=EXCHANGE)
     as_officer(port, genuine, "hightown@surgery.example.org")
     settle(tmp_path)
     assert kinds(tmp_path)[-1] == "officer_reply" and status(tmp_path) == "answered"
@@ -305,7 +305,8 @@ def test_two_transactions_cannot_both_act_on_one_signature(tmp_path, backend):
 
     thread = threading.Thread(target=second)
     thread.start()
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%acted_on%'"
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND position('INSERT INTO acted_on' in query) > 0")
     with db.atomic():
         results["first"] = db.replay.first_use(marks, FakeClock().now(), 1)
         inside.set()
