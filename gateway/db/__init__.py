@@ -13,11 +13,13 @@ import-linter). Callers get plain values, not rows."""
 # cluster      the daemons sharing the database, and work run once per cluster
 # audit        the append-only, hash-chained audit trail
 # privacy      retention, subject access exports and erasure
+# replay       the police mail already acted on (signatures, signed Message-IDs)
 
 from gateway.db import audit, bulletins, cases, cluster, health, intake, outbox, people, privacy
+from gateway.db import replay
 from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
                                    relaxed_durability_for_this_thread, schema_is_current, transient, utc)
 
 __all__ = ["as_datetime", "atomic", "audit", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "health", "intake",
-           "migrate", "outbox", "people", "privacy", "relaxed_durability_for_this_thread", "schema_is_current", "transient",
+           "migrate", "outbox", "people", "privacy", "relaxed_durability_for_this_thread", "replay", "schema_is_current", "transient",
            "utc"]

@@ -12,7 +12,7 @@ from gateway.mail.addresses import (base_local, looks_like_reply_address, split,
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import alerts, escalation, officer, reports
+from gateway.pipeline import alerts, escalation, officer, replay, reports
 from gateway.trust import verdict
 
 
@@ -56,7 +56,8 @@ def screen(ctx: Context) -> None:
     per_sender = settings.new_cases_per_sender_per_hour or settings.acks_per_sender_per_day
     if not db.cases.lock_for_this_transaction(msg.message_id, msg.from_address if per_sender else None):
         raise Defer("another daemon is handling this Message-ID or sender just now", BUSY_SECONDS, counted=False)
-    if db.cases.message_id_known(msg.message_id):
+    # Signed police mail seen before is not dropped as a copy: it is held as a replay (pipeline.replay).
+    if db.cases.message_id_known(msg.message_id) and not replay.by_signature(ctx):
         raise Discard("duplicate", f"Message-ID {msg.message_id} already handled")
     verdict = classify.spam(msg, settings.spam_header, settings.spam_threshold)
     if verdict and not ctx.released:
@@ -111,7 +112,7 @@ def _limit_new_cases(ctx: Context) -> None:
 def _officer(ctx: Context) -> None:
     """Police mail speaks for a team only when both hold: it is tied to the case by something
     only the gateway gave out (the signed reply address, or our signed Message-ID in
-    References), and its sender is authenticated as that officer (README: "How the gateway
+    References; for DKIM-signed mail, by what its signature covered, once: pipeline.replay), and its sender is authenticated as that officer (README: "How the gateway
     decides who speaks for a team"). Anything else is held and the team told why; the
     officer hears of it only when authenticated (a forged sender gets no backscatter)."""
     case, msg, judged = ctx.case, ctx.msg, ctx.verdict
@@ -124,6 +125,8 @@ def _officer(ctx: Context) -> None:
         raise Hold("held", "; ".join(problems + ["mail from a police address that belongs to no case"]))
     if problems:
         _hold(ctx, "; ".join(problems), tell_officer=judged.authenticated)
+    if not replay.first_use(ctx):   # another daemon acted on the same signature just now
+        _hold(ctx, replay.REPLAY, tell_officer=True)
     db.cases.remember_message_id(msg.message_id, case, "in")
     ctx.kind = "officer_reply"
 
@@ -138,8 +141,10 @@ def _officer_problems(ctx: Context) -> list[str]:
         problems.append(f"not authenticated{waited}: {judged.why()}")
     if ctx.conflict:
         problems.append(ctx.conflict)
-    if case and ctx.threaded_by not in ("reply address", "References"):
+    # A DKIM-signed message is tied by what its signature covered (replay.problems); other routes as before.
+    if case and not replay.by_signature(ctx) and ctx.threaded_by not in ("reply address", "References"):
         problems.append("tied to the case only by the reference in its subject, which anyone can write")
+    problems += replay.problems(ctx)
     team = ctx.settings.team(case.team) if case else None
     if case and (team is None or not ctx.settings.may_speak_for(team, msg.from_address)):
         problems.append(f"{msg.from_address} is not an officer of the case's team")

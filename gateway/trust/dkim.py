@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 
 import dkim as dkimpy
@@ -27,6 +29,17 @@ _quiet.setLevel(logging.CRITICAL)   # dkimpy logs every failed check as an error
 class Signature:
     domain: str        # d=
     result: str        # pass | fail | temperror | permerror
+    # For a signature that verified: the header instances it covered, exactly as dkimpy
+    # hashed them ((lower-case name, canonicalised value), bottom-most instance of each h=
+    # name first); a fingerprint of the signature itself (the same for every re-encoding of
+    # its b= value, see _stamp); and whether the body goes on past its l= length.
+    covered: tuple[tuple[str, str], ...] = ()
+    stamp: str = ""
+    past_length: bool = False
+
+    def values(self, name: str) -> list[str]:
+        """The values of the covered instances of header `name` (lower case)."""
+        return [value for covered, value in self.covered if covered == name]
 
 
 def verify(raw: bytes, resolver: Resolver) -> list[Signature]:
@@ -59,7 +72,46 @@ def _one(checker: dkimpy.DKIM, index: int, resolver: Resolver) -> Signature:
     domain = (checker.domain or b"").decode("ascii", "replace").lower().rstrip(".")
     if temporary:
         return Signature(domain, "temperror")
-    return Signature(domain, "pass" if ok else ("permerror" if ok is None else "fail"))
+    if ok:
+        return Signature(domain, "pass", _covered(checker), _stamp(checker), _past_length(checker))
+    return Signature(domain, "permerror" if ok is None else "fail")
+
+
+def _covered(checker: dkimpy.DKIM) -> tuple[tuple[str, str], ...]:
+    """What the signature just verified covered: dkimpy's own record of the header instances
+    it hashed (the bottom-most instance of each h= name, as RFC 6376 says), so that a header
+    added above a signed one, or a name written "To :" that relaxed canonicalisation reads as
+    "to", is judged exactly as the signature was. dkimpy adds one extra From to what it hashes
+    (to catch a second From); that entry is dropped when it was not in h=."""
+    wanted = list(checker.include_headers)
+    covered = []
+    for name, value in checker.signed_headers[:len(wanted)]:
+        text = value.decode("utf-8", "replace").replace("\r\n", "").replace("\n", "").strip()
+        covered.append((name.decode("ascii", "replace").strip().lower(), text))
+    return tuple(covered)
+
+
+def _stamp(checker: dkimpy.DKIM) -> str:
+    """A fingerprint of the signature value: SHA-256 of the RSA signature as a number modulo
+    the key's modulus. dkimpy decodes b= leniently (characters outside base64 are skipped)
+    and checks neither its length nor that it is below the modulus, so "s", "s + n" and "s"
+    with a stray "." all verify; hashing the b= text would let each count as a new one."""
+    raw = base64.b64decode(re.sub(rb"\s+", b"", checker.signature_fields[b"b"]))
+    modulus = checker.pk.get("modulus") if isinstance(checker.pk, dict) else None
+    if modulus:
+        number = int.from_bytes(raw, "big") % modulus
+        raw = number.to_bytes((modulus.bit_length() + 7) // 8, "big")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _past_length(checker: dkimpy.DKIM) -> bool:
+    """Whether the body goes on past what an l= signature covered (anyone could have
+    written what follows)."""
+    fields = checker.signature_fields
+    if b"l" not in fields:
+        return False
+    canon = dkimpy.CanonicalizationPolicy.from_c_value(fields.get(b"c", b"simple/simple"))
+    return len(canon.canonicalize_body(checker.body)) > int(fields[b"l"])
 
 
 class _OpenSslDKIM(dkimpy.DKIM):

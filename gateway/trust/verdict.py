@@ -40,6 +40,7 @@ class Verdict:
     method: str = ""              # how it was authenticated: dkim, spf, authserv, network
     spf: str = "none"
     dkim: tuple[dkim.Signature, ...] = ()
+    aligned: tuple[dkim.Signature, ...] = ()   # the signatures that verified, aligned with the From domain
     dmarc_policy: str = ""
     reasons: tuple[str, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = ()   # said whatever the outcome (headers that were not believed)
@@ -138,7 +139,8 @@ def _own_check(raw: bytes, domain: str, seen: Seen, resolver: Resolver) -> Verdi
         policy = None
         temporary.append(f"the DMARC record of {domain} could not be fetched")
     adkim, aspf = (policy.adkim, policy.aspf) if policy else ("r", "r")
-    dkim_aligned = any(s.result == "pass" and dmarc.aligned(s.domain, domain, adkim) for s in signatures)
+    aligned = tuple(s for s in signatures if s.result == "pass" and dmarc.aligned(s.domain, domain, adkim))
+    dkim_aligned = bool(aligned)
     spf_aligned = spf_result == "pass" and dmarc.aligned(spf_domain, domain, aspf)
     authenticated = dkim_aligned or spf_aligned
     stated = policy.policy if policy else ""
@@ -150,7 +152,7 @@ def _own_check(raw: bytes, domain: str, seen: Seen, resolver: Resolver) -> Verdi
     return Verdict(domain, authenticated=authenticated, verified=verified,
                    forged=forged, temporary=bool(temporary) and not authenticated,
                    method=("dkim" if dkim_aligned else "spf") if authenticated else "", spf=spf_result,
-                   dkim=signatures, dmarc_policy=stated, reasons=tuple(temporary) + reasons)
+                   dkim=signatures, aligned=aligned, dmarc_policy=stated, reasons=tuple(temporary) + reasons)
 
 
 def _reasons(domain: str, signatures, spf_result: str, spf_domain: str, seen: Seen, policy: str) -> list[str]:

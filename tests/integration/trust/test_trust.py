@@ -26,12 +26,12 @@ def start_case(harness):
 
 
 def officer(harness, forward, body="We will patrol on Friday.", sender="PC Jones <pc.jones@police.example>",
-            n=1, to=None, sign="police.example", raw_headers=b"", **headers):
+            n=1, to=None, sign="police.example", raw_headers=b"", subject=None, **headers):
     """An officer's reply to the case's forward (by its reply address unless `to`), signed as
     `sign` (None: unsigned); `raw_headers` are put on top as they are, unparsed."""
     to = to or forward["Reply-To"]
     msg = resident_mail(body=body, sender=sender, to=to, message_id=f"<o{n}@police.example>",
-                        subject="RE: " + forward["Subject"], **headers)
+                        subject=subject or "RE: " + forward["Subject"], **headers)
     raw = msg.as_bytes()
     if raw_headers:
         raw = raw_headers + raw
@@ -154,9 +154,11 @@ def test_a_signed_reply_replayed_to_another_cases_address_is_held(harness):
 def test_only_our_signed_message_ids_tie_police_mail_to_a_case(harness):
     start_case(harness)   # the resident's own Message-ID, <a1@example.net>, belongs to the case
     forward = harness.outbox("team_new_case")[0]
-    officer(harness, forward, to="surgery@surgery.example.org", References="<a1@example.net>")
+    # No case reference in the subject: a signed Subject naming the case would tie it (issue 23).
+    officer(harness, forward, to="surgery@surgery.example.org", References="<a1@example.net>", subject="RE: bikes")
     assert kinds()[-1] == "held"
-    officer(harness, forward, n=2, to="surgery@surgery.example.org", References=forward["Message-ID"])
+    officer(harness, forward, n=2, to="surgery@surgery.example.org", References=forward["Message-ID"],
+            subject="RE: bikes")
     assert kinds()[-1] == "officer_reply"
 
 

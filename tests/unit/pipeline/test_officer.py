@@ -28,16 +28,22 @@ New case SRG-2026-0001 for the Hightown Neighbourhood Policing Team.
 
 def officer_reply(harness, body: str, sender: str = "PC Jones <pc.jones@police.example>",
                   message_id: str = "<o1@police.example>", via: str = "reply address", sign: bool = True,
-                  **headers):
+                  signing: tuple[bytes, ...] | None = None, **headers):
     """An officer's reply to the case's first forward, DKIM-signed as police.example signs
-    (unless sign=False: a forgery)."""
+    (unless sign=False: a forgery), over the headers `signing` when given."""
     forward = harness.outbox("team_new_case")[0]
     kwargs = {"to": forward["Reply-To"]} if via == "reply address" else {}
     if via == "references":
         kwargs["References"] = forward["Message-ID"]
     msg = resident_mail(body=body, sender=sender, message_id=message_id,
                         subject="RE: [SRG-2026-0001] Bikes on the pavement", **kwargs, **headers)
-    return harness.submit(signed(msg) if sign else msg, rcpt_tos=[kwargs.get("to", "surgery@surgery.example.org")])
+    if sign and signing:
+        from tests.servers.dns import sign as sign_over
+
+        msg = sign_over(msg.as_bytes(), headers=signing)
+    elif sign:
+        msg = signed(msg)
+    return harness.submit(msg, rcpt_tos=[kwargs.get("to", "surgery@surgery.example.org")])
 
 
 def test_an_officer_reply_reaches_the_resident_from_the_team_trimmed(harness):
@@ -59,16 +65,19 @@ def test_an_officer_reply_reaches_the_resident_from_the_team_trimmed(harness):
     assert Case.get().status == "answered"
 
 
-def test_a_reply_that_kept_only_references_threads_but_the_subject_alone_is_not_enough(harness):
+def test_a_reply_that_kept_only_references_threads_but_an_unsigned_subject_is_not_enough(harness):
+    """Issue 23: a subject reference ties police mail only when the DKIM signature covers the
+    Subject (then it is the officer's own, as Exchange Online signs); here it does not."""
     harness.submit(resident_mail())
     officer_reply(harness, "Answer by references.", via="references")
-    officer_reply(harness, "Answer by subject.", via="subject", message_id="<o2@police.example>")
+    officer_reply(harness, "Answer by subject.", via="subject", message_id="<o2@police.example>",
+                  signing=(b"From", b"Date", b"Message-ID"))
     answer, = harness.outbox("resident_answer")
     assert answer.get_content().startswith("Answer by references.")
     held, = harness.outbox("team_held")
-    assert "reference in its subject" in held.get_body(("plain",)).get_content()
+    assert "not covered by the sender's signature" in held.get_body(("plain",)).get_content()
     told, = harness.outbox("officer_held")   # authenticated, so the officer hears why
-    assert told["To"] == "pc.jones@police.example" and "reference in its subject" in told.get_content()
+    assert told["To"] == "pc.jones@police.example" and "not covered by the sender's signature" in told.get_content()
 
 
 def test_a_duplicate_officer_reply_is_relayed_once(harness):
