@@ -6,7 +6,10 @@ third Welsh; see its SOURCES.md), split into the development part and the held-o
 (zlib.crc32(id) % 3 == 0) that was not looked at while tuning; and, for comparison, the
 phrase list the gateway used before (the old [urgent] phrases default). Prints the misses
 and false alarms of the development part only (--all: of both).
-Usage: .venv/bin/python bench/urgency.py [--all]
+--batches: instead, each independent batch in tests/data/emergency/independent (written by
+people who never saw the rules; see its SOURCES.md), per language, and which batch is never
+tuned on.
+Usage: .venv/bin/python bench/urgency.py [--all | --batches]
 """
 
 from __future__ import annotations
@@ -48,7 +51,30 @@ def table(name: str, rows: list[dict], decide) -> str:
             f"traps {sum(decide(r['text']) for r in traps)}/{len(traps)}")
 
 
+NEVER_TUNED = {"batch_b.jsonl"}   # the held-out batch: measured, never looked at while tuning
+
+
+def batches() -> None:
+    """Each independent batch, per language: urgent flagged and ordinary flagged."""
+    folder = ROOT / "tests" / "data" / "emergency" / "independent"
+    ours = lambda row: urgency.assess(f"{row.get('subject', '')}\n{row['text']}").urgent  # noqa: E731
+    for path in sorted(folder.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        tag = "never tuned on" if path.name in NEVER_TUNED else "may be tuned on"
+        for lang in sorted({r["lang"] for r in rows}):
+            part = [r for r in rows if r["lang"] == lang]
+            urgent = [r for r in part if r["urgent"]]
+            ordinary = [r for r in part if not r["urgent"]]
+            hit, false = sum(map(ours, urgent)), sum(map(ours, ordinary))
+            print(f"{path.name} [{lang}] ({tag}): urgent flagged {hit}/{len(urgent)} "
+                  f"({100 * hit / max(len(urgent), 1):.1f}%), ordinary flagged {false}/{len(ordinary)} "
+                  f"({100 * false / max(len(ordinary), 1):.1f}%)")
+
+
 def main() -> None:
+    if "--batches" in sys.argv:
+        batches()
+        return
     rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "emergency" / "messages.jsonl").read_text()
             .splitlines()]
     dev = [r for r in rows if not held_out(r["id"])]
