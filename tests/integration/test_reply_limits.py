@@ -5,6 +5,7 @@ case, and the same split between two daemons sharing one database."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -84,6 +85,14 @@ def open_case(port: int, relay) -> str:
     return forward["Reply-To"].rsplit("-", 1)[0] + "-aaaaaaaaaaaaaaaa@surgery.example.org"
 
 
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def held_notices(relay) -> list:
     return [m for m in relay.messages(TEAM) if "Held:" in m["Subject"]]
 
@@ -117,7 +126,10 @@ def test_two_daemons_on_one_database_count_together(tmp_path, gateway_process, r
         path = write_config(folder, **AREAS, smtp={"listen": f"127.0.0.1:{port}"},
                             relay={"host": "127.0.0.1", "port": str(relay.port)},
                             **({"gateway": {"database": url}} if url else {}))
-        gateway_process(path, port)
+        # One at a time (the first makes the tables), each given time to boot on a busy machine;
+        # the fixture stops both.
+        gateway_process(path, None)
+        wait_for(lambda: listening(port), 90, what=f"daemon {name} to listen")
         ports.append(port)
     tampered = open_case(ports[0], relay)
     for n in range(20):
