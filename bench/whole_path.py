@@ -88,7 +88,7 @@ def run(args, backend: str, daemons: int, pg=None) -> dict:
                                   relay={"host": "127.0.0.1", "port": str(sink_port)},
                                   worker={"delivery_workers": str(args.workers), "poll_seconds": "0.2"},
                                   limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0",
-                                          "acks_per_hour": "0"}, **signing)
+                                          "auto_replies_per_address_per_day": "0", "acks_per_hour": "0"}, **signing)
             log = open(home / "daemon.log", "wb")
             procs.append(subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "run"],
                                           cwd=ROOT, stdout=log, stderr=log))

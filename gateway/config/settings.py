@@ -98,6 +98,7 @@ class Settings:
     escalate_to: str = ""           # [urgent] escalate_to: the 24-hour desk told of urgent cases; "": nobody
     acks_per_sender_per_day: int = 5
     new_cases_per_sender_per_hour: int = 10
+    auto_replies_per_address_per_day: int = 3   # automatic replies of every kind to one address; 0: no cap
     spam_header: str = "X-Spam-Flag"
     spam_threshold: float = 0.0     # 0: the header's YES/NO is the verdict; else a score at or above it
     max_attachments: int = 20
@@ -161,7 +162,8 @@ class Settings:
 # the admin address. The rest (listeners and [smtp] sizes, the database, the relay, the
 # secret, workers, [clock]) needs a restart.
 RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "escalate_to", "acks_per_sender_per_day", "acks_per_hour",
-              "new_cases_per_sender_per_hour", "spam_header", "spam_threshold", "max_attachments",
+              "new_cases_per_sender_per_hour", "auto_replies_per_address_per_day",
+              "spam_header", "spam_threshold", "max_attachments",
               "max_attachment_bytes", "trust", "retention", "admin_address")
 
 

@@ -131,6 +131,29 @@ def lock_for_this_transaction(message_id: str | None, sender: str | None) -> boo
     return True
 
 
+def lock_case_for_this_transaction(case_id: int) -> bool:
+    """Take, until the transaction ends, a lock on a case's held-mail notices, so that "was
+    the team told within the hour?" still holds when the notice is queued; False when
+    another daemon holds it (not waited for, as above)."""
+    if not postgres():
+        return True
+    return bool(db.execute_sql(f"SELECT pg_try_advisory_xact_lock(hashtextextended({db.param}, 0))",
+                               (f"case-held:{case_id}",)).fetchone()[0])
+
+
+def last_event(case: Case, kind: str) -> Event | None:
+    """The case's latest event of this kind, if any."""
+    row = CaseEvent.select().where((CaseEvent.case == case.id) & (CaseEvent.kind == kind)) \
+        .order_by(CaseEvent.id.desc()).first()
+    return plain(row, Event)
+
+
+def events_after(case: Case, kind: str, event_id: int) -> int:
+    """How many events of this kind the case has had since the event `event_id`."""
+    return _one("SELECT count(*) FROM case_event WHERE case_id = ? AND kind = ? AND id > ?",
+                case.id, kind, event_id)[0]
+
+
 def message_id_known(message_id: str | None) -> bool:
     return bool(message_id) and _one("SELECT 1 FROM message_ref WHERE message_id = ? LIMIT 1", message_id) is not None
 

@@ -144,6 +144,7 @@ class Subscription(BaseModel):
     created_at = pw.DateTimeField()
     confirmed_at = pw.DateTimeField(null=True)
     ended_at = pw.DateTimeField(null=True)
+    asked_at = pw.DateTimeField(null=True)   # migration 0014: the last confirmation request
 
     class Meta:
         indexes = ((("subscriber", "area"), True), (("area", "state", "subscriber"), False))

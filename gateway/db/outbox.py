@@ -22,6 +22,15 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
                 "AND created_at > ? LIMIT ?) AS t", address, utc(since), limit)[0]
 
 
+def queued_to_since(address: str, purposes: tuple[str, ...], since: dt.datetime, limit: int) -> int:
+    """Mail of these purposes queued to an address after `since`, counted up to `limit` at
+    most ([limits] auto_replies_per_address_per_day: read from the outbox inside the
+    message's transaction, so it holds across restarts and daemons)."""
+    marks = ", ".join("?" * len(purposes))
+    return _one(f"SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose IN ({marks}) "
+                "AND created_at > ? LIMIT ?) AS t", address, *purposes, utc(since), limit)[0]
+
+
 def queued_since(purpose: str, since: dt.datetime) -> bool:
     """Whether mail of this purpose was queued after `since` (notices sent at most so often)."""
     return _one("SELECT 1 FROM outbound WHERE purpose = ? AND created_at > ? LIMIT 1", purpose, utc(since)) is not None

@@ -40,6 +40,20 @@ def sign_up(address: str, name: str, language: str, areas: list[str], now: dt.da
     return plain(row, Subscriber), pending
 
 
+def ask_confirmation(subscriber_id: int, areas: list[str], now: dt.datetime, since: dt.datetime) -> list[str]:
+    """Of these pending areas, those whose confirmation was not asked for after `since`, now
+    marked as asked. One conditional write per area: two daemons asking at once cannot both
+    win (PostgreSQL makes the second wait for the first's commit, then finds it asked)."""
+    asked = []
+    for area in areas:
+        won = db.execute_sql("UPDATE subscription SET asked_at = {p} WHERE subscriber_id = {p} AND area = {p} "
+                             "AND (asked_at IS NULL OR asked_at <= {p}) RETURNING id".format(p=db.param),
+                             (utc(now), subscriber_id, area, utc(since))).fetchall()
+        if won:
+            asked.append(area)
+    return asked
+
+
 def confirm(subscriber_id: int, now: dt.datetime) -> list[str]:
     """Start a subscriber's pending subscriptions; their areas."""
     areas = [a for (a,) in Subscription.select(Subscription.area).where(

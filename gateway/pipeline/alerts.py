@@ -18,7 +18,7 @@ from gateway.errors import Discard, Hold
 from gateway.mail import classify, compose, language
 from gateway.mail.addresses import split, token_address, verify_token_address
 from gateway.mail.trim import reply_text
-from gateway.pipeline import Context
+from gateway.pipeline import Context, limits
 from gateway.pipeline.notify import enqueue_without_case
 
 ALERT_PRIORITY = 4
@@ -67,12 +67,26 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
         _send(ctx, "alerts/already", SUBJECTS["already"][lang], msg.from_address, lang=lang,
               areas=areas, resident_name=subscriber.name)
         return "subscribe_already", f"{msg.from_address} already subscribed"
+    return _ask(ctx, subscriber, pending, lang)
+
+
+def _ask(ctx: Context, subscriber, pending: list, lang: str) -> tuple[str, str]:
+    """Send the confirmation request for these pending areas: at most one per address and
+    area a day, within the day's automatic replies (asking thirty times brings one mail)."""
+    settings, address, now = ctx.settings, ctx.msg.from_address, ctx.clock.now()
+    if not limits.may_reply(ctx, address, "confirmation request"):
+        return "subscribe_limited", "over the day's automatic replies to this address"
+    asked = db.people.ask_confirmation(subscriber.id, [a.key for a in pending], now, now - limits.DAY)
+    if not asked:   # the runner logs this reason, with the message's id
+        return "subscribe_asked_already", (f"confirmation for {', '.join(a.key for a in pending)} asked within "
+                                           "the last 24 hours: not asked again")
+    pending = [a for a in pending if a.key in asked]
     db.audit.append("subscription_asked", "resident (by mail)", now, resident=subscriber.address,
                     summary=f"asked for {', '.join(a.key for a in pending)}; a confirmation was sent")
     confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
     _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + bulletins.area_names(pending, lang),
-          msg.from_address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
-    return "subscribe_requested", f"{msg.from_address} asked for {', '.join(a.key for a in pending)}"
+          address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
+    return "subscribe_requested", f"{address} asked for {', '.join(a.key for a in pending)}"
 
 
 def _echoable_name(ctx: Context) -> str:
@@ -121,6 +135,7 @@ def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     subscriber = value and db.people.subscriber(int(value))
     if not subscriber:
         raise Hold("invalid", "an unsubscribe address that is not one of ours")
+    limits.lock_address(ctx, subscriber.address)   # before any write: its reply is counted
     ended = db.people.unsubscribe(subscriber.id, now)
     if ended:
         db.audit.append("unsubscribed", "resident (by mail)", now, resident=subscriber.address,
@@ -207,10 +222,13 @@ SENDER_NAME = {"en": "Community alerts", "cy": "Rhybuddion cymunedol"}
 
 def _send(ctx: Context, template: str, subject: str, to_address: str, reply_to: str | None = None,
           lang: str = "en", **values) -> None:
-    """A service message to one person (not part of a case), in their language."""
-    settings = ctx.settings
+    """A service message to one person (not part of a case), in their language; an automatic
+    reply to a resident only while [limits] auto_replies_per_address_per_day allows."""
+    settings, purpose = ctx.settings, template.replace("/", "_")
+    if purpose in limits.AUTO_REPLIES and not limits.may_reply(ctx, to_address, template.split("/")[1].replace("_", " ") + " reply"):
+        return
     text = ctx.renderer.render(template, lang, **values)
     envelope = compose.Envelope(from_name=SENDER_NAME.get(lang, SENDER_NAME["en"]), from_address=settings.surgery_address,
                                 to_address=to_address, reply_to=reply_to or settings.alerts_address,
                                 in_reply_to=ctx.msg.message_id, auto_submitted="auto-replied")
-    enqueue_without_case(ctx, template.replace("/", "_"), envelope, subject, text, ALERT_PRIORITY)
+    enqueue_without_case(ctx, purpose, envelope, subject, text, ALERT_PRIORITY)

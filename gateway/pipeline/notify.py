@@ -14,7 +14,7 @@ from gateway.mail.addresses import reply_address
 from gateway.mail.parse import parse
 from gateway.mail.trim import reply_text
 from gateway.config import Team
-from gateway.pipeline import Context
+from gateway.pipeline import Context, limits
 
 URGENT_PRIORITY = 0   # ahead of everything else in the outbox
 TEAM_PRIORITY = 3
@@ -93,9 +93,11 @@ def flood(ctx: Context, count: int) -> None:
              limit=ctx.settings.new_cases_per_sender_per_hour)
 
 
-def held(ctx: Context, why: str) -> None:
-    """Tell the case's team that mail on their case was held, with the message attached."""
-    _to_team(ctx, "team/held", "team_held", "Held: ", why=why)
+def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None) -> None:
+    """Tell the case's team that mail on their case was held, with the message attached, and
+    how many `more` were held since their last notice (at `since`), each without one."""
+    since_words = _local(since, ctx.settings.timezone).strftime("%a %d %b %Y %H:%M %Z") if since else ""
+    _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words)
 
 
 def officer_notice(ctx: Context, problem: str) -> None:
@@ -228,6 +230,8 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
         db.cases.add_event(case, "not_acknowledged", ctx.clock.now(),
                         f"{msg.from_address} is suppressed (earlier mail to it bounced or was reported)",
                         ctx.inbound_id)
+        return
+    if not limits.may_reply(ctx, msg.from_address, "acknowledgement", event="not_acknowledged"):
         return
     # The sender's own words (their name, their subject) are repeated only when the mail is
     # shown to be theirs: otherwise anyone could make us send their text, in the police's

@@ -12,7 +12,7 @@ from gateway.mail.addresses import (base_local, looks_like_reply_address, split,
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import alerts, escalation, officer, replay, reports
+from gateway.pipeline import alerts, escalation, limits, officer, replay, reports
 from gateway.trust import verdict
 
 
@@ -53,7 +53,8 @@ def screen(ctx: Context) -> None:
     # Two daemons may hold two copies of one message, or two messages of one sender, at once:
     # whoever has them locked goes first, the other waits its turn (and then sees the copy as
     # a duplicate, and counts the sender's cases right).
-    per_sender = settings.new_cases_per_sender_per_hour or settings.acks_per_sender_per_day
+    per_sender = (settings.new_cases_per_sender_per_hour or settings.acks_per_sender_per_day
+                  or settings.auto_replies_per_address_per_day)
     if not db.cases.lock_for_this_transaction(msg.message_id, msg.from_address if per_sender else None):
         raise Defer("another daemon is handling this Message-ID or sender just now", BUSY_SECONDS, counted=False)
     # Signed police mail seen before is not dropped as a copy: it is held as a replay (pipeline.replay).
@@ -152,11 +153,13 @@ def _officer_problems(ctx: Context) -> list[str]:
 
 
 def _hold(ctx: Context, why: str, tell_officer: bool = False) -> None:
-    """Keep the message on its case, tell the case's team, send nothing to the resident."""
+    """Keep the message on its case, tell the case's team (once an hour per case: the
+    next notice counts those held meanwhile), send nothing to the resident."""
     case, msg = ctx.case, ctx.msg
-    db.cases.add_event(case, "held", ctx.clock.now(), f"from {msg.from_address}: {why}", ctx.inbound_id)
+    notice = limits.held(ctx, f"from {msg.from_address}: {why}")
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
-    notify_module.held(ctx, why)
+    if notice.due:
+        notify_module.held(ctx, why, notice.more, notice.since)
     if tell_officer:
         notify_module.officer_notice(ctx, f"Your message on case {case.reference} was held: {why}.")
     raise Hold("held", why)

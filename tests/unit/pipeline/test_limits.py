@@ -42,8 +42,9 @@ def test_a_flood_of_new_cases_is_grouped_and_the_team_told_once(make_harness):
     assert CaseEvent.select().where(CaseEvent.kind == "grouped").count() == 3
 
 
-def test_zero_turns_both_per_sender_limits_off(make_harness):
-    harness = make_harness(limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0"})
+def test_zero_turns_the_per_sender_limits_off(make_harness):
+    harness = make_harness(limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0",
+                                   "auto_replies_per_address_per_day": "0"})
     for n in range(12):
         harness.submit(resident_mail(message_id=f"<z{n}@x>", subject=f"Matter {n}"))
     assert Case.select().count() == 12
@@ -109,3 +110,64 @@ def test_in_flow_control_pauses_new_mail_only_while_mail_waits_for_the_pipeline_
         assert asyncio.run(InFlow(delay=0, backlog=1, clock=clock).wait()) == 0.0   # 0: off
     finally:
         asyncio.sleep = real_sleep
+
+
+AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"},
+         "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}
+
+
+def ask(harness, to: str, n: int, sender: str = "victim@example.net") -> None:
+    harness.submit(resident_mail(to=to, sender=sender, subject="Alerts", body="Alerts please",
+                                 message_id=f"<ask{n}@x>"), rcpt_tos=[to])
+
+
+def test_one_confirmation_request_per_address_and_area_a_day(make_harness):
+    harness = make_harness(**AREAS, limits={"auto_replies_per_address_per_day": "0"})   # the area rule alone
+    for n in range(5):
+        ask(harness, "subscribe+hightown@surgery.example.org", n)
+    ask(harness, "subscribe+rhosddu@surgery.example.org", 5)   # another area: asked for once too
+    assert [m["Subject"] for m in harness.outbox("alerts_confirm_request")] == [
+        "Please confirm: community alerts for Hightown", "Please confirm: community alerts for Rhosddu"]
+    harness.clock.advance(24 * 3600 + 60)   # a day later the resident may ask again
+    ask(harness, "subscribe+hightown@surgery.example.org", 6)
+    assert len(harness.outbox("alerts_confirm_request")) == 3
+    assert [i.kind for i in Inbound.select().order_by(Inbound.id)][1:5] == ["subscribe_asked_already"] * 4
+
+
+def test_the_cap_counts_every_kind_of_automatic_reply_and_a_day_later_there_is_room_again(make_harness):
+    harness = make_harness(**AREAS)
+    harness.submit(resident_mail(sender="victim@example.net", message_id="<c1@x>"))           # acknowledged
+    ask(harness, "alerts@surgery.example.org", 1)                                            # "which area?"
+    ask(harness, "subscribe+hightown@surgery.example.org", 2)                               # confirmation request
+    ask(harness, "subscribe+rhosddu@surgery.example.org", 3)                                # over the cap
+    harness.submit(resident_mail(sender="victim@example.net", message_id="<c2@x>", subject="Again"))  # over it
+    to_victim = [m for m in harness.outbox() if m["To"].endswith("victim@example.net")]
+    assert len(to_victim) == 3
+    assert len(harness.outbox("team_new_case")) == 2   # the team still gets every case
+    event = CaseEvent.get(CaseEvent.kind == "not_acknowledged")
+    assert "already had 3 automatic replies in 24 hours" in event.detail
+    harness.clock.advance(24 * 3600 + 60)
+    ask(harness, "subscribe+rhosddu@surgery.example.org", 4)
+    assert len(harness.outbox("alerts_confirm_request")) == 2
+
+
+def test_held_notices_are_one_per_case_an_hour_and_the_next_counts_the_rest(make_harness):
+    harness = make_harness()
+    harness.submit(resident_mail())
+    forged = "reply+srg-2026-0001-aaaaaaaaaaaaaaaa@surgery.example.org"
+    for n in range(5):
+        harness.submit(resident_mail(message_id=f"<t{n}@x>", sender="mallory@example.com", to=forged),
+                       rcpt_tos=[forged])
+        harness.clock.advance(60)
+    first, = harness.outbox("team_held")
+    assert "more message(s) were held" not in first.get_body(("plain",)).get_content()
+    assert Inbound.select().where(Inbound.kind == "held").count() == 5   # every message kept, held
+    harness.clock.advance(3600)
+    harness.submit(resident_mail(message_id="<t9@x>", sender="mallory@example.com", to=forged), rcpt_tos=[forged])
+    _, second = harness.outbox("team_held")
+    text = second.get_body(("plain",)).get_content()
+    assert "And 4 more message(s) were held on this case since the last such notice" in text
+    assert "gateway case show SRG-2026-0001" in text
+    harness.clock.advance(3601)
+    harness.submit(resident_mail(message_id="<t10@x>", sender="mallory@example.com", to=forged), rcpt_tos=[forged])
+    assert "more message(s) were held" not in harness.outbox("team_held")[-1].get_body(("plain",)).get_content()
