@@ -12,19 +12,25 @@ from gateway.errors import ConfigError
 EXIT_CONFIG = 2
 
 
-def _settings(ctx: click.Context) -> config.Settings:
-    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem."""
+def _settings(ctx: click.Context, need_secret: bool = True) -> config.Settings:
+    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem;
+    also when the secret file is not made yet (only `init` and `run` make it)."""
     path = ctx.obj["config"]
     if not path:
         click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
         ctx.exit(EXIT_CONFIG)
     try:
-        return config.load(path)
+        settings = config.load(path)
     except ConfigError as exc:
         click.echo(f"{path}: configuration problems:", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         ctx.exit(EXIT_CONFIG)
+    if need_secret and not settings.keyring.ready:
+        click.echo(f"Error: there is no secret file at {settings.keyring.file} yet ([gateway] secret_file): "
+                   "run `gateway init`, which makes it (the daemon's `run` does so too)", err=True)
+        ctx.exit(EXIT_CONFIG)
+    return settings
 
 
 EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed
@@ -38,7 +44,7 @@ def _open_database(settings: config.Settings) -> None:
         click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
                    "(the daemon's `run` does so too), or check [gateway] database", err=True)
         ctx.exit(EXIT_CONFIG)
-    db.connect(settings.database)
+    db.connect(settings.database, audit_key=settings.audit_key)
     if not db.schema_is_current():
         click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
         ctx.exit(EXIT_CONFIG)

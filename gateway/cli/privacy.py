@@ -154,3 +154,7 @@ def audit_verify(ctx: click.Context) -> None:
     click.echo(f"The audit trail holds: {verdict.records} record(s), each as written and in order. "
                f"Latest hash: {verdict.head}")
     click.echo("(Keep that hash somewhere else: a trail cut short after it would then show too.)")
+    if verdict.legacy:
+        click.echo(f"{verdict.legacy} record(s) from before keyed hashes (migration 15) were checked with plain "
+                   "SHA-256: anyone who could write the database could have rewritten those; the keyed records "
+                   "after them vouch that they have not been since.")

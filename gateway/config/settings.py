@@ -4,11 +4,13 @@ Retention), and what a reload may change. Reading and checking the file: gateway
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.config import security
+from gateway.config.keyring import Keyring
 from gateway.promise.calendar import Calendar, ClockSettings
 
 
@@ -70,7 +72,6 @@ class Settings:
     domain: str
     surgery_address: str
     database: str
-    secret: str
     spool: Path
     reference_prefix: str
     timezone: str
@@ -113,7 +114,24 @@ class Settings:
     retention: Retention = field(default_factory=lambda: Retention())
     log_format: str = "text"        # text | json: one line per event
     log_addresses: str = "full"     # full | hash | none: how addresses appear in the log
+    keyring: Keyring | None = None   # [gateway] secret_file (and secret): see config/keyring.py
     warnings: tuple[str, ...] = ()
+
+    @property
+    def secret(self) -> str:
+        """The secret that signs reply addresses, token addresses and Message-IDs now."""
+        return self.keyring.current()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret that verifies today: the current one and those still in their grace."""
+        return self.keyring.verifying(dt.datetime.now(dt.timezone.utc).date())
+
+    @property
+    def audit_key(self) -> bytes:
+        """The key of the audit trail's hashes and residents' pseudonyms; it never rotates."""
+        self.keyring.current()   # says to run `gateway init` when there is no file yet
+        return self.keyring.audit_key
 
     @functools.cached_property
     def calendar(self) -> Calendar:
@@ -148,11 +166,12 @@ class Settings:
 
 # What SIGHUP (systemctl reload) changes in a running daemon: templates, teams, areas,
 # [limits], trust (police domains follow the teams' officers), urgent phrases, retention and
-# the admin address. The rest (listeners and [smtp] sizes, the database, the relay, the
-# secret, workers, [clock]) needs a restart.
+# the admin address, and the signing secrets (`gateway secret rotate`: the secret file is read
+# again; the audit key never changes). The rest (listeners and [smtp] sizes, the database, the
+# relay, workers, [clock]) needs a restart.
 RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "acks_per_sender_per_day", "acks_per_hour",
               "new_cases_per_sender_per_hour", "spam_header", "spam_threshold", "max_attachments",
-              "max_attachment_bytes", "trust", "retention", "admin_address")
+              "max_attachment_bytes", "trust", "retention", "admin_address", "keyring")
 
 
 NOT_COMPARED = ("path", "warnings", "calendar")
