@@ -65,6 +65,7 @@ class Harness:
         self.clock = FakeClock()
         db.connect(self.settings.database, audit_key=self.settings.audit_key)
         db.migrate(self.clock.now())
+        db.audit.claim_key(self.clock.now())   # as init and run do
         self.worker = InboundWorker(self.settings, self.clock, Renderer(), "test")
 
     def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None,

@@ -11,7 +11,7 @@ import click
 
 from gateway import config, db, logs
 from gateway.config import keyring as keyring_file
-from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main
+from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main, need_secret
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
 from gateway.errors import ConfigError, GatewayError
@@ -46,7 +46,7 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database, or bring its schema up to date; make the secret file if it is not there."""
-    settings, made = _with_secret_file(ctx, _settings(ctx, need_secret=False))
+    settings, made = _with_secret_file(ctx, _settings(ctx))
     if made:
         click.echo(made)
     db.connect(settings.database, audit_key=settings.audit_key)
@@ -77,7 +77,7 @@ def run(ctx: click.Context) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     from gateway.runtime import service
 
-    settings = _settings(ctx, need_secret=False)
+    settings = _settings(ctx)
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
     settings, made = _with_secret_file(ctx, settings)
     logs.configure(level, settings.log_format, settings.log_addresses, key=settings.audit_key)
@@ -230,11 +230,12 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
         settings = _settings(ctx)
         exists = db.database_exists(settings.database)
         if exists:
-            db.connect(settings.database, audit_key=settings.audit_key)  # read as it is: nothing written
+            db.connect(settings.database, audit_key=settings.keyring.audit_key)  # read as it is: nothing written
         if not exists or not db.connection.db.table_exists("case"):
             click.echo(f"Error: the database {settings.database} has no gateway tables; "
                        "run `gateway init` first, or inspect without a config", err=True)
             ctx.exit(EXIT_CONFIG)
+        need_secret(settings)
         renderer, clock = Renderer(settings.templates), SystemClock()
     unreadable = 0
     for name in files:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import click
 
-from gateway.cli.base import EXIT_CONFIG, _settings, main
+from gateway.cli.base import EXIT_CONFIG, _settings, main, need_secret
 from gateway.config import keyring
 
 
@@ -25,6 +25,7 @@ def rotate(ctx: click.Context) -> None:
     A running daemon signs with the new secret after a reload (systemctl reload, SIGHUP) or
     a restart; with several daemons, copy the file to each first, then reload them all."""
     settings = _settings(ctx)
+    need_secret(settings)
     ring = settings.keyring
     if ring.given:
         click.echo("Error: [gateway] secret is set in the config, and it signs everything, so a rotation would "

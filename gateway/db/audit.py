@@ -12,8 +12,9 @@ live only with the case (the row keeps their hash, `detail_sha256`).
 
 Rows written before keyed hashes (migration 15) are marked scheme 'sha256' and are checked
 the old way, with plain SHA-256, and only as the start of the chain: every row after the
-first keyed one must be keyed, and none may be dated after the migration ran. Their
-pseudonyms ("sha256:...") are still found by `records(resident=...)`.
+first keyed one must be keyed, and none may come after the last row there was when the
+audit key was first bound (`claim_key`, at init or run). Their pseudonyms ("sha256:...")
+are still found by `records(resident=...)`.
 """
 
 from __future__ import annotations
@@ -181,11 +182,11 @@ def verify() -> Verdict:
 
 class _Legacy:
     """Rows hashed the old way (plain SHA-256) are accepted only as the start of the chain, and
-    only if written before migration 15 ran: later, and after a keyed row, they are forgeries."""
+    only up to the last row there was when keyed hashes began: later ones are forgeries."""
 
     def __init__(self):
-        row = db.execute_sql(f"SELECT applied_at FROM schema_version WHERE version = {db.param}", (15,)).fetchone()
-        self.until = as_datetime(row[0]) if row else None
+        row = db.execute_sql("SELECT legacy_until FROM audit_key WHERE id = 1").fetchone()
+        self.until = row[0] if row else None
         self.count, self.keyed_seen = 0, False
 
     def check(self, record: Record) -> list[str]:
@@ -193,18 +194,18 @@ class _Legacy:
             self.keyed_seen = True
             return []
         self.count += 1
-        if self.keyed_seen or (self.until is not None and record.at > self.until):
+        if self.keyed_seen or (self.until is not None and record.id > self.until):
             return [f"record {record.id}: hashed without the audit key, but written after keyed hashes began"]
         return []
 
 
 def claim_key(now: dt.datetime) -> bool:
     """Remember which audit key this database's trail is written with (a fingerprint, from
-    which the key cannot be found); False when it was written with another: a daemon with a
-    secret file of its own would write a trail no key verifies."""
-    mark = _fingerprint()
-    db.execute_sql(f"INSERT INTO audit_key (id, fingerprint, at) VALUES (1, {db.param}, {db.param}) "
-                   "ON CONFLICT (id) DO NOTHING", (mark, utc(now)))
+    which the key cannot be found), and which rows were written before it (unkeyed); False
+    when it was written with another key: a daemon with a secret file of its own would
+    write a trail no key verifies. Called by init and run, after migrating."""
+    db.execute_sql(f"INSERT INTO audit_key (id, fingerprint, legacy_until, at) SELECT 1, {db.param}, "
+                   f"COALESCE(MAX(id), 0), {db.param} FROM audit WHERE true ON CONFLICT (id) DO NOTHING", (_fingerprint(), utc(now)))
     return not key_problems()
 
 

@@ -37,6 +37,8 @@ def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
     assert "every table's count agrees" in copied.stdout and "case\t3" in copied.stdout
 
     (tmp_path / "pg").mkdir()
+    # The secret file goes with the installation (with PostgreSQL it sits beside the config).
+    (tmp_path / "pg" / "gateway.secret").write_bytes((tmp_path / "var" / "gateway.secret").read_bytes())
     moved = write_config(tmp_path / "pg", gateway={"database": target},
                          area__hightown={"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"})
     after = {t: db_rows(tmp_path / "pg", f'select count(*) from "{t}"')[0][0] for t in before}
