@@ -7,7 +7,8 @@ rotate` adds a new signing secret. Reading the config never creates it. The form
 item a line (`#` starts a comment):
 
     audit-key <64 hex digits>              made once; never rotates
-    signing <YYYY-MM-DD> <secret>          one line per signing secret, with the day it was made
+    signing <YYYY-MM-DD> <secret>          one line per signing secret, with the day it was made,
+                                           oldest first
 
 The newest signing secret signs; an older one still verifies until `[gateway]
 secret_grace_days` after the day the one after it was made (reply addresses sit in
@@ -154,10 +155,11 @@ def _reread(keyring: Keyring) -> Keyring:
 
 
 def _write(path: Path, audit_key: bytes, signing: tuple[Signing, ...]) -> None:
-    """Write the whole file anew, mode 0600 from the first byte, and swap it in at once."""
+    """Write the whole file anew (`signing` newest first; the file lists them oldest first),
+    mode 0600 from the first byte, and swap it in at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [HEADER, f"audit-key {audit_key.hex()}\n"]
-    lines += [f"signing {s.made.isoformat()} {s.secret}\n" for s in signing]
+    lines += [f"signing {s.made.isoformat()} {s.secret}\n" for s in reversed(signing)]
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")   # mode 0600
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
