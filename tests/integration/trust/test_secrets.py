@@ -6,6 +6,7 @@ the unsubscribe page shows a masked address and refuses a link signed with `chan
 from __future__ import annotations
 
 import re
+import smtplib
 import stat
 import urllib.error
 import urllib.request
@@ -59,11 +60,8 @@ def test_init_makes_a_private_random_secret_file_and_run_signs_with_it(tmp_path,
     assert "run `gateway init`" in missing.stderr
     (tmp_path / "elsewhere").rename(file)
 
-    daemon = gateway_process(path, port)
-    import smtplib
-
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        smtp.send_message(resident_mail())
+    daemon = gateway_process(path, None)
+    wait_for(lambda: _sent(port), 60, what="the daemon to take a message")
     forward = wait_for(lambda: relay.messages("hightown.npt@police.example"), 30, what="the team's copy")[0]
     assert verify_reply_address(forward["Reply-To"], secret, DOMAIN) == "SRG-2026-0001"
     assert daemon.stop() == 0
@@ -82,8 +80,8 @@ def test_check_config_and_run_refuse_a_known_or_short_secret(tmp_path, given, wh
 
 def test_a_known_secret_in_the_secret_file_is_refused_too(tmp_path):
     path = no_secret(tmp_path)
-    file = tmp_path / "var" / "gateway.secret"
-    file.parent.mkdir()
+    file = secret_file(tmp_path)
+    file.parent.mkdir(exist_ok=True)
     file.write_text(f"audit-key {AUDIT}\nsigning 2026-01-01 change-me\n")
     result = gateway("--config", str(path), "check-config")
     assert result.returncode == 2 and f"[gateway] secret_file: {file} line 2: 'change-me' is a published" in result.stdout
@@ -155,7 +153,7 @@ def test_the_unsubscribe_page_masks_the_address_and_a_link_signed_with_change_me
     subscriber = db_rows(tmp_path, "SELECT id FROM subscriber")[0][0]
     daemon = gateway_process(path, None)
     base = f"http://127.0.0.1:{http}/unsubscribe/"
-    wait_for(lambda: _get(base + "1-aaaaaaaaaaaaaaaa") is not None, 30, what="the web page")
+    wait_for(lambda: _get(base + "1-aaaaaaaaaaaaaaaa") is not None, 60, what="the web page")
 
     status, page = _get(base + token("unsubscribe", subscriber, config.load(path).secret))
     assert status == 200 and "s***@example.net" in page and "sian@example.net" not in page
@@ -165,6 +163,15 @@ def test_the_unsubscribe_page_masks_the_address_and_a_link_signed_with_change_me
         assert _post(base + token("unsubscribe", guess, "change-me")) == 404
     assert db_rows(tmp_path, "SELECT state FROM subscription") == [("active",)]
     assert daemon.stop() == 0
+
+
+def _sent(port: int) -> bool:
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
+            smtp.send_message(resident_mail())
+        return True
+    except OSError:
+        return False
 
 
 def _get(url: str) -> tuple[int, str] | None:
