@@ -146,7 +146,7 @@ def sample_copies(config: Path, count: int) -> list[bytes]:
     from gateway.render import Renderer
 
     settings = config_module.load(config)
-    db.connect(settings.database)
+    db.connect(settings.database, audit_key=settings.audit_key)
     copies = Copies(settings, Renderer(settings.templates))
     rows = list(Outbound.select().where(Outbound.bulletin == 1).order_by(Outbound.id.desc()).limit(200))
     rendered = [copies(row) for row in rows]

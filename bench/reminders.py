@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway import config, db  # noqa: E402
+from gateway import db  # noqa: E402
 from gateway.promise import reminders
 from gateway.clock import FakeClock  # noqa: E402
 from gateway.render import Renderer  # noqa: E402
-from tests.helpers import write_config  # noqa: E402
+from tests.helpers import ready_settings, write_config  # noqa: E402
 
 
 def main() -> None:
@@ -31,8 +31,8 @@ def main() -> None:
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="gw-remind-bench-"))
     try:
-        settings = config.load(write_config(folder, clock={"digest_time": "off"}))
-        db.connect(settings.database)
+        settings = ready_settings(write_config(folder, clock={"digest_time": "off"}))
+        db.connect(settings.database, audit_key=settings.audit_key)
         clock = FakeClock(dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc))
         db.migrate(clock.now())
         with db.atomic():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -25,14 +26,17 @@ def about(**fields: object) -> dict:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def address_hash(address: str) -> str:
-    """A short, stable stand-in for an address: the same address always gives the same one."""
-    return "addr-" + hashlib.sha256(address.lower().encode()).hexdigest()[:10]
+def address_hash(address: str, key: bytes) -> str:
+    """A short, stable stand-in for an address: the same address always gives the same one.
+    Keyed (HMAC under the audit key, Settings.audit_key), so whoever reads the log cannot
+    confirm a guessed address by hashing it."""
+    return "addr-" + hmac.new(key, b"log:" + address.lower().encode(), hashlib.sha256).hexdigest()[:10]
 
 
 class _Addresses:
-    def __init__(self, mode: str):
-        self.mode = mode
+    def __init__(self, mode: str, key: bytes = b""):
+        # No key, no hash: an unkeyed one would let a guessed address be confirmed.
+        self.mode, self.key = ("none" if mode == "hash" and not key else mode), key
 
     def __call__(self, text: str, keep: tuple[str, ...] = ()) -> str:
         if self.mode == "full" or "@" not in text:
@@ -41,16 +45,16 @@ class _Addresses:
         for n, value in enumerate(v for v in keep if v):   # a Message-ID looks like an address; it is not one
             kept[f"\x00{n}\x00"] = value
             text = text.replace(value, f"\x00{n}\x00")
-        text = ADDRESS.sub((lambda m: address_hash(m.group(0))) if self.mode == "hash" else "<address>", text)
+        text = ADDRESS.sub((lambda m: address_hash(m.group(0), self.key)) if self.mode == "hash" else "<address>", text)
         for marker, value in kept.items():
             text = text.replace(marker, value)
         return text
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self, addresses: str = "full", process: str = ""):
+    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b""):
         super().__init__(f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s")
-        self.addresses = _Addresses(addresses)
+        self.addresses = _Addresses(addresses, key)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         keep = (getattr(record, "message_id", None),)
@@ -66,9 +70,9 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, addresses: str = "full", process: str = ""):
+    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b""):
         super().__init__()
-        self.addresses, self.process = _Addresses(addresses), process.strip("[]") or "main"
+        self.addresses, self.process = _Addresses(addresses, key), process.strip("[]") or "main"
 
     def format(self, record: logging.LogRecord) -> str:
         keep = (getattr(record, "message_id", None),)
@@ -84,11 +88,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def configure(level: int, log_format: str = "text", addresses: str = "full", process: str = "") -> None:
-    """Send the log to standard error (the journal, under systemd) in the chosen form."""
+def configure(level: int, log_format: str = "text", addresses: str = "full", process: str = "",
+              key: bytes = b"") -> None:
+    """Send the log to standard error (the journal, under systemd) in the chosen form; `key`
+    keys the hashes of addresses (log_addresses = hash)."""
     handler = logging.StreamHandler(sys.stderr)
     kind = JsonFormatter if log_format == "json" else TextFormatter
-    handler.setFormatter(kind(addresses, process))
+    handler.setFormatter(kind(addresses, process, key))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

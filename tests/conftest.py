@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway import config, db
+from gateway import db
 from gateway.clock import FakeClock
 from gateway.mail.parse import parse
 from gateway.db.models import Outbound
 from gateway.render import Renderer
 from gateway.runtime.worker import InboundWorker
 from tests import helpers
-from tests.helpers import free_port, wait_for, write_config
+from tests.helpers import ready_settings, free_port, wait_for, write_config
 
 
 BACKENDS = tuple(os.environ.get("GATEWAY_TEST_BACKENDS", "sqlite,postgresql").split(","))
@@ -62,10 +62,11 @@ class Harness:
     """The pipeline in-process over a real SQLite database, with a FakeClock."""
 
     def __init__(self, folder: Path, **sections):
-        self.settings = config.load(write_config(folder, **sections))
+        self.settings = ready_settings(write_config(folder, **sections))
         self.clock = FakeClock()
-        db.connect(self.settings.database)
+        db.connect(self.settings.database, audit_key=self.settings.audit_key)
         db.migrate(self.clock.now())
+        db.audit.claim_key(self.clock.now())   # as init and run do
         self.worker = InboundWorker(self.settings, self.clock, Renderer(), "test")
 
     def submit(self, msg, mail_from: str | None = None, rcpt_tos: list[str] | None = None,

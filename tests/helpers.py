@@ -16,7 +16,7 @@ BASE_CONFIG = {
         "domain": "surgery.example.org",
         "surgery_address": "surgery@surgery.example.org",
         "database": "sqlite:///var/gateway.db",
-        "secret": "test-secret-0123456789abcdef",
+        "secret": "test-secret-0123456789abcdef-long-enough-to-sign",
         "spool": "var/outbox",
         "reference_prefix": "SRG",
     },
@@ -78,6 +78,19 @@ def write_config(folder: Path, **sections: dict[str, str]) -> Path:
     path = folder / "gateway.ini"
     path.write_text("\n".join(lines))
     return path
+
+
+def ready_settings(path: Path):
+    """config.load, with the secret file made first as `gateway init` (or `run`) makes it."""
+    import dataclasses
+    import datetime as dt
+
+    from gateway import config
+    from gateway.config import keyring
+
+    settings = config.load(path)
+    ring, _ = keyring.ensure(settings.keyring, dt.datetime.now(dt.timezone.utc).date())
+    return dataclasses.replace(settings, keyring=ring)
 
 
 def database_of(folder: Path) -> str:

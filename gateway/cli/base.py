@@ -13,18 +13,28 @@ EXIT_CONFIG = 2
 
 
 def _settings(ctx: click.Context) -> config.Settings:
-    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem."""
+    """Load the config named by --config or GATEWAY_CONFIG, or exit 2 naming every problem.
+    (Reading it makes no file: the secret file is made by `init` and `run` alone.)"""
     path = ctx.obj["config"]
     if not path:
         click.echo("Error: no config file: give --config PATH or set GATEWAY_CONFIG", err=True)
         ctx.exit(EXIT_CONFIG)
     try:
-        return config.load(path)
+        settings = config.load(path)
     except ConfigError as exc:
         click.echo(f"{path}: configuration problems:", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         ctx.exit(EXIT_CONFIG)
+    return settings
+
+
+def need_secret(settings: config.Settings) -> None:
+    """Exit 2 saying to run `gateway init` when the secret file has not been made yet."""
+    if not settings.keyring.ready:
+        click.echo(f"Error: there is no secret file at {settings.keyring.file} yet ([gateway] secret_file): "
+                   "run `gateway init`, which makes it (the daemon's `run` does so too)", err=True)
+        click.get_current_context().exit(EXIT_CONFIG)
 
 
 EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed
@@ -38,7 +48,8 @@ def _open_database(settings: config.Settings) -> None:
         click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
                    "(the daemon's `run` does so too), or check [gateway] database", err=True)
         ctx.exit(EXIT_CONFIG)
-    db.connect(settings.database)
+    need_secret(settings)
+    db.connect(settings.database, audit_key=settings.audit_key)
     if not db.schema_is_current():
         click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
         ctx.exit(EXIT_CONFIG)

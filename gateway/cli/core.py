@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from email.utils import parseaddr
@@ -9,7 +10,8 @@ from email.utils import parseaddr
 import click
 
 from gateway import config, db, logs
-from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main
+from gateway.config import keyring as keyring_file
+from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main, need_secret
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
 from gateway.errors import ConfigError, GatewayError
@@ -32,6 +34,9 @@ def check_config(ctx: click.Context) -> None:
         ctx.exit(EXIT_CONFIG)
     for warning in settings.warnings:
         click.echo(f"warning: {warning}")
+    if not settings.keyring.ready:
+        click.echo(f"warning: [gateway] secret_file: {settings.keyring.file} is not made yet: "
+                   "`gateway init` (or the first `gateway run`) makes it")
     teams = ", ".join(t.key + (" (default)" if t.default else "") for t in settings.teams)
     relay = f"relay {settings.relay_host}:{settings.relay_port}" if settings.relay_host else f"spool {settings.spool}"
     click.echo(f"{path}: OK. Domain {settings.domain}; teams: {teams}; outgoing mail to {relay}.")
@@ -40,11 +45,30 @@ def check_config(ctx: click.Context) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the database, or bring its schema up to date."""
-    settings = _settings(ctx)
-    db.connect(settings.database)
+    """Create the database, or bring its schema up to date; make the secret file if it is not there."""
+    settings, made = _with_secret_file(ctx, _settings(ctx))
+    if made:
+        click.echo(made)
+    db.connect(settings.database, audit_key=settings.audit_key)
     applied = db.migrate(SystemClock().now())
+    if not db.audit.claim_key(SystemClock().now()):
+        click.echo(f"Error: {db.audit.key_problems()[0]}", err=True)
+        ctx.exit(EXIT_CONFIG)
     click.echo(f"database {settings.database}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+def _with_secret_file(ctx: click.Context, settings: config.Settings) -> tuple[config.Settings, str]:
+    """The settings with the secret file read, made first if it is not there (init and run
+    only); and what was done to the file, "" for nothing."""
+    try:
+        keyring, done = keyring_file.ensure(settings.keyring, dt.datetime.now(dt.timezone.utc).date())
+    except OSError as exc:
+        click.echo(f"Error: [gateway] secret_file: cannot write {settings.keyring.file}: "
+                   f"{getattr(exc, 'strerror', None) or exc}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    if done and not settings.database.startswith("sqlite:///"):
+        done += ": every daemon sharing this database needs a copy of this same file"
+    return dataclasses.replace(settings, keyring=keyring), done
 
 
 @main.command()
@@ -55,7 +79,10 @@ def run(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
-    logs.configure(level, settings.log_format, settings.log_addresses)
+    settings, made = _with_secret_file(ctx, settings)
+    logs.configure(level, settings.log_format, settings.log_addresses, key=settings.audit_key)
+    if made:
+        logging.getLogger("gateway").warning(made)
     if not ctx.obj["verbose"]:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     for warning in settings.warnings:
@@ -203,11 +230,12 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
         settings = _settings(ctx)
         exists = db.database_exists(settings.database)
         if exists:
-            db.connect(settings.database)  # read as it is: no migrations, nothing written
+            db.connect(settings.database, audit_key=settings.keyring.audit_key)  # read as it is: nothing written
         if not exists or not db.connection.db.table_exists("case"):
             click.echo(f"Error: the database {settings.database} has no gateway tables; "
                        "run `gateway init` first, or inspect without a config", err=True)
             ctx.exit(EXIT_CONFIG)
+        need_secret(settings)
         renderer, clock = Renderer(settings.templates), SystemClock()
     unreadable = 0
     for name in files:

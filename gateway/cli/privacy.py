@@ -166,3 +166,7 @@ def audit_verify(ctx: click.Context, anchor_file: Path | None) -> None:
     else:
         click.echo(f"No anchors in {path}: records deleted from the end, or a chain recomputed whole, "
                    "cannot show. (The daemon writes one each hour; see [audit] anchor_file.)")
+    if verdict.legacy:
+        click.echo(f"{verdict.legacy} record(s) from before keyed hashes (migration 15) were checked with plain "
+                   "SHA-256: anyone who could write the database could have rewritten those; the keyed records "
+                   "after them vouch that they have not been since.")

@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from pathlib import Path
 
-from gateway.config import security
+from gateway.config import keyring as keys, security
 from gateway.config.sections import areas_of, imap_of, teams_of
 from gateway.config.settings import Retention, Settings
 from gateway.config.values import DOMAIN_RE, Reader, check_address, check_required
@@ -22,13 +22,12 @@ PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 # Danger is recognised by gateway/mail/urgency.py; [urgent] phrases only adds local words
 # that flag a message on their own (none by default).
 DEFAULT_URGENT_PHRASES = ""
-WEAK_SECRETS = {"change-me", "changeme", "secret", "password"}
 
 
 KNOWN_KEYS = {
     "gateway": {"domain", "surgery_address", "database", "secret", "spool", "reference_prefix",
                 "timezone", "response_days", "templates", "log_level", "trusted_authserv_id", "admin_address",
-                "log_format", "log_addresses"},
+                "log_format", "log_addresses", "secret_file", "secret_grace_days"},
     "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key",
              "max_connections", "max_connections_per_client", "idle_timeout_seconds"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
@@ -87,10 +86,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     if surgery and domain and not surgery.endswith("@" + domain):
         g.fail("surgery_address", f"must be in the gateway's domain {domain}")
     database = _database_url(g.text("database", "sqlite:///var/gateway.db", _check_database_url), base)
-    secret = g.text("secret", "", check_required)
-    if secret and (secret.lower() in WEAK_SECRETS or len(secret) < 16):
-        warnings.append("[gateway] secret: weak or example value; set a long random secret before "
-                        "real use (reply addresses are signed with it)")
+    keyring = _keyring(g, database, base, problems)
     spool = base / g.text("spool", "var/outbox", check_required)
     prefix = g.text("reference_prefix", "SRG", lambda v: None if PREFIX_RE.match(v) else
                     f"{v!r} must be 1-10 capital letters or digits, starting with a letter")
@@ -173,7 +169,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
-                    secret=secret, spool=spool, reference_prefix=prefix, timezone=timezone,
+                    keyring=keyring, spool=spool, reference_prefix=prefix, timezone=timezone,
                     response_days=response_days, templates=templates, log_level=log_level.lower(),
                     trusted_authserv_id=trusted_authserv_id, admin_address=admin_address,
                     smtp_listen=listen, max_message_bytes=max_bytes, relay_host=relay_host,
@@ -185,6 +181,19 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
                     log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
                     anchor_file=anchor_file)
+
+
+def _keyring(g: Reader, database: str, base: Path, problems: list[str]) -> keys.Keyring:
+    """[gateway] secret_file (read if it is there: only init and run make it), secret_grace_days
+    and secret (optional; refused when known or short). The file's default place is beside a
+    SQLite database, else beside this config file; $CREDENTIALS_DIRECTORY is looked in first."""
+    given = g.text("secret", "", lambda v: v and keys.problem(v) and (
+        f"{keys.problem(v)}: remove the line and let `gateway init` make a secret file, or give a long random value"))
+    name = g.text("secret_file", "")
+    folder = Path(database[len("sqlite:///"):]).parent if database.startswith("sqlite:///") else base
+    file = security.secret_file(name, base) if name else security.secret_file(keys.DEFAULT_NAME, folder)
+    grace = int(g.number("secret_grace_days", "400", int, 0, 36_500))
+    return keys.read(keys.Keyring(file=file, grace_days=grace, given=given), problems)
 
 
 def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> None:

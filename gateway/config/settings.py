@@ -4,11 +4,13 @@ Retention), and what a reload may change. Reading and checking the file: gateway
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.config import security
+from gateway.config.keyring import Keyring
 from gateway.promise.calendar import Calendar, ClockSettings
 
 
@@ -70,7 +72,6 @@ class Settings:
     domain: str
     surgery_address: str
     database: str
-    secret: str
     spool: Path
     reference_prefix: str
     timezone: str
@@ -119,7 +120,24 @@ class Settings:
     log_format: str = "text"        # text | json: one line per event
     log_addresses: str = "hash"     # full | hash | none: how addresses appear in the log
     anchor_file: Path | None = None   # [audit] anchor_file: the audit trail's head, appended hourly
+    keyring: Keyring | None = None   # [gateway] secret_file (and secret): see config/keyring.py
     warnings: tuple[str, ...] = ()
+
+    @property
+    def secret(self) -> str:
+        """The secret that signs reply addresses, token addresses and Message-IDs now."""
+        return self.keyring.current()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret that verifies today: the current one and those still in their grace."""
+        return self.keyring.verifying(dt.datetime.now(dt.timezone.utc).date())
+
+    @property
+    def audit_key(self) -> bytes:
+        """The key of the audit trail's hashes and residents' pseudonyms; it never rotates."""
+        self.keyring.current()   # says to run `gateway init` when there is no file yet
+        return self.keyring.audit_key
 
     @functools.cached_property
     def calendar(self) -> Calendar:
@@ -159,12 +177,13 @@ class Settings:
 
 # What SIGHUP (systemctl reload) changes in a running daemon: templates, teams, areas,
 # [limits], trust (police domains follow the teams' officers), urgent phrases, retention and
-# the admin address. The rest (listeners and [smtp] sizes, the database, the relay, the
-# secret, workers, [clock]) needs a restart.
+# the admin address, and the signing secrets (`gateway secret rotate`: the secret file is read
+# again; the audit key never changes). The rest (listeners and [smtp] sizes, the database, the
+# relay, workers, [clock]) needs a restart.
 RELOADABLE = ("templates", "teams", "areas", "urgent_phrases", "escalate_to", "acks_per_sender_per_day", "acks_per_hour",
               "new_cases_per_sender_per_hour", "auto_replies_per_address_per_day",
               "spam_header", "spam_threshold", "max_attachments",
-              "max_attachment_bytes", "trust", "retention", "admin_address")
+              "max_attachment_bytes", "trust", "retention", "admin_address", "keyring")
 
 
 NOT_COMPARED = ("path", "warnings", "calendar")

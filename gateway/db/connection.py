@@ -276,8 +276,22 @@ class _PostgresDatabase(pw.PostgresqlDatabase):
         return super().rollback()
 
 
-def connect(url: str) -> pw.Database:
-    """Open the database named by a peewee URL and bind the models to it."""
+class _Keys:
+    """The audit key given to connect(): it keys the audit trail's hashes and residents'
+    pseudonyms (db.audit). It lives in the secret file, never in the database, so whoever can
+    write the database cannot recompute the chain nor confirm a guessed address."""
+
+    audit: bytes | None = None
+
+
+keys = _Keys()
+
+
+def connect(url: str, audit_key: bytes | None = None) -> pw.Database:
+    """Open the database named by a peewee URL and bind the models to it, and the audit key
+    (Settings.audit_key) to the audit trail. Without a key the trail can be read but not
+    written, verified or searched by resident."""
+    keys.audit = audit_key
     if url.startswith(("postgresql://", "postgres://")):
         database = _PostgresDatabase(**_postgres_params(url))
     elif url.startswith("sqlite:///"):

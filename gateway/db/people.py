@@ -182,11 +182,11 @@ def subscribers_for_sending(subscriber_ids: list[int]) -> tuple[dict[int, Person
 
 def suppressed_among(addresses: list[str]) -> set[str]:
     """Which of these addresses nothing optional may be sent to. A suppression kept after the
-    resident's data was erased or purged holds the address's hash (audit.pseudonym); one that
+    resident's data was erased or purged holds the address's hash (audit.pseudonyms); one that
     only says they ended their subscriptions ("unsubscribed") does not stop other mail."""
     if not addresses:
         return set()
-    by_key = {key: a for a in addresses for key in (a, audit.pseudonym(a))}
+    by_key = {key: a for a in addresses for key in (a, *audit.pseudonyms(a))}
     marks = ", ".join([db.param] * len(by_key))
     return {by_key[row[0]] for row in db.execute_sql(
         f"SELECT address FROM suppression WHERE address IN ({marks}) AND reason <> 'unsubscribed'",
@@ -198,7 +198,7 @@ def unsubscribed_among(addresses: list[str]) -> set[str]:
     the address is kept: an administrator's list must not bring them back."""
     if not addresses:
         return set()
-    by_key = {audit.pseudonym(a): a for a in addresses}
+    by_key = {key: a for a in addresses for key in audit.pseudonyms(a)}
     found: set[str] = set()
     keys = list(by_key)
     for start in range(0, len(keys), 500):

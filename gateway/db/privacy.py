@@ -219,7 +219,7 @@ def held_about(address: str, is_theirs) -> Held:
                               .order_by(models.Subscription.id)]
     held.suppression = [{"reason": s.reason, "at": s.at, "kept_as": "address" if s.address == address else "hash"}
                         for s in models.Suppression.select().where(
-                            models.Suppression.address.in_([address, audit.pseudonym(address)]))]
+                            models.Suppression.address.in_([address, *audit.pseudonyms(address)]))]
     held.audit = list(audit.records(resident=address))
     return held
 

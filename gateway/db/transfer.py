@@ -17,7 +17,7 @@ TABLES = (models.ReferenceCounter, models.Case, models.Inbound, models.MessageRe
           models.Bulletin)
 # Tables without a model, copied column for column (the audit trail in its order, so that
 # its chain of hashes holds in the new database too).
-PLAIN_TABLES = ("bounce_score", "notice", "audit", "acted_on")
+PLAIN_TABLES = ("bounce_score", "notice", "audit", "acted_on", "audit_key")
 BATCH = 1000
 
 

@@ -3,6 +3,10 @@
 The signature is an HMAC of the reference under the gateway's secret, so a case address can
 be neither guessed from a reference nor altered into another case's address. Lower case
 throughout, because some mail systems fold the case of local parts.
+
+Everything new is signed with one secret (Settings.secret); every check accepts any of the
+secrets given (Settings.secrets: the current one and those rotated out but still in their
+grace), so an address handed out before a rotation keeps working.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import hmac
 import re
 import uuid
+from typing import Iterable
 
 REPLY_LOCAL = "reply"
 SIGNATURE_CHARS = 16  # 80 bits of base32
@@ -46,6 +51,12 @@ def _mac(purpose: str, value: str, secret: str) -> str:
     return base64.b32encode(digest).decode().lower()[:SIGNATURE_CHARS]
 
 
+def _signed(signature: str, purpose: str, value: str, secrets: str | Iterable[str]) -> bool:
+    """Whether `signature` is the MAC of `value` under any of the secrets (one, or several)."""
+    keys = (secrets,) if isinstance(secrets, str) else tuple(secrets)
+    return any(hmac.compare_digest(signature, _mac(purpose, value, key)) for key in keys if key)
+
+
 # Signed tokens for the alert service: confirm a subscription, unsubscribe, publish a
 # bulletin. The value is a row id; the purpose is part of what is signed, so a token for one
 # purpose is worthless for another.
@@ -57,10 +68,10 @@ def token(purpose: str, value: int | str, secret: str) -> str:
     return f"{str(value).lower()}-{_mac(purpose, str(value).lower(), secret)}"
 
 
-def verify_token(text: str, purpose: str, secret: str) -> str | None:
+def verify_token(text: str, purpose: str, secrets: str | Iterable[str]) -> str | None:
     """The value a token stands for, or None if it is not a valid token for `purpose`."""
     match = TOKEN_RE.match(text.strip().lower())
-    if not match or not hmac.compare_digest(match.group(2), _mac(purpose, match.group(1), secret)):
+    if not match or not _signed(match.group(2), purpose, match.group(1), secrets):
         return None
     return match.group(1)
 
@@ -70,11 +81,11 @@ def token_address(purpose: str, value: int | str, secret: str, domain: str) -> s
     return f"{purpose}+{token(purpose, value, secret)}@{domain}"
 
 
-def verify_token_address(address: str, purpose: str, secret: str, domain: str) -> str | None:
+def verify_token_address(address: str, purpose: str, secrets: str | Iterable[str], domain: str) -> str | None:
     local, addr_domain = split(address)
     if addr_domain != domain or not local.startswith(purpose + "+"):
         return None
-    return verify_token(local[len(purpose) + 1:], purpose, secret)
+    return verify_token(local[len(purpose) + 1:], purpose, secrets)
 
 
 def reply_address(reference: str, secret: str, domain: str) -> str:
@@ -88,7 +99,7 @@ def looks_like_reply_address(address: str, domain: str) -> bool:
     return addr_domain == domain and local.startswith(REPLY_LOCAL + "+")
 
 
-def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
+def verify_reply_address(address: str, secrets: str | Iterable[str], domain: str) -> str | None:
     """The case reference a reply address stands for, or None if it is not a valid one.
 
     A forged or altered address is treated exactly like no address at all.
@@ -100,7 +111,7 @@ def verify_reply_address(address: str, secret: str, domain: str) -> str | None:
     reference, _, signature = token.rpartition("-")
     if not REFERENCE_RE.match(reference) or len(signature) != SIGNATURE_CHARS:
         return None
-    if not hmac.compare_digest(signature, sign(reference, secret)):
+    if not _signed(signature, "reply", reference.upper(), secrets):
         return None
     return reference.upper()
 
@@ -116,11 +127,10 @@ def signed_message_id(secret: str, domain: str) -> str:
 MESSAGE_ID_RE = re.compile(r"^<([0-9a-f]{20})\.([a-z2-7]{16})@([^<>@\s]+)>$")
 
 
-def verify_message_id(message_id: str, secret: str, domain: str) -> bool:
+def verify_message_id(message_id: str, secrets: str | Iterable[str], domain: str) -> bool:
     """Whether a Message-ID is one we made (signed_message_id)."""
     match = MESSAGE_ID_RE.match(message_id.strip().lower())
-    return bool(match) and match.group(3) == domain and hmac.compare_digest(
-        match.group(2), _mac("msgid", match.group(1), secret))
+    return bool(match) and match.group(3) == domain and _signed(match.group(2), "msgid", match.group(1), secrets)
 
 
 TOKEN_PURPOSES = ("confirm", "unsubscribe", "publish", "bounces")

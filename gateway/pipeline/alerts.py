@@ -112,7 +112,7 @@ def _areas_named(ctx: Context) -> list:
 
 def _confirm(ctx: Context, address: str) -> tuple[str, str]:
     settings, msg, now = ctx.settings, ctx.msg, ctx.clock.now()
-    value = verify_token_address(address, "confirm", settings.secret, settings.domain)
+    value = verify_token_address(address, "confirm", settings.secrets, settings.domain)
     subscriber = value and db.people.subscriber(int(value))
     if not subscriber:
         raise Hold("invalid", "a confirmation address that is not one of ours")
@@ -131,7 +131,7 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
 
 def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     settings, now = ctx.settings, ctx.clock.now()
-    value = verify_token_address(address, "unsubscribe", settings.secret, settings.domain)
+    value = verify_token_address(address, "unsubscribe", settings.secrets, settings.domain)
     subscriber = value and db.people.subscriber(int(value))
     if not subscriber:
         raise Hold("invalid", "an unsubscribe address that is not one of ours")
@@ -193,7 +193,7 @@ def _refuse(ctx: Context, area_key: str, problems: list[str]) -> tuple[str, str]
 
 def _publish(ctx: Context, address: str) -> tuple[str, str]:
     settings, msg = ctx.settings, ctx.msg
-    value = verify_token_address(address, "publish", settings.secret, settings.domain)
+    value = verify_token_address(address, "publish", settings.secrets, settings.domain)
     bulletin = value and db.bulletins.get(int(value))
     if not bulletin:
         raise Hold("invalid", "a publish address that is not one of ours")

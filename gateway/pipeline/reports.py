@@ -92,7 +92,7 @@ def _words(report: bounces.DeliveryReport) -> str:
 def _verp_outbound(ctx: Context) -> db.outbox.Delivery | None:
     settings = ctx.settings
     for address in ctx.rcpt_tos + ctx.msg.to:
-        value = verify_token_address(address, "bounces", settings.secret, settings.domain)
+        value = verify_token_address(address, "bounces", settings.secrets, settings.domain)
         if value and value.isdigit():
             return db.outbox.delivery(int(value))
     return None

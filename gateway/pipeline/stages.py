@@ -170,7 +170,7 @@ def _find_case(ctx: Context):
     officer = ctx.sender_role == "officer"
     by_token = None
     for address in ctx.rcpt_tos + msg.to + msg.cc:
-        reference = verify_reply_address(address, settings.secret, settings.domain)
+        reference = verify_reply_address(address, settings.secrets, settings.domain)
         if reference and (case := db.cases.case_by_reference(reference)):
             if by_token is not None and case.id != by_token.id and officer:
                 # e.g. a signed reply replayed with another case's address as the envelope recipient
@@ -179,7 +179,7 @@ def _find_case(ctx: Context):
         elif looks_like_reply_address(address, settings.domain) and not reference and not ctx.automatic:
             _bad_token(ctx, address)
     # Police mail is tied by our own signed Message-IDs only (a resident's are known to others).
-    ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secret, settings.domain)]
+    ours = [m for m in msg.thread_ids if verify_message_id(m, settings.secrets, settings.domain)]
     by_references = db.cases.case_by_message_ids(ours if officer else msg.thread_ids)
     if by_token is not None:
         if officer and by_references is not None and by_references.id != by_token.id:

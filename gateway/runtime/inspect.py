@@ -139,7 +139,7 @@ def _verp(msg: ParsedMessage, settings: Settings | None) -> str | None:
             if settings is None:   # no secret to check it with: the id it claims
                 claimed = local.removeprefix("bounces+").split("-")[0]
                 return f"out:{claimed}" if claimed.isdigit() else None
-            value_id = verify_token_address(address, "bounces", settings.secret, settings.domain)
+            value_id = verify_token_address(address, "bounces", settings.secrets, settings.domain)
             return f"out:{value_id}" if value_id else None
     return None
 

@@ -6,9 +6,10 @@ door, the IMAP reader, delivery, bulletin fan-out and the web page are threads o
 SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand, anchor the
 audit trail (gateway/privacy/anchor.py), exit 0.
 Whatever was stored but not processed, or queued but not delivered, is picked up next start.
-SIGHUP (systemctl reload): read the config again; if it is sound, templates, teams, areas
-and limits change at once, in both processes, with no connection or message dropped; if
-not, its problems are logged and the old config is kept.
+SIGHUP (systemctl reload): read the config again; if it is sound, templates, teams, areas,
+limits and the signing secrets (the secret file, after `gateway secret rotate`) change at
+once, in both processes, with no connection or message dropped; if not, its problems are
+logged and the old config is kept.
 
 Under systemd (Type=notify) the daemon says READY=1 once it takes mail, WATCHDOG=1 while
 its pipeline process and delivery workers go round their loops, and STOPPING=1 (see
@@ -166,6 +167,9 @@ class Service:
         self.notifier.reloading()
         try:
             new = config.load(path)
+            if not new.keyring.ready or new.keyring.audit_key != self.settings.keyring.audit_key:
+                raise ConfigError([f"[gateway] secret_file: {new.keyring.file} is gone or holds another audit key "
+                                   "(the audit key never changes; `gateway secret rotate` keeps it)"])
         except ConfigError as exc:
             log.error("reload refused: %s has %s problem(s); keeping the configuration in use", path,
                       len(exc.problems))
@@ -260,10 +264,12 @@ class Service:
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """Bind the database, apply migrations, and assemble the service (not yet started)."""
     clock = clock or SystemClock()
-    db.connect(settings.database)
+    db.connect(settings.database, audit_key=settings.audit_key)
     applied = db.migrate(clock.now())
     if applied:
         log.info("database migrated: %s", ", ".join(applied))
+    if not db.audit.claim_key(clock.now()):
+        raise GatewayError(db.audit.key_problems()[0])
     if not settings.relay_host:
         settings.spool.mkdir(parents=True, exist_ok=True)
     return Service(settings=settings, clock=clock, renderer=Renderer(settings.templates))

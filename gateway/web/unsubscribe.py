@@ -63,7 +63,7 @@ class Unsubscribe:
         self.server = server
 
     def _subscriber(self, request: web.Request) -> db.people.Subscriber | None:
-        value = verify_token(request.match_info["token"], "unsubscribe", self.server.settings.secret)
+        value = verify_token(request.match_info["token"], "unsubscribe", self.server.settings.secrets)
         return db.people.subscriber(int(value)) if value else None
 
     async def page(self, request: web.Request) -> web.Response:
@@ -71,7 +71,7 @@ class Unsubscribe:
         langs = _languages(request, subscriber)
         if subscriber is None:
             return _page(langs, "bad_title", lambda w: f"<p>{w['bad']}</p>", 404)
-        address = html.escape(subscriber.address)
+        address = html.escape(masked(subscriber.address))
         button = " / ".join(WORDS[lang]["button"] for lang in langs)
         action = f"?lang={langs[0]}" if len(langs) == 1 else ""
         return _page(langs, "ask_title", lambda w: f"<p>{w['ask'].format(address=address)}</p>",
@@ -99,6 +99,13 @@ class Unsubscribe:
                                 summary=f"{ended} subscription(s) ended")
         log.info("subscriber %s unsubscribed over HTTP (%s subscription(s) ended)", subscriber.id, ended)
         return ended
+
+
+def masked(address: str) -> str:
+    """a***@example.net: enough for residents to know their own address, not enough for
+    anyone holding a link (forwarded, or guessed when the secret was known) to learn it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
 
 
 def _languages(request: web.Request, subscriber: db.people.Subscriber | None) -> list[str]:

@@ -8,11 +8,11 @@ import getpass
 
 import pytest
 
-from gateway import config, db
+from gateway import db
 from gateway.clock import FakeClock
 from gateway.render import Renderer
 from gateway.runtime.worker import InboundWorker
-from tests.helpers import db_rows, resident_mail, write_config
+from tests.helpers import ready_settings, db_rows, resident_mail, write_config
 from tests.integration.test_cli import gateway
 
 pytestmark = pytest.mark.database
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.database
 
 def one_case(tmp_path) -> tuple[str, bytes]:
     path = write_config(tmp_path)
-    settings = config.load(path)
-    db.connect(settings.database)
+    settings = ready_settings(path)
+    db.connect(settings.database, audit_key=settings.audit_key)
     clock = FakeClock()
     db.migrate(clock.now())
     msg = resident_mail()

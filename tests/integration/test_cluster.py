@@ -36,7 +36,9 @@ def two_daemons(tmp_path, gateway_process, url: str, relay_port: int, **sections
         folder = tmp_path / name
         folder.mkdir()
         port = free_port()
-        path = write_config(folder, gateway={"database": url}, smtp={"listen": f"127.0.0.1:{port}"},
+        # One secret file for the cluster (README, "One secret file for the cluster"): a makes it.
+        path = write_config(folder, gateway={"database": url, "secret_file": str(tmp_path / "gateway.secret")},
+                            smtp={"listen": f"127.0.0.1:{port}"},
                             relay={"host": "127.0.0.1", "port": str(relay_port), "retry_delays": "1, 1, 2"},
                             worker={"lease_seconds": "10", "poll_seconds": "0.2", "delivery_workers": "3"},
                             limits={"acks_per_hour": "0", "acks_per_sender_per_day": "0"}, **sections)

@@ -3,20 +3,20 @@ subscribers and bulletins; the counts are checked, a non-empty target is refused
 
 from __future__ import annotations
 
-from gateway import config, db
+from gateway import db
 from gateway.clock import FakeClock
 from gateway.render import Renderer
 from gateway.runtime.worker import InboundWorker
-from tests.helpers import db_rows, resident_mail, write_config
+from tests.helpers import ready_settings, db_rows, resident_mail, write_config
 from tests.integration.test_cli import gateway
 from tests.servers import postgres
 
 
 def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
     path = write_config(tmp_path, area__hightown={"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"})
-    settings = config.load(path)
+    settings = ready_settings(path)
     clock = FakeClock()
-    db.connect(settings.database)
+    db.connect(settings.database, audit_key=settings.audit_key)
     db.migrate(clock.now())
     worker = InboundWorker(settings, clock, Renderer(), "test")
     for n in range(3):
@@ -37,6 +37,8 @@ def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
     assert "every table's count agrees" in copied.stdout and "case\t3" in copied.stdout
 
     (tmp_path / "pg").mkdir()
+    # The secret file goes with the installation (with PostgreSQL it sits beside the config).
+    (tmp_path / "pg" / "gateway.secret").write_bytes((tmp_path / "var" / "gateway.secret").read_bytes())
     moved = write_config(tmp_path / "pg", gateway={"database": target},
                          area__hightown={"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"})
     after = {t: db_rows(tmp_path / "pg", f'select count(*) from "{t}"')[0][0] for t in before}
@@ -48,8 +50,8 @@ def test_an_installation_moves_from_sqlite_to_postgresql(tmp_path):
     eml = tmp_path / "next.eml"
     eml.write_bytes(resident_mail(message_id="<next@example.net>", sender="new@example.net").as_bytes())
     assert gateway("--config", str(moved), "inject", str(eml)).returncode == 0
-    settings = config.load(moved)
-    db.connect(settings.database)
+    settings = ready_settings(moved)
+    db.connect(settings.database, audit_key=settings.audit_key)
     worker = InboundWorker(settings, clock, Renderer(), "test")
     while worker.process_one():
         pass

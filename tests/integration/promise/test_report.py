@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config, db
+from gateway import db
 from gateway.promise import stats
 from gateway.clock import FakeClock
 from gateway.render import Renderer
 from gateway.runtime.worker import InboundWorker
-from tests.helpers import resident_mail, signed, write_config
+from tests.helpers import ready_settings, resident_mail, signed, write_config
 from tests.integration.test_cli import gateway
 
 pytestmark = pytest.mark.database
@@ -32,8 +32,8 @@ NOVEMBER = [  # (team, received local, answered after working hours or None)
 def november(tmp_path) -> Path:
     """Seven cases in November 2026, five answered (one after its promise), through the pipeline."""
     path = write_config(tmp_path)
-    settings = config.load(path)
-    db.connect(settings.database)
+    settings = ready_settings(path)
+    db.connect(settings.database, audit_key=settings.audit_key)
     clock = FakeClock(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
     db.migrate(clock.now())
     worker = InboundWorker(settings, clock, Renderer(), "test")

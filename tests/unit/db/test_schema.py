@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import peewee as pw
 
-from gateway import config, db
+from gateway import db
 from gateway.clock import FakeClock
 from gateway.db import models
-from tests.helpers import write_config
+from tests.helpers import ready_settings, write_config
 
 pytestmark = pytest.mark.database
 
@@ -17,8 +17,8 @@ TABLES = [m for m in vars(models).values()
 
 
 def test_a_new_database_has_every_column_of_every_model_and_no_other(tmp_path):
-    settings = config.load(write_config(tmp_path))
-    database = db.connect(settings.database)
+    settings = ready_settings(write_config(tmp_path))
+    database = db.connect(settings.database, audit_key=settings.audit_key)
     applied = db.migrate(FakeClock().now())
     assert applied[0] == "0001_initial" and db.schema_is_current()
     for model in TABLES:
