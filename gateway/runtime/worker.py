@@ -227,7 +227,6 @@ class InboundWorker:
                                self.leases.get(ctx.inbound_id))
         return None, failure
 
-
     def _process_ready(self) -> int:
         """Process the messages whose checks are done and that no earlier message in hand of
         the same sender or Message-ID is still waiting for; how many."""

@@ -57,6 +57,32 @@ def test_an_urgent_message_behind_twenty_from_a_silent_domain_goes_first(tmp_pat
     assert gateway.stop() == 0
 
 
+def test_stopping_gives_back_the_mail_still_waiting_and_the_next_start_handles_it_once(tmp_path, gateway_process,
+                                                                                      relay):
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)})
+    gateway = gateway_process(path, port)
+    count = 6
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        for n in range(count):
+            sender = f"r{n}@silent.example"
+            smtp.sendmail(sender, ["surgery@surgery.example.org"],
+                          resident_mail(sender=sender, message_id=f"<s{n}@silent.example>").as_bytes())
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where lease_owner is not null")[0][0] > 0,
+             60, what="the pipeline to take the messages in hand")
+    assert gateway.stop() == 0
+    # What was not finished is queued and held by no one: the next start takes it at once.
+    assert db_rows(tmp_path, "select count(*) from inbound where state = 'queued' and lease_owner is not null") == [(0,)]
+    gateway_process(path, port)
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where state = 'done'") == [(count,)],
+             60, what="every message handled")
+    relay.wait(2 * count, timeout=30)
+    time.sleep(1.5)   # long enough for a second, wrong copy to show itself
+    assert len(relay.messages()) == 2 * count
+    assert db_rows(tmp_path, "select kind, count(*) from inbound group by kind") == [("resident_new", count)]
+
+
 def store(harness, msg, mail_from: str) -> int:
     return db.intake.save_inbound(msg.as_bytes(), mail_from, ["surgery@surgery.example.org"], "smtp",
                                   harness.clock.now(), peer="127.0.0.1", helo="client.example.net")
