@@ -33,8 +33,10 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers import free_port, write_config  # noqa: E402
 
 
-def wait_listening(port: int) -> None:
-    for _ in range(200):
+def wait_listening(port: int, seconds: float = 60) -> None:
+    """Wait for a daemon to listen on `port` (a minute: its start is slow on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return

@@ -153,6 +153,33 @@ def defer_inbound(inbound_id: int, until: dt.datetime, why: str, lease: str | No
     return cursor.rowcount == 1
 
 
+def renew_inbound(leases: dict[int, str], until: dt.datetime) -> set[int]:
+    """Extend to `until` the leases of messages in hand ({id: the lease that holds it}); the
+    ids still held (one whose lease ran out and was taken by another worker is not)."""
+    if not leases:
+        return set()
+    ids, owners = list(leases), sorted(set(leases.values()))
+    held = "state = 'queued' AND id IN ({ids}) AND lease_owner IN ({owners})".format(
+        ids=", ".join([db.param] * len(ids)), owners=", ".join([db.param] * len(owners)))
+    with db.atomic():
+        db.execute_sql(f"UPDATE inbound SET lease_until = {db.param} WHERE {held}", (utc(until), *ids, *owners))
+        rows = db.execute_sql(f"SELECT id, lease_owner FROM inbound WHERE {held}", (*ids, *owners)).fetchall()
+    return {row[0] for row in rows if leases.get(row[0]) == row[1]}
+
+
+def release_inbound(leases: dict[int, str]) -> None:
+    """Give back messages in hand, not begun ({id: lease}), to be claimed again at once; as
+    they were not tried, their attempts start again."""
+    if not leases:
+        return
+    ids, owners = list(leases), sorted(set(leases.values()))
+    with db.atomic():
+        db.execute_sql("UPDATE inbound SET lease_owner = NULL, lease_until = NULL, attempts = 0 WHERE state = 'queued' "
+                       "AND id IN ({ids}) AND lease_owner IN ({owners})".format(
+                           ids=", ".join([db.param] * len(ids)), owners=", ".join([db.param] * len(owners))),
+                       (*ids, *owners))
+
+
 def park_inbound(inbound_id: int, stage: str, error: str, now: dt.datetime, lease: str | None = None) -> None:
     """Set a message aside after an unexpected failure, with the stage and the reason (with
     `lease`, only while that claim still holds it: another worker may be handling it now)."""

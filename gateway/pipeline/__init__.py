@@ -79,12 +79,21 @@ class StageFailure(Exception):
         super().__init__(f"{stage}: {type(error).__name__}: {error}")
 
 
+def read(ctx: Context) -> None:
+    """Run the first stage alone (parse): whose message it is, known before its sender is
+    checked (prepare then runs the rest). Raises StageFailure."""
+    from gateway.pipeline.stages import STAGES
+
+    _run_stages(ctx, STAGES[:1])
+
+
 def prepare(ctx: Context) -> None:
-    """Run the leading stages that touch no database (parsing), so that a caller can do this
-    work before its transaction takes the database's write lock. Raises StageFailure."""
+    """Run the leading stages that touch no database (parsing, the sender check), so that a
+    caller can do this work before its transaction takes the database's write lock; after
+    read(), the parse is not done again. Raises StageFailure."""
     from gateway.pipeline.stages import PURE, STAGES
 
-    _run_stages(ctx, STAGES[:PURE])
+    _run_stages(ctx, STAGES[1 if ctx.msg is not None else 0:PURE])
     ctx.prepared = True
 
 

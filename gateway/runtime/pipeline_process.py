@@ -168,7 +168,7 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
     language.warm()   # before the first claim: loading the model must not eat a lease
     owner = f"{socket.gethostname()}:{os.getpid()}:in"
     renderer = Renderer(settings.templates)
-    inbound = worker.InboundWorker(settings, SystemClock(), renderer, owner, delivered=delivered)
+    inbound = worker.InboundWorker(settings, SystemClock(), renderer, owner, delivered=delivered, wake=wake)
 
     def between() -> None:
         if pulse is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import dns.exception
 import dns.nameserver
@@ -33,6 +34,9 @@ class Resolver:
         self._resolver.cache = dns.resolver.LRUCache(CACHE_ENTRIES)
         self.timeout = timeout
         self._deadline = threading.local()
+        # Told of every lookup made (name, seconds, answered): trust.zones learns from it
+        # which zones answer quickly (runtime.checks schedules the sender checks by it).
+        self.observe: Callable[[str, float, bool], None] | None = None
 
     def budget(self, seconds: float | None) -> "_Budget":
         """`with resolver.budget(3):` every lookup inside shares those seconds."""
@@ -54,17 +58,22 @@ class Resolver:
     def answers(self, name: str, rdtype: str) -> list:
         """The records of one type at `name` (rdata); [] if there are none. Raises
         DnsTemporary when the DNS cannot answer now."""
+        lifetime, started, answered = self._lifetime(), time.monotonic(), True
         try:
-            return list(self._resolver.resolve(name.rstrip(".") + ".", rdtype, lifetime=self._lifetime(),
+            return list(self._resolver.resolve(name.rstrip(".") + ".", rdtype, lifetime=lifetime,
                                                raise_on_no_answer=False, search=False))
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
+        except dns.exception.Timeout as exc:
+            answered = False
+            raise DnsTemporary(f"DNS timeout for {name} {rdtype}") from exc
         except dns.resolver.NoNameservers as exc:   # every server answered SERVFAIL or refused
             raise DnsTemporary(f"DNS server failure for {name} {rdtype}") from exc
-        except dns.exception.Timeout as exc:
-            raise DnsTemporary(f"DNS timeout for {name} {rdtype}") from exc
         except dns.exception.DNSException as exc:
             raise DnsTemporary(f"DNS error for {name} {rdtype}: {type(exc).__name__}") from exc
+        finally:
+            if self.observe is not None:
+                self.observe(name, time.monotonic() - started, answered)
 
 
 class _Budget:

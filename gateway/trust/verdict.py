@@ -172,3 +172,12 @@ def _reasons(domain: str, signatures, spf_result: str, spf_domain: str, seen: Se
     if policy:
         words.append(f"{domain} publishes DMARC p={policy}")
     return words
+
+
+def needs_dns(from_address: str, from_problem: str | None, seen: Seen, trust: TrustSettings) -> bool:
+    """Whether check() would ask DNS about this message (not when it cannot be judged, nor
+    for a trusted server's Authentication-Results or a trusted network)."""
+    domain = split(from_address)[1]
+    if not domain or from_problem or (within(domain, trust.trusted_domains) and _peer_in(seen.peer, trust.trusted_networks)):
+        return False
+    return not (trust.authserv_id and _authserv_absent(seen, trust) is None)

@@ -9,6 +9,7 @@ The world:
   example.net      residents: SPF passes from loopback, no DKIM, no DMARC
   forged.example   SPF allows only 192.0.2.0/24, DMARC p=reject: mail from here is forged
   servfail.example every lookup fails (SERVFAIL): a DNS outage for that domain
+  silent.example   no lookup is ever answered: an attacker's own DNS that hangs every check
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 
 import dkim
 from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib.dns import DNSError
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from gateway.trust.dkim import new_key
@@ -35,6 +37,7 @@ class Zone(BaseResolver):
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = {}
         self.failing: set[str] = set()   # domains (and everything under them) that SERVFAIL
+        self.silent: set[str] = set()    # domains (and everything under them) never answered
         self.queries = 0
         self.lock = threading.Lock()
 
@@ -52,8 +55,11 @@ class Zone(BaseResolver):
         with self.lock:
             self.queries += 1
             failing = any(name == d or name.endswith("." + d) for d in self.failing)
+            silent = any(name == d or name.endswith("." + d) for d in self.silent)
             texts = list(self.records.get(name, ()))
             known = name in self.records
+        if silent:   # dnslib's handler logs the error and sends nothing: the asker times out
+            raise DNSError(f"{name}: never answered")
         if failing:
             reply.header.rcode = RCODE.SERVFAIL
         elif request.q.qtype == QTYPE.TXT and texts:
@@ -126,6 +132,7 @@ def world(zone: Zone) -> None:
     zone.add("forged.example", "v=spf1 ip4:192.0.2.0/24 -all")
     zone.add("_dmarc.forged.example", "v=DMARC1; p=reject")
     zone.failing.add("servfail.example")
+    zone.silent.add("silent.example")
 
 
 _shared: DnsServer | None = None
