@@ -4,7 +4,9 @@ to point at another case, or with text appended past an l= signature. So police 
 is authenticated by its DKIM signature acts on a case only when:
 
 - no header that RFC 5322 allows once appears twice (which instance would be read?);
-- the signature covers the whole body (no text past an l= length);
+- the signature covers the whole body (no text past an l= length) and the Content-Type
+  header (which says how the body is read: an unsigned one can turn the same signed bytes
+  into other text, by making a part an attachment, HTML or another charset);
 - the case it names is named by a header instance the signature covered: the case's reply
   address in To or Cc, our Message-ID in In-Reply-To or References, or the case reference
   as the first reference in the Subject (Exchange Online signs only From, Date, Subject and
@@ -45,6 +47,9 @@ def problems(ctx: Context) -> list[str]:
     if not by_signature(ctx):
         return found
     aligned = ctx.verdict.aligned
+    if not any("content-type" in s.names for s in aligned):
+        found.append("its signature does not cover its Content-Type, which says how its text is to be read, so "
+                     "what it says may have been changed after it was sent")
     if all(s.past_length for s in aligned):
         found.append("its signature covers only the first part of the text (DKIM l=), and more text follows "
                      "that anyone could have added")

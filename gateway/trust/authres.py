@@ -1,8 +1,11 @@
 """Authentication-Results (RFC 8601) from the receiving server we trust ([trust] authserv_id).
 
-Only the topmost run of A-R headers bearing that authserv-id counts: the receiving server
-adds its own on top of whatever the message brought with it, so anything a sender wrote
-(forged headers with the same id further down) is never read. Hand-written: the grammar
+Only the topmost A-R header bearing that authserv-id counts: the receiving server adds its
+own on top of whatever the message brought with it, so anything a sender wrote (forged
+headers with the same id further down, even right below the server's own) is never read.
+So the server must write its whole verdict, with dmarc=, in one header at the top (Exchange
+Online, Gmail, rspamd and OpenDMARC do; RFC 8601 section 5 also asks it to remove any header
+bearing its id that arrived with the message). Hand-written: the grammar
 needed is small, and the one library for it (authres) has not had a release since 2019.
 """
 
@@ -26,17 +29,14 @@ class Method:
 
 
 def trusted_results(values: list[str], authserv_id: str) -> list[Method] | None:
-    """The results in the topmost run of A-R headers with `authserv_id`; None if there is none."""
-    methods: list[Method] | None = None
+    """The results in the topmost A-R header with `authserv_id`; None if there is none. A
+    second header with the id, even right below it, is not read: a sender can write one
+    there, and the server's own run of headers cannot be told from it."""
     for value in values:
-        server, _, rest = _strip_comments(value)[0].partition(";")
-        ours = (server.split() or [""])[0].lower() == authserv_id.lower()
-        if methods is None and not ours:
-            continue
-        if methods is not None and not ours:
-            break   # the run of our server's headers has ended
-        methods = (methods or []) + _methods(value)
-    return methods
+        server = _strip_comments(value)[0].partition(";")[0]
+        if (server.split() or [""])[0].lower() == authserv_id.lower():
+            return _methods(value)
+    return None
 
 
 def _strip_comments(value: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ class Signature:
     covered: tuple[tuple[str, str], ...] = ()
     stamp: str = ""
     past_length: bool = False
+    names: tuple[str, ...] = ()   # its h= list, lower case: a name there and absent was signed as absent
 
     def values(self, name: str) -> list[str]:
         """The values of the covered instances of header `name` (lower case)."""
@@ -73,7 +74,8 @@ def _one(checker: dkimpy.DKIM, index: int, resolver: Resolver) -> Signature:
     if temporary:
         return Signature(domain, "temperror")
     if ok:
-        return Signature(domain, "pass", _covered(checker), _stamp(checker), _past_length(checker))
+        names = tuple(dict.fromkeys(n.decode("ascii", "replace").strip().lower() for n in checker.include_headers))
+        return Signature(domain, "pass", _covered(checker), _stamp(checker), _past_length(checker), names)
     return Signature(domain, "permerror" if ok is None else "fail")
 
 

@@ -125,7 +125,8 @@ def test_two_daemons_on_one_database_count_together(tmp_path, gateway_process, r
         url = database_of(tmp_path / "a") if name == "b" else None   # b shares a's database
         path = write_config(folder, **AREAS, smtp={"listen": f"127.0.0.1:{port}"},
                             relay={"host": "127.0.0.1", "port": str(relay.port)},
-                            **({"gateway": {"database": url}} if url else {}))
+                            gateway={"secret_file": str(tmp_path / "gateway.secret"),   # one cluster, one secret
+                                     **({"database": url} if url else {})})
         # One at a time (the first makes the tables), each given time to boot on a busy machine;
         # the fixture stops both.
         gateway_process(path, None)

@@ -113,7 +113,7 @@ _keys: dict[str, tuple[bytes, str]] = {}
 
 def sign(raw: bytes, domain: str = "police.example", selector: str = SELECTOR,
          headers: tuple[bytes, ...] = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"References",
-                                       b"In-Reply-To")) -> bytes:
+                                       b"In-Reply-To", b"Content-Type", b"MIME-Version")) -> bytes:
     """A message signed with DKIM as `domain` would sign it."""
     raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     present = [h for h in headers if h.lower() + b":" in raw.lower()]

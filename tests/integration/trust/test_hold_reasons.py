@@ -84,6 +84,12 @@ def test_a_reply_on_a_case_is_held_for_its_true_reason(tmp_path, gateway_process
          sender="pc.hughes@police.example", rcpts=[reply])
     first = wait_for(lambda: held_notices(relay), 15, what="the first held notice")[0]
     assert "was held: not authenticated: no DKIM signature from police.example" in first
+    # On another case: a team hears of holds on one case once an hour.
+    send(port, resident_mail(sender="Bob <bob@example.net>", message_id="<b1@example.net>", subject="Vans"),
+         sender="bob@example.net")
+    forward = wait_for(lambda: [m for m in relay.messages("hightown.npt@police.example") if "Vans" in m["Subject"]],
+                       15, what="the team's copy of the second case")[0]
+    reply = forward["Reply-To"]
     send(port, police("pc.hughes@police.example", reply, 2, sign=True, subject="RE: " + forward["Subject"]),
          sender="pc.hughes@police.example", rcpts=[reply])
     second = wait_for(lambda: held_notices(relay)[1:], 15, what="the second held notice")[0]

@@ -23,8 +23,11 @@ from tests.servers.dns import SELECTOR, key_for
 pytestmark = pytest.mark.database
 
 TEAM = "hightown.npt@police.example"
-EXCHANGE = (b"From", b"Date", b"Subject", b"Message-ID")   # what Exchange Online signs
-FULL = (b"From", b"To", b"Cc", b"Subject", b"Date", b"Message-ID", b"In-Reply-To", b"References")
+# What Exchange Online signs (h=From:Date:Subject:Message-ID:Content-Type:MIME-Version:...): not
+# To, Cc, In-Reply-To or References.
+EXCHANGE = (b"From", b"Date", b"Subject", b"Message-ID", b"Content-Type", b"MIME-Version")
+FULL = (b"From", b"To", b"Cc", b"Subject", b"Date", b"Message-ID", b"In-Reply-To", b"References", b"Content-Type",
+        b"MIME-Version")
 REPLAYED = "a replay of a message already acted on"
 
 
@@ -94,6 +97,12 @@ def answers(relay, resident: str = "ann@example.net", words: str = "") -> list[s
     return [t for t in texts if words in t]
 
 
+def held_why(folder) -> str:
+    """Why the newest message was held, as the case records it (a team hears of holds on one
+    case once an hour: the reasons of the rest are on the case, not in its mailbox)."""
+    return db_rows(folder, "SELECT error FROM inbound ORDER BY id DESC LIMIT 1")[0][0] or ""
+
+
 def held_notices(relay) -> list[str]:
     return [m.get_body(("plain",)).get_content() for m in relay.messages(TEAM) if "] Held: " in m["Subject"]]
 
@@ -136,7 +145,7 @@ def test_a_close_sent_again_is_held_and_the_case_stays_open(tmp_path, gateway_pr
     settle(tmp_path)
     assert kinds(tmp_path)[-1] == "held" and status(tmp_path) == "open"
     assert len(answers(relay, words="We have spoken to the riders.")) == 1
-    assert REPLAYED in held_notices(relay)[-1]
+    assert REPLAYED in held_why(tmp_path)
 
 
 ADDED = {"To": "someone@example.org", "Cc": "someone@example.org", "Subject": "RE: call 07700 900123",
@@ -157,7 +166,7 @@ def test_a_header_allowed_once_written_twice_is_held(tmp_path, gateway_process, 
         as_officer(port, f"{header}: {value}\r\n".encode() + genuine, forward["Reply-To"])
         settle(tmp_path)
         assert kinds(tmp_path)[-1] == "held", header
-        assert f"it has 2 {header} headers, where a message may have only one" in held_notices(relay)[-1]
+        assert f"it has 2 {header} headers, where a message may have only one" in held_why(tmp_path)
     assert answers(relay) == []
 
 
@@ -221,6 +230,23 @@ def test_text_added_past_an_l_signature_is_held_and_a_whole_one_relayed(tmp_path
     assert "We will patrol on Friday." in text and "07700" not in text
 
 
+# ---- how the signed text is read: an unsigned Content-Type (found by an independent attack) -
+
+@pytest.mark.parametrize("content_type", ["message/rfc822", 'text/html; charset="utf-8"', 'text/plain; charset="utf-7"'])
+def test_a_signature_that_does_not_cover_the_content_type_is_held(tmp_path, gateway_process, relay, content_type):
+    """The same signed bytes read as an attachment, as HTML or in another charset say other
+    things ("he was NOT arrested" vanishes): a copy with its Content-Type changed is held."""
+    port = daemon(tmp_path, gateway_process, relay)
+    forward = open_case(tmp_path, port, relay)
+    written = reply(forward, "Warning: he was NOT arrested and may come back.\n\nWe will call you on Friday.", 1)
+    genuine = signed(written, over=tuple(h for h in FULL if h != b"Content-Type"))
+    changed = re.sub(rb"(?im)^Content-Type: [^\r]*", b"Content-Type: " + content_type.encode(), genuine, count=1)
+    as_officer(port, changed, forward["Reply-To"])
+    settle(tmp_path)
+    assert kinds(tmp_path)[-1] == "held" and answers(relay) == []
+    assert "does not cover its Content-Type" in held_notices(relay)[0]
+
+
 # ---- the signature's own value, written another way ---------------------------------------
 
 def test_a_signature_written_another_way_is_still_the_same_signature(tmp_path, gateway_process, relay):
@@ -230,7 +256,8 @@ def test_a_signature_written_another_way_is_still_the_same_signature(tmp_path, g
 
     port = daemon(tmp_path, gateway_process, relay)
     forward = open_case(tmp_path, port, relay)
-    genuine = signed(reply(forward, "We will patrol on Friday.", 1), over=(b"From", b"To", b"Subject", b"Date"))
+    genuine = signed(reply(forward, "We will patrol on Friday.", 1),
+                     over=(b"From", b"To", b"Subject", b"Date", b"Content-Type", b"MIME-Version"))
     as_officer(port, genuine, forward["Reply-To"])
     settle(tmp_path)
     b_value = re.search(rb";\s*b=([A-Za-z0-9+/=\s]+?)(?:;|\r\n[^ \t])", genuine).group(1)
@@ -243,7 +270,7 @@ def test_a_signature_written_another_way_is_still_the_same_signature(tmp_path, g
         copy = genuine.replace(b_value, value).replace(b"<r1@police.example>", f"<x{n}@police.example>".encode())
         as_officer(port, copy, forward["Reply-To"])
         settle(tmp_path)
-        assert kinds(tmp_path)[-1] == "held" and REPLAYED in held_notices(relay)[-1]
+        assert kinds(tmp_path)[-1] == "held" and REPLAYED in held_why(tmp_path)
     assert len(answers(relay, words="We will patrol on Friday.")) == 1
 
 
@@ -265,7 +292,7 @@ def test_a_reply_tied_by_signed_references_is_relayed_once(tmp_path, gateway_pro
 def test_an_unsigned_reply_by_a_trusted_route_is_relayed_once_and_a_subject_alone_is_still_held(
         tmp_path, gateway_process, relay, route):
     sections = ({"trust": {"trusted_networks": "127.0.0.0/8", "trusted_domains": "police.example"}}
-                if route == "network" else {"trust": {"authserv_id": "mx.police.example"}})
+                if route == "network" else {"trust": {"authserv_id": "mx.police.example", "authserv_networks": "127.0.0.0/8"}})
     vouched = b"Authentication-Results: mx.police.example; dmarc=pass header.from=police.example\r\n"
     port = daemon(tmp_path, gateway_process, relay, **sections)
     forward = open_case(tmp_path, port, relay)
