@@ -16,7 +16,7 @@ BASE_CONFIG = {
         "domain": "surgery.example.org",
         "surgery_address": "surgery@surgery.example.org",
         "database": "sqlite:///var/gateway.db",
-        "secret": "test-secret-0123456789abcdef-long-enough-to-sign",
+        "secret": "tQ7vR2xW9kLm4pZs8cYd3nHf6bJg5aEu1oTi",   # the test world's: long and random-looking
         "spool": "var/outbox",
         "reference_prefix": "SRG",
     },

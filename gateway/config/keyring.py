@@ -28,6 +28,7 @@ from pathlib import Path
 DEFAULT_NAME = "gateway.secret"
 MIN_BYTES = 32
 # Values published in this project's examples, tests and documentation, ever: never a secret.
+MIN_DISTINCT = 6    # a random secret of 32 characters has 14 (hex) to 25 or more
 KNOWN = frozenset({"change-me", "changeme", "secret", "password", "trial-only-secret-not-for-service",
                    "test-secret-0123456789abcdef"})
 HEADER = ("# Surgery Gateway secrets: made by `gateway init`; `gateway secret rotate` adds a signing secret.\n"
@@ -88,6 +89,24 @@ def problem(value: str) -> str | None:
         return f"{value!r} is a published example value, so anyone can sign with it"
     if len(value.encode()) < MIN_BYTES:
         return f"{len(value.encode())} bytes is too short (at least {MIN_BYTES})"
+    guessable = _guessable(value)
+    if guessable:
+        return f"it is long but guessable ({guessable}): make one with `gateway init` or secrets.token_urlsafe(32)"
+    return None
+
+
+def _guessable(value: str) -> str | None:
+    """Why a long value is still easy to guess (a word repeated, few characters, a run of the
+    keyboard or the alphabet), or None. Random secrets of 32 bytes or more pass easily."""
+    if len(set(value)) < MIN_DISTINCT:
+        return f"only {len(set(value))} different characters"
+    period = next((p for p in range(1, len(value) // 2 + 1)
+                   if all(value[i] == value[i + p] for i in range(len(value) - p))), None)
+    if period is not None:
+        return f"{value[:period]!r} repeated"
+    steps = sum(abs(ord(b) - ord(a)) <= 1 for a, b in zip(value, value[1:]))
+    if steps * 2 > len(value):
+        return "mostly runs of neighbouring characters"
     return None
 
 

@@ -22,13 +22,18 @@ def acks_since(address: str, since: dt.datetime, limit: int) -> int:
                 "AND created_at > ? LIMIT ?) AS t", address, utc(since), limit)[0]
 
 
-def queued_to_since(address: str, purposes: tuple[str, ...], since: dt.datetime, limit: int) -> int:
-    """Mail of these purposes queued to an address after `since`, counted up to `limit` at
-    most ([limits] auto_replies_per_address_per_day: read from the outbox inside the
-    message's transaction, so it holds across restarts and daemons)."""
+def queued_to_mailbox_since(mailbox: str, purposes: tuple[str, ...], since: dt.datetime, limit: int) -> int:
+    """Mail of these purposes queued to one mailbox after `since`, however its address was
+    written (local@domain, or local+detail@domain: sub-addressing; case aside), counted up to
+    `limit` at most ([limits] auto_replies_per_address_per_day: read from the outbox inside
+    the message's transaction, so it holds across restarts and daemons)."""
+    local, _, domain = mailbox.rpartition("@")
+    pattern = (local.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "+%@"
+               + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
     marks = ", ".join("?" * len(purposes))
-    return _one(f"SELECT count(*) FROM (SELECT 1 FROM outbound WHERE rcpt_to = ? AND purpose IN ({marks}) "
-                "AND created_at > ? LIMIT ?) AS t", address, *purposes, utc(since), limit)[0]
+    return _one(f"SELECT count(*) FROM (SELECT 1 FROM outbound WHERE (lower(rcpt_to) = ? OR lower(rcpt_to) LIKE ? "
+                f"ESCAPE '\\') AND purpose IN ({marks}) AND created_at > ? LIMIT ?) AS t",
+                mailbox, pattern, *purposes, utc(since), limit)[0]
 
 
 def queued_since(purpose: str, since: dt.datetime) -> bool:

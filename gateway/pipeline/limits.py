@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from gateway import db, logs
 from gateway.errors import Defer
+from gateway.mail.addresses import base_local
 from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,13 @@ def may_reply(ctx: Context, address: str, what: str, event: str = "not_sent") ->
     limit = ctx.settings.auto_replies_per_address_per_day
     if not limit or _verified_officer(ctx, address):   # 0: no cap
         return True
+    # One mailbox, however it is written: victim+1@, victim+2@ ... all reach victim@.
+    mailbox = mailbox_of(address)
     lock_address(ctx, address)
+    if mailbox != address:
+        lock_address(ctx, mailbox)
     now = ctx.clock.now()
-    if db.outbox.queued_to_since(address, AUTO_REPLIES, now - DAY, limit) < limit:
+    if db.outbox.queued_to_mailbox_since(mailbox, AUTO_REPLIES, now - DAY, limit) < limit:
         return True
     why = (f"no {what} to {address}: it already had {limit} automatic replies in 24 hours "
            "([limits] auto_replies_per_address_per_day)")
@@ -50,6 +55,12 @@ def may_reply(ctx: Context, address: str, what: str, event: str = "not_sent") ->
         log.info("inbound %s: %s", ctx.inbound_id, why,
                  extra=logs.about(inbound=ctx.inbound_id, message_id=ctx.msg.message_id))
     return False
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address reaches: lower case, without a +detail (sub-addressing)."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{base_local(local)}@{domain}" if local else address.lower()
 
 
 def _verified_officer(ctx: Context, address: str) -> bool:

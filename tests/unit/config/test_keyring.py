@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import stat
 
+import pytest
+
 from gateway.config import keyring
 
 TODAY = dt.date(2026, 12, 3)
@@ -36,4 +38,19 @@ def test_known_and_short_secrets_are_named():
     assert "published example value" in keyring.problem("Change-Me")
     assert keyring.problem("trial-only-secret-not-for-service")
     assert keyring.problem("x" * 31) == "31 bytes is too short (at least 32)"
-    assert keyring.problem("x" * 32) is None
+    assert keyring.problem("tQ7vR2xW9kLm4pZs8cYd3nHf6bJg5aEu") is None   # 32 bytes, random
+    assert "guessable" in keyring.problem("x" * 32)   # 32 bytes, but one letter: see below
+
+
+@pytest.mark.parametrize("value", ["a" * 36, "passwordpasswordpasswordpassword", "changemechangemechangemechangeme",
+                                   "change-me-change-me-change-me-change-me", "0123456789abcdef0123456789abcdef",
+                                   "abcdefghijklmnopqrstuvwxyz0123456789"])
+def test_a_long_but_guessable_secret_is_refused(value):
+    """Found by an independent attack: each of these passed `check-config` for being 32 bytes."""
+    assert "guessable" in keyring.problem(value)
+
+
+def test_random_secrets_pass():
+    import secrets
+    assert not [v for v in (secrets.token_urlsafe(32) for _ in range(2000)) if keyring.problem(v)]
+    assert not [v for v in (secrets.token_hex(16) for _ in range(2000)) if keyring.problem(v)]

@@ -151,6 +151,19 @@ def test_the_cap_counts_every_kind_of_automatic_reply_and_a_day_later_there_is_r
     assert len(harness.outbox("alerts_confirm_request")) == 2
 
 
+def test_every_way_of_writing_one_mailbox_shares_its_cap(make_harness):
+    """Found by an independent attack: victim+1@, victim+2@ ... each had a cap of its own, and
+    all of it reached victim@."""
+    harness = make_harness(**AREAS)
+    for n in range(1, 7):
+        sender = "Victim@Example.net" if n == 6 else f"victim+{n}@example.net"
+        harness.submit(resident_mail(sender=sender, message_id=f"<t{n}@x>", subject=f"Case {n}"))
+    assert len(harness.outbox("resident_ack")) == 3
+    assert len(harness.outbox("team_new_case")) == 6   # the team still gets every case
+    harness.submit(resident_mail(sender="victim_x@example.net", message_id="<u1@x>", subject="Other"))
+    assert len(harness.outbox("resident_ack")) == 4   # another mailbox (and _ is no wildcard)
+
+
 def test_held_notices_are_one_per_case_an_hour_and_the_next_counts_the_rest(make_harness):
     harness = make_harness()
     harness.submit(resident_mail())
