@@ -33,28 +33,43 @@ def address_hash(address: str, key: bytes) -> str:
     return "addr-" + hmac.new(key, b"log:" + address.lower().encode(), hashlib.sha256).hexdigest()[:10]
 
 
+def message_id_hash(value: str, key: bytes) -> str:
+    """A Message-ID's stand-in in the log (log_addresses = hash): stable and keyed, as address_hash."""
+    return "mid-" + hmac.new(key, b"message-id:" + value.encode(), hashlib.sha256).hexdigest()[:10]
+
+
 class _Addresses:
-    def __init__(self, mode: str, key: bytes = b""):
+    def __init__(self, mode: str, key: bytes = b"", own_domain: str = ""):
         # No key, no hash: an unkeyed one would let a guessed address be confirmed.
         self.mode, self.key = ("none" if mode == "hash" and not key else mode), key
+        self.own = f"@{own_domain.lower()}>" if own_domain else None   # our Message-IDs: shown whole
 
     def __call__(self, text: str, keep: tuple[str, ...] = ()) -> str:
         if self.mode == "full" or "@" not in text:
             return text
         kept = {}
-        for n, value in enumerate(v for v in keep if v):   # a Message-ID looks like an address; it is not one
-            kept[f"\x00{n}\x00"] = value
+        for n, value in enumerate(v for v in keep if v):   # a Message-ID is shown as one (message_id())
+            kept[f"\x00{n}\x00"] = self.message_id(value)
             text = text.replace(value, f"\x00{n}\x00")
         text = ADDRESS.sub((lambda m: address_hash(m.group(0), self.key)) if self.mode == "hash" else "<address>", text)
         for marker, value in kept.items():
             text = text.replace(marker, value)
         return text
 
+    def message_id(self, value: str) -> str:
+        """A Message-ID as the log shows it: whole only with log_addresses = full. A sender
+        chooses their own, and `<ann.jones@example.net>` is as much her address as her From,
+        so with hash it is a stable keyed stand-in (the same Message-ID, the same `mid-`). Our
+        own (the gateway's domain) are whole: they name no one, and `gateway queue show` has them."""
+        if self.mode == "full" or (self.own and value.lower().endswith(self.own)):
+            return value
+        return message_id_hash(value, self.key) if self.mode == "hash" else "<message-id>"
+
 
 class TextFormatter(logging.Formatter):
-    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b""):
+    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b"", own_domain: str = ""):
         super().__init__(f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s")
-        self.addresses = _Addresses(addresses, key)
+        self.addresses = _Addresses(addresses, key, own_domain)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         keep = (getattr(record, "message_id", None),)
@@ -70,9 +85,9 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b""):
+    def __init__(self, addresses: str = "full", process: str = "", key: bytes = b"", own_domain: str = ""):
         super().__init__()
-        self.addresses, self.process = _Addresses(addresses, key), process.strip("[]") or "main"
+        self.addresses, self.process = _Addresses(addresses, key, own_domain), process.strip("[]") or "main"
 
     def format(self, record: logging.LogRecord) -> str:
         keep = (getattr(record, "message_id", None),)
@@ -82,19 +97,20 @@ class JsonFormatter(logging.Formatter):
         for key in FIELDS:
             value = getattr(record, key, None)
             if value is not None:
-                line[key] = value
+                line[key] = self.addresses.message_id(value) if key == "message_id" else value
         if record.exc_info:
             line["error"] = self.addresses(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False)
 
 
 def configure(level: int, log_format: str = "text", addresses: str = "full", process: str = "",
-              key: bytes = b"") -> None:
+              key: bytes = b"", own_domain: str = "") -> None:
     """Send the log to standard error (the journal, under systemd) in the chosen form; `key`
-    keys the hashes of addresses (log_addresses = hash)."""
+    keys the hashes of addresses (log_addresses = hash); Message-IDs of `own_domain` (ours)
+    are shown whole."""
     handler = logging.StreamHandler(sys.stderr)
     kind = JsonFormatter if log_format == "json" else TextFormatter
-    handler.setFormatter(kind(addresses, process, key))
+    handler.setFormatter(kind(addresses, process, key, own_domain))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

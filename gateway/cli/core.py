@@ -80,7 +80,8 @@ def run(ctx: click.Context) -> None:
     settings = _settings(ctx)
     level = logging.DEBUG if ctx.obj["verbose"] else getattr(logging, settings.log_level.upper())
     settings, made = _with_secret_file(ctx, settings)
-    logs.configure(level, settings.log_format, settings.log_addresses, key=settings.audit_key)
+    logs.configure(level, settings.log_format, settings.log_addresses, key=settings.audit_key,
+                   own_domain=settings.domain)
     if made:
         logging.getLogger("gateway").warning(made)
     if not ctx.obj["verbose"]:

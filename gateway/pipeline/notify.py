@@ -19,6 +19,7 @@ from gateway.pipeline import Context, limits
 URGENT_PRIORITY = 0   # ahead of everything else in the outbox
 TEAM_PRIORITY = 3
 ACK_PRIORITY = 4
+OFFICER_NOTICES_PER_HOUR = 3   # "Not sent" notices to one officer an hour
 
 
 def new_case(ctx: Context) -> None:
@@ -101,8 +102,17 @@ def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None
 
 
 def officer_notice(ctx: Context, problem: str) -> None:
-    """Tell an authenticated officer, and only them, why their message was not acted on."""
-    settings, case = ctx.settings, ctx.case
+    """Tell an authenticated officer, and only them, why their message was not acted on; at
+    most OFFICER_NOTICES_PER_HOUR an hour (a captured signed reply sent thirty times must not
+    become thirty notices in the officer's inbox: the team's held notice says the rest)."""
+    settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
+    officer = ctx.msg.from_address
+    if db.outbox.queued_to_mailbox_since(officer, ("officer_held",), now - dt.timedelta(hours=1),
+                                         OFFICER_NOTICES_PER_HOUR) >= OFFICER_NOTICES_PER_HOUR:
+        if case:
+            db.cases.add_event(case, "officer_not_told", now, f"over {OFFICER_NOTICES_PER_HOUR} notices an hour "
+                               f"to {officer}", ctx.inbound_id)
+        return
     team = ctx.team or (settings.team(case.team) if case else None) or settings.default_team
     text = ctx.renderer.render("team/officer_held", "en", problem=problem,
                                reference=case.reference if case else "", team_name=team.name)

@@ -161,7 +161,8 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
 
     signal.signal(signal.SIGTERM, on_term)   # from the main process, or from systemd to us all
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the main process, which stops us
-    logs.configure(level, settings.log_format, settings.log_addresses, process="[pipeline]", key=settings.audit_key)
+    logs.configure(level, settings.log_format, settings.log_addresses, process="[pipeline]", key=settings.audit_key,
+                   own_domain=settings.domain)
     db.connect(settings.database, audit_key=settings.audit_key)
     from gateway.mail import language
 

@@ -20,20 +20,24 @@ def record(message: str, *args, **extra) -> logging.LogRecord:
 
 
 def test_json_lines_carry_the_case_and_message_id_and_hash_addresses():
-    line = JsonFormatter("hash", "[pipeline]", KEY).format(record(
+    line = JsonFormatter("hash", "[pipeline]", KEY, "surgery.example.org").format(record(
         "inbound %s: from %s", 7, "Ann@Example.net", **about(inbound=7, case="SRG-2026-0001",
                                                               message_id="<a1@example.net>")))
     event = json.loads(line)
     assert event["event"] == f"inbound 7: from {address_hash('ann@example.net', KEY)}"
-    assert (event["case"], event["message_id"], event["inbound"], event["process"]) == (
-        "SRG-2026-0001", "<a1@example.net>", 7, "pipeline")
+    assert (event["case"], event["inbound"], event["process"]) == ("SRG-2026-0001", 7, "pipeline")
+    # A sender's Message-ID can be their address ("<a1@example.net>"): a stable keyed stand-in.
+    assert event["message_id"].startswith("mid-") and "a1@example.net" not in line
     assert "\n" not in line
 
 
 def test_text_lines_show_the_case_and_message_id_and_can_hide_addresses():
-    text = TextFormatter("none").format(record("outbound %s delivered to %s", 3, "bob@example.com",
-                                               **about(case="SRG-2026-0002", message_id="<x9@surgery.example.org>")))
+    text = TextFormatter("none", own_domain="surgery.example.org").format(record(
+        "outbound %s delivered to %s", 3, "bob@example.com",
+        **about(case="SRG-2026-0002", message_id="<x9@surgery.example.org>")))
     assert text.endswith("outbound 3 delivered to <address> [case SRG-2026-0002; message-id <x9@surgery.example.org>]")
+    theirs = TextFormatter("none").format(record("inbound 4: resident_new", **about(message_id="<midp@example.net>")))
+    assert theirs.endswith("[message-id <message-id>]")   # found by an independent attack: it was her address
     assert TextFormatter("full").format(record("to %s", "bob@example.com")).endswith("to bob@example.com")
     assert address_hash("Bob@Example.com", KEY) == address_hash("bob@example.com", KEY) != address_hash(
         "ann@example.net", KEY)

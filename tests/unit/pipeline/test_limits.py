@@ -184,3 +184,19 @@ def test_held_notices_are_one_per_case_an_hour_and_the_next_counts_the_rest(make
     harness.clock.advance(3601)
     harness.submit(resident_mail(message_id="<t10@x>", sender="mallory@example.com", to=forged), rcpt_tos=[forged])
     assert "more message(s) were held" not in harness.outbox("team_held")[-1].get_body(("plain",)).get_content()
+
+
+def test_an_officer_hears_of_at_most_three_held_messages_an_hour(harness):
+    """Found by an independent attack: one captured signed reply sent thirty times gave the
+    officer thirty "Not sent" notices."""
+    from tests.unit.pipeline.test_officer import officer_reply
+
+    harness.submit(resident_mail())
+    for _ in range(6):   # the first is relayed; the five copies after it are replays, held
+        officer_reply(harness, "We will patrol on Friday.")
+    assert len(harness.outbox("resident_answer")) == 1
+    assert len(harness.outbox("officer_held")) == 3
+    assert CaseEvent.select().where(CaseEvent.kind == "officer_not_told").count() == 2
+    harness.clock.advance(3600 + 60)
+    officer_reply(harness, "We will patrol on Friday.")
+    assert len(harness.outbox("officer_held")) == 4
