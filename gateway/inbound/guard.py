@@ -138,6 +138,13 @@ def describe_exhaustion(total: int) -> Callable[[Counter, Counter], str]:
     return describe
 
 
+# Commands a session may send, each, before it is told 421 and closed (aiosmtpd's
+# command_call_limit): NOOP and RSET keep an idle session alive (each resets the idle timer),
+# so a few hundred connections holding the door could otherwise stay for ever; a session that
+# tries thousands of recipients is probing, not delivering. "*": every other command.
+COMMAND_LIMITS = {"NOOP": 10, "RSET": 100, "VRFY": 5, "EXPN": 5, "HELP": 5, "RCPT": 1000, "*": 1000}
+
+
 class GuardedSMTP(SMTP):
     """aiosmtpd's SMTP session held to the door's limits (see the module's docstring).
     Leans on aiosmtpd 1.4's timer (_timeout_handle, _reset_timeout, _timeout_cb) and its

@@ -157,7 +157,12 @@ class IntakeHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         if not accepts(address, self.settings.domain, self.locals):
-            log.info("refused recipient %s from %s", address, session.peer)
+            # One line a session: a client trying 20,000 addresses must not write 20,000 lines.
+            refused = getattr(session, "refused_recipients", 0)
+            session.refused_recipients = refused + 1
+            if not refused:
+                log.info("refused recipient %s from %s (further refusals in this session are not logged)",
+                         address, session.peer)
             return "550 5.7.1 Not a recipient here: this server accepts mail only for its own addresses"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
@@ -202,7 +207,7 @@ class Door(Controller):
 
     def factory(self) -> guard.GuardedSMTP:
         return guard.GuardedSMTP(self.handler, census=self.census, refusals=self.refusals,
-                                 exempt=self.exempt, **self.SMTP_kwargs)
+                                 exempt=self.exempt, command_call_limit=guard.COMMAND_LIMITS, **self.SMTP_kwargs)
 
     def stop(self, *args, **kwargs):
         super().stop(*args, **kwargs)

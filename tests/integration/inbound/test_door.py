@@ -178,3 +178,33 @@ def test_out_of_file_descriptors_it_logs_little_and_serves_again(gateway_process
     assert "Too many open files" in log and log.count("could not accept a connection") == 1
     assert "[smtp] max_connections = 500 needs about 756: raise LimitNOFILE=" in log   # said at start
     assert "Traceback" not in log
+
+
+def test_a_session_kept_alive_by_noop_or_probing_recipients_is_closed(gateway_process, tmp_path):
+    """Found by an independent attack: NOOP every 20 s kept 500 sessions past the idle
+    timeout, holding the door against everyone; and 20,000 RCPTs to addresses not ours wrote
+    20,000 log lines. NOOP is allowed ten times a session, RCPT a thousand, and a session's
+    refused recipients make one line."""
+    gateway, port = start(gateway_process, tmp_path)
+    sock = greeted(port, CROWD)
+    sock.sendall(b"EHLO crowd.example\r\n")
+    while not reply(sock).startswith(b"250 "):
+        pass
+    for _ in range(10):
+        sock.sendall(b"NOOP\r\n")
+        assert reply(sock).startswith(b"250")
+    sock.sendall(b"NOOP\r\n")
+    assert reply(sock).startswith(b"421 4.7.0 NOOP sent too many times")
+    assert reply(sock) == b""   # closed
+    sock = greeted(port, CROWD)
+    sock.sendall(b"HELO crowd.example\r\nMAIL FROM:<x@crowd.example>\r\n")
+    reply(sock), reply(sock)
+    for n in range(1000):
+        sock.sendall(f"RCPT TO:<nobody{n}@elsewhere.example>\r\n".encode())
+        assert reply(sock).startswith(b"550")
+    sock.sendall(b"RCPT TO:<nobody@elsewhere.example>\r\n")
+    assert reply(sock).startswith(b"421 4.7.0 RCPT sent too many times")
+    sock.close()
+    assert gateway.stop() == 0
+    refused = [line for line in gateway.log_text().splitlines() if "refused recipient" in line]
+    assert len(refused) == 1, len(refused)
