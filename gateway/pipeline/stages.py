@@ -152,12 +152,18 @@ def _officer_problems(ctx: Context) -> list[str]:
     return problems
 
 
-def _hold(ctx: Context, why: str, tell_officer: bool = False) -> None:
+def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = False) -> None:
     """Keep the message on its case, tell the case's team (once an hour per case: the
-    next notice counts those held meanwhile), send nothing to the resident."""
-    case, msg = ctx.case, ctx.msg
-    notice = limits.held(ctx, f"from {msg.from_address}: {why}")
+    next notice counts those held meanwhile), send nothing to the resident. Made-up case
+    addresses (case references are easy to guess) are told once an hour per team, not per
+    case: forty cases' addresses made up must not make forty notices."""
+    case, msg, now = ctx.case, ctx.msg, ctx.clock.now()
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
+    if made_up and not db.cases.claim_notice(f"made-up:{ctx.team.key}:{db.utc(now):%Y%m%d%H}", case.id, now):
+        db.cases.add_event(case, "held", now, f"from {msg.from_address}: {why} (the team was told of a made-up "
+                           "case address this hour: no notice again)"[:500], ctx.inbound_id)
+        raise Hold("held", why)
+    notice = limits.held(ctx, f"from {msg.from_address}: {why}")
     if notice.due:
         notify_module.held(ctx, why, notice.more, notice.since)
     if tell_officer:
@@ -206,7 +212,7 @@ def _bad_token(ctx: Context, address: str) -> None:
     if case is None:
         raise Hold("invalid", why)
     ctx.case = case
-    _hold(ctx, why)
+    _hold(ctx, why, made_up=True)
 
 
 def route(ctx: Context) -> None:

@@ -200,3 +200,21 @@ def test_an_officer_hears_of_at_most_three_held_messages_an_hour(harness):
     harness.clock.advance(3600 + 60)
     officer_reply(harness, "We will patrol on Friday.")
     assert len(harness.outbox("officer_held")) == 4
+
+
+def test_made_up_addresses_of_many_cases_make_one_notice_a_team_an_hour(make_harness):
+    """Found by an independent attack: case references run in order, so made-up addresses of
+    forty cases gave the team forty notices an hour (one per case)."""
+    harness = make_harness()
+    for n in range(1, 6):
+        harness.submit(resident_mail(sender=f"r{n}@example.net", message_id=f"<o{n}@x>", subject=f"Case {n}"))
+    for n in range(1, 6):
+        made_up = f"reply+srg-2026-{n:04d}-aaaaaaaaaaaaaaaa@surgery.example.org"
+        harness.submit(resident_mail(message_id=f"<m{n}@x>", sender="mallory@example.com", to=made_up),
+                       rcpt_tos=[made_up])
+    assert len(harness.outbox("team_held")) == 1
+    assert Inbound.select().where(Inbound.kind == "held").count() == 5   # every message kept, held
+    harness.clock.advance(3600)
+    made_up = "reply+srg-2026-0003-aaaaaaaaaaaaaaaa@surgery.example.org"
+    harness.submit(resident_mail(message_id="<m9@x>", sender="mallory@example.com", to=made_up), rcpt_tos=[made_up])
+    assert len(harness.outbox("team_held")) == 2
