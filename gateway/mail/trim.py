@@ -99,6 +99,7 @@ CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\
                      r"[\s.-]?\d{3,4}\b|\b\d{3}-\d{3}-\d{4}\b")
 RULE = re.compile(r"-{4,}")
 MAX_SIGNATURE_LINES = 8
+MAX_FOOTER_LINES = 20       # lines with text under a "-- " or a footer's first line, at most
 MAX_LINES = 5000            # a pathological message is scanned only this far
 
 
@@ -287,7 +288,10 @@ def _first(kinds: list[str], wanted: tuple[str, ...]) -> int:
 def _without_signature(lines: list[str], sender: str) -> list[str]:
     for i, line in enumerate(lines):
         clean = line.translate(INVISIBLE).rstrip()
-        if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]):
+        # Only when what follows is the size of a signature or footer: a line of prose that
+        # reads like one ("This email is to confirm...") in a long answer is not its end.
+        if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]) \
+                and sum(1 for rest in lines[i + 1:] if rest.strip()) <= MAX_FOOTER_LINES:
             lines = lines[:i]
             break
         if MOBILE.match(clean) and _has_text(lines[:i]) and not _has_text(lines[i + 1:i + 3]):

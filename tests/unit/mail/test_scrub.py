@@ -22,6 +22,10 @@ from gateway.mail.scrub import REMOVED, police_addresses_removed
 DOMAINS = ("police.example", "police.uk")
 SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LOOKALIKES = str.maketrans("оеісрοаОЕ", "oeicpoaOE")
+SMALL_CAPITALS = {c: unicodedata.name(chr(c))[-1].lower() for c in range(0x1d00, 0x1d2c)
+                  if unicodedata.name(chr(c), "").startswith("LATIN LETTER SMALL CAPITAL ")
+                  and len(unicodedata.name(chr(c)).split()[-1]) == 1}
+SMALL_CAPITALS.update({0x26A: "i", 0x280: "r", 0x29F: "l", 0x262: "g", 0x274: "n", 0x29C: "h", 0x28F: "y", 0x299: "b"})
 
 
 def scrub(text: str) -> str:
@@ -34,14 +38,19 @@ def seen(text: str) -> str:
     for _ in range(2):
         text = html.unescape(re.sub(r"<[^<>]*>", "", text))
         text = urllib.parse.unquote(text)
-    text = unicodedata.normalize("NFKD", text).translate(LOOKALIKES)
+    text = unicodedata.normalize("NFKD", text).translate(LOOKALIKES).translate(SMALL_CAPITALS)
     return "".join(c for c in text if c.isalnum()).lower()
+
+
+def skeleton(letters: str) -> str:
+    """Letters a reader confuses as one: 0 and o; 1, l, i and | (I, once lower case); rn and m; vv and w."""
+    return re.sub(r"[1il|]", "l", letters.replace("0", "o").replace("rn", "m").replace("vv", "w"))
 
 
 def leaks(text: str) -> bool:
     """Whether a police domain's name can still be read in `text` (forwards or reversed)."""
-    letters = seen(text.replace(REMOVED, " "))
-    return "police" in letters or "ecilop" in letters
+    letters = skeleton(seen(text.replace(REMOVED, " ").replace("|", "l")))
+    return "pollce" in letters or "ecllop" in letters
 
 
 # ---- the attacker's cases and one example of each way of writing an address ---------------
@@ -102,6 +111,32 @@ WAYS = {
     "full-width letters": "\uff50\uff43.evans@\uff50\uff4flice.example",
     "a domain starting with a police domain": "pc.evans@police.example.com",
     "at and a web address": "pc.evans at www.police.uk/",
+    # An independent tester's forms (issue: confusables, dot-likes, words, hidden HTML)
+    "small capitals": "pc.jones@\u1d18\u1d0f\u029f\u026a\u1d04\u1d07.example",
+    "small capitals throughout": "pc.jones@\u1d18\u1d0f\u029f\u026a\u1d04\u1d07.\u1d07x\u1d00\u1d0d\u1d18\u029f\u1d07",
+    "digit one for l": "pc.jones@po1ice.example",
+    "digit one for l in the last label": "pc.jones@police.examp1e",
+    "rn for m": "pc.jones@police.exarnple",
+    "capital I for l, in words": "pc.jones @ police dot exampIe",
+    "canadian syllabics final middle dot": "pc.jones@police\u1427example",
+    "division slash": "pc.jones@police\u2215example",
+    "armenian full stop": "pc.jones@police\u0589example",
+    "hebrew sof pasuq": "pc.jones@police\u05c3example",
+    "cedilla": "pc.jones@police\u00b8example",
+    "DOT between letters": "pc.jones@policeDOTexample",
+    "doubled dot": "pc.jones@police..example",
+    "a space for the dot": "pc.jones@police example",
+    "a comma for the dot": "pc.jones@police,example",
+    "an escaped dot": "pc.jones@police\\.example",
+    "a space inside a label": "pc.jones@police.ex ample",
+    "dot word stuck to the next label": "pc.jones@police dotexample",
+    "full-stop as a word": "pc.jones at police full-stop example",
+    "user ..., domain ...": "user pc.jones, domain police.example",
+    "punto": "pc.jones at police punto example",
+    "Welsh yn and dot": "pc.jones yn police dot example",
+    "Welsh pwynt": "pc.jones yn police pwynt example",
+    "a hidden span inside the domain": 'pc.jones@police<span style="display:none">zzz</span>.example',
+    "an entity without its semicolon": "pc.jones@police&period.example",
 }
 
 
@@ -135,6 +170,12 @@ INNOCENT = [
     "Find us at www.police.uk or report it online at police.uk/report.",
     "Full\uff0dwidth\u3000text, soft\u00adhyphens, zero\u200bwidth and \u202eolleh\u202c stay as written.",
     "Tags <b>stay</b> &amp; entities &#64; too; 100% sure, wow!",
+    "I live in Pool 1 and police example cases come to us; see you at 10.30.",
+    "rn, vv, I, l, 1, 0 and | on their own; the police, for example, point the way.",
+    "Reply to ann.jones@example.net (your own address); a police example; full stop.",
+    "Mae'r heddlu yn y dref; pwynt arall: police example, period, punto.",
+    '<span style="display:none">hidden</span> fish&chips, AT&T, R&D and &period stay.',
+    "\u1d18\u1d0f\u029f\u026a\u1d04\u1d07 in small capitals, po1ice and exarnple without an at.",
 ]
 
 
@@ -150,10 +191,18 @@ def test_no_police_domains_means_no_change():
 # ---- properties ---------------------------------------------------------------------------
 
 AT_WAYS = ["@", " @ ", "\uff20", "\ufe6b", " at ", " AT ", "(at)", " (at) ", "[at]", " [ at ] ", "{at}",
-           "<at>", "(a)", "[@]", "-at-", "_AT_", "%40", "&#64;", "&#x40;", "&commat;", "<b>@</b>", "\n@\n"]
+           "<at>", "(a)", "[@]", "-at-", "_AT_", "%40", "&#64;", "&#x40;", "&commat;", "<b>@</b>", "\n@\n", " yn ", " arobase ",
+           ", domain "]
 DOT_WAYS = [".", "\uff0e", "\u3002", "\uff61", "\u2024", "\u2027", "\u30fb", "\u00b7", " . ", " .", " dot ",
             " DOT ", "(dot)", "[dot]", " [dot] ", "{dot}", "[.]", "-dot-", "_dot_", "&#46;", "&period;", "</i>.<i>",
-            ".\n"]
+            ".\n", " full stop ", " full-stop ", " period ", " point ", " punto ", " pwynt ", "..", "\\.",
+            "\u1427", "\u0589", "\u05c3", "\u00b8", "\u2215", " dot", "dot "]
+# Only after a real "@": a space, a comma or other punctuation for the dot.
+LOOSE_DOTS = DOT_WAYS + [" ", ",", ", ", "/", ":", ";"]
+CONFUSABLES = [("l", "1"), ("l", "I"), ("l", "|"), ("o", "0"), ("m", "rn"), ("p", "\u1d18"), ("o", "\u1d0f"),
+               ("l", "\u029f"), ("i", "\u026a"), ("c", "\u1d04"), ("e", "\u1d07"), ("a", "\u1d00")]
+HIDERS = ['<span style="display:none">zzz</span>', '<b style="visibility: hidden">x</b>',
+          '<i style="font-size:0">q</i>', "<script>var a</script>", "<style>p{}</style>", "<span hidden>k</span>"]
 INVISIBLE = ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u034f", "\ufe0f", "\u2061"]
 LEADS = ["write to ", "email ", "contact: ", "(", "or ", "Regards,\nPC 1234\n"]
 ENDS = ["", ".", ",", ";", ":", "!", "?", ")", "\u2026", ". Thanks", ".\nRegards", "! See you."]
@@ -171,9 +220,14 @@ def _full_width(text: str, draw) -> str:
 
 
 @st.composite
-def police_domains(draw, dots: list[str] = DOT_WAYS) -> str:
-    names = draw(st.lists(labels, max_size=2)) + draw(st.sampled_from(DOMAINS)).split(".")
-    domain = names[0] + "".join(draw(st.sampled_from(dots)) + n for n in names[1:])
+def police_domains(draw, dots: list[str] = DOT_WAYS, sub_dots: list[str] | None = None) -> str:
+    """A police domain under 0-2 random labels; `sub_dots` (default `dots`) join those labels."""
+    subs, police = draw(st.lists(labels, max_size=2)), draw(st.sampled_from(DOMAINS)).split(".")
+    for letter, lookalike in draw(st.lists(st.sampled_from(CONFUSABLES), max_size=3)):   # in the labels only
+        i = draw(st.integers(0, 1))
+        police[i] = police[i].replace(letter, lookalike, draw(st.integers(1, 2)))
+    police_part = police[0] + draw(st.sampled_from(dots)) + police[1]
+    domain = "".join(n + draw(st.sampled_from(sub_dots or dots)) for n in subs) + police_part
     if draw(st.booleans()):
         domain = domain.upper() if draw(st.booleans()) else domain.title()
     if draw(st.booleans()):   # a Cyrillic or Greek letter or two
@@ -184,11 +238,13 @@ def police_domains(draw, dots: list[str] = DOT_WAYS) -> str:
 @st.composite
 def police_addresses(draw) -> str:
     way = draw(st.sampled_from(["plain", "mailto", "angle", "encoded", "link", "tags", "quoted", "literal",
-                                "bang", "bang after", "local bang", "percent hack", "spaced", "reversed"]))
+                                "bang", "bang after", "local bang", "percent hack", "spaced", "reversed",
+                                "loose", "hidden"]))
     local, at = draw(locals_), draw(st.sampled_from(AT_WAYS))
     # Spaced-out letters are read with plain dots; a line break ends what U+202E reverses.
-    domain = draw(police_domains([".", " . ", "\u3002"] if way == "spaced" else DOT_WAYS[:-1]
-                                 if way == "reversed" else DOT_WAYS))
+    domain = draw(police_domains([".", " . ", "\u3002"] if way == "spaced" else [d for d in DOT_WAYS if "\n" not in d]
+                                 if way == "reversed" else LOOSE_DOTS if way == "loose" else DOT_WAYS,
+                                 ["."] if way == "loose" else None))
     at = "@" if way == "reversed" and "\n" in at else at
     address = {
         "plain": f"{local}{at}{domain}", "mailto": f"mailto:{local}{at}{domain}",
@@ -198,7 +254,8 @@ def police_addresses(draw) -> str:
         "literal": f"{local}{at}[{domain}]", "bang": f"{domain}!{local}@relay.example",
         "bang after": f"relay.example!{domain}!{local}", "local bang": f"{local}!{domain}",
         "percent hack": f"{local}%{domain}@relay.example", "spaced": " ".join(f"{local}@{domain}"),
-        "reversed": f"\u202e{(local + at + domain)[::-1]}\u202c",
+        "reversed": f"\u202e{(local + at + domain)[::-1]}\u202c", "loose": f"{local}@{domain}",
+        "hidden": _hidden_inside(f"{local}{at}{domain}", draw),
     }[way]
     if way not in ("encoded", "reversed") and draw(st.booleans()):
         address = _full_width(address, draw)
@@ -206,6 +263,14 @@ def police_addresses(draw) -> str:
         at_ = draw(st.integers(0, len(address)))
         address = address[:at_] + draw(st.sampled_from(INVISIBLE)) + address[at_:]
     return address
+
+
+def _hidden_inside(address: str, draw) -> str:
+    """Text a browser does not show, put anywhere inside the address but not inside an entity or
+    a %-escape (a tag there breaks it for a browser too: "&#6<span>x</span>4;" shows no at)."""
+    places = [i for i in range(1, len(address)) if not re.search(r"&#?\w*\Z|%\w?\Z", address[:i])]
+    at_ = draw(st.sampled_from(places))
+    return address[:at_] + draw(st.sampled_from(HIDERS)) + address[at_:]
 
 
 def _encoded_mailto(local: str, domain: str) -> str:
@@ -246,4 +311,18 @@ INNOCENT_WORDS = WORDS + ["police", "AT", "(at)", "[dot]", "@", ".", "bob@evil-p
 @SOME
 @given(st.lists(st.sampled_from(INNOCENT_WORDS), max_size=25).map(" ".join))
 def test_sentences_with_police_at_and_dot_as_words_are_returned_as_written(text):
+    assert scrub(text) == text
+
+
+# No at anywhere: "police", "example", dot-like words and confusables are ordinary words.
+WORDS_WITHOUT_AN_AT = ["police", "Police", "POLICE", "example", "EXAMPLE", "uk", "point", "period", "full stop",
+                       "full-stop", "punto", "pwynt", "dot", "DOT", ".", ",", "..", "\\.", "\u1427", "\u2215",
+                       "Pool", "1", "0", "10.30", "rn", "vv", "I", "l", "|", "ann@example.net", "me@example.org",
+                       "po1ice", "exarnple", "\u1d18\u1d0f\u029f\u026a\u1d04\u1d07", "&period", "domain", "user",
+                       "\n", '<span style="display:none">', "</span>"]
+
+
+@SOME
+@given(st.lists(st.sampled_from(WORDS_WITHOUT_AN_AT), max_size=25).map(" ".join))
+def test_police_and_example_as_ordinary_words_are_returned_as_written(text):
     assert scrub(text) == text

@@ -93,3 +93,19 @@ def test_attributions_wrapped_in_more_languages_mobile_lines_and_invisible_marks
 def test_a_quote_answered_inline_is_kept():
     text = "First, about the bins:\n> They were not collected\nThey will be on Friday.\n"
     assert trim(text) == text.strip()
+
+
+def test_a_long_answer_with_a_footer_like_line_in_its_prose_is_kept_whole():
+    """A 100-line answer whose line 69 reads like a footer or a signature delimiter lost lines
+    69 to 100: only a tail the size of a signature or footer goes."""
+    for line_69 in ("This email is to confirm what we agreed on the phone.", "Disclaimer: we cannot promise a date.",
+                    "--"):
+        lines = [f"{i}. We will patrol Hill Street on Friday and speak to the neighbours." for i in range(1, 101)]
+        lines[68] = line_69
+        assert trim("\n".join(lines), sender="PC Jones") == "\n".join(lines)
+
+
+def test_a_real_footer_under_an_answer_still_goes():
+    footer = ("This email and any attachments are confidential. If you have received it in error,\n"
+              "please tell the sender and delete it.")
+    assert trim(f"We will patrol on Friday.\n\n{footer}") == "We will patrol on Friday."
