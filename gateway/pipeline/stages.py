@@ -161,7 +161,7 @@ def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = Fa
     ctx.team = ctx.settings.team(case.team) or ctx.settings.default_team
     if made_up and not db.cases.claim_notice(f"made-up:{ctx.team.key}:{db.utc(now):%Y%m%d%H}", case.id, now):
         db.cases.add_event(case, "held", now, f"from {msg.from_address}: {why} (the team was told of a made-up "
-                           "case address this hour: no notice again)"[:500], ctx.inbound_id)
+                           "case address this hour: no notice again within the hour)"[:500], ctx.inbound_id)
         raise Hold("held", why)
     notice = limits.held(ctx, f"from {msg.from_address}: {why}")
     if notice.due:
