@@ -26,6 +26,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from gateway.mail.danger import concepts, features, model
+
 
 def _words(*alternatives: str) -> re.Pattern:
     return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
@@ -139,6 +141,26 @@ def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
     extra = _extra(text, extra_phrases)
     if extra:
         return Urgency(True, extra)
+    scored = model.shipped()
+    logit, chunk = max(((scored.logit(names), chunk) for chunk, names in window_features(text)),
+                       key=lambda pair: pair[0])
+    if logit < scored.threshold:
+        return Urgency(False, [])
+    return Urgency(True, rules(text).why or _weighed(scored, chunk))
+
+
+def _weighed(scored: model.Model, chunk: str, most: int = 4) -> list[str]:
+    """What counted most in the window that decided, as words an officer can check: the
+    situations found (their matching words), then the words that weighed most."""
+    why = [words for name, words in concepts.found(chunk) if scored.weight_of(f"k:{name}") > 0]
+    weighed = sorted({w for w in features.words(chunk)}, key=lambda w: -scored.weight_of("w:" + w))
+    why += [w for w in weighed if scored.weight_of("w:" + w) > 0.2 and not any(w in p for p in why)]
+    return why[:most] or [chunk[:60]]
+
+
+def rules(text: str) -> Urgency:
+    """The clause rules alone (the model reads what they found as features of its own)."""
+    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).replace("’", "'")
     joking = bool(JOKING.search(text))
     live_anywhere = LIVE.search(text)
     for clause in CLAUSE_SPLIT.split(text):
@@ -192,3 +214,19 @@ def _extra(text: str, phrases: tuple[str, ...]) -> list[str]:
         return []
     flat = " ".join(text.lower().split())
     return [p for p in phrases if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", flat)]
+
+
+def rule_names(chunk: str) -> set[str]:
+    """What the clause rules see in a stretch of text, as features for the model."""
+    found = {f"r:{kind}" for kind, pattern in DANGER.items() if pattern.search(chunk)}
+    for name, pattern in (("live", LIVE), ("past", PAST), ("not_event", NOT_AN_EVENT), ("joking", JOKING)):
+        if pattern.search(chunk):
+            found.add(f"r:{name}")
+    if found and rules(chunk).urgent:
+        found.add("r:flag")
+    return found
+
+
+def window_features(text: str) -> list[tuple[str, set[str]]]:
+    """Each window of the message with the model's features of it (shared with training)."""
+    return [(chunk, features.names(features.words(chunk)) | rule_names(chunk) | concepts.names(chunk)) for chunk in features.windows(text)]

@@ -1,0 +1,118 @@
+"""Situations, in English and Welsh, that the model reads as features of their own.
+
+Danger is often written without a danger word: a goodbye, a hiding place, a child by water, a
+time and a place. Each concept below names a situation by the words people use for it (with
+Welsh mutations and the spellings people type); the model learns how much each one counts and
+in what company, and the team's copy names the concepts that counted. They are classes of
+wording, not phrases lifted from examples: each list is what a call handler listens for.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _any(*alternatives: str) -> re.Pattern:
+    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
+
+
+CHILD = (r"(?:little |small |young )?(?:kids?|child(?:ren)?|toddlers?|bab(?:y|ies)|boys?|girls?|lad|lass|"
+         r"my (?:son|daughter)|little one|infant|pupils?|plentyn|plant|blentyn|phlentyn|babi|crwt|crots|hogyn|"
+         r"hogan|hogia|bachgen|fachgen|merch fach|hogan fach|ferch fach|bychan|rhai bach)")
+
+CONCEPTS: dict[str, re.Pattern] = {
+    # Saying goodbye, being a burden, arrangements for after: calm words of suicidal intent.
+    "goodbye": _any(
+        r"goodbye", r"good ?bye to", r"sorry for everything", r"tell (?:my )?(?:mum|mom|mam|dad|wife|husband|kids|"
+        r"family|children|sister|brother)\b[^.]{0,30}(?:sorry|love)", r"by the time (?:you|anyone) reads?",
+        r"won'?t be (?:around|here|a problem|a burden)", r"(?:a |any )?burden", r"can'?t (?:go on|do this any ?more|cope)",
+        r"(?:had|have) enough of (?:life|everything|it all)", r"no point (?:in )?(?:living|going on|anymore|any more)",
+        r"end (?:it|it all|things)", r"finish (?:my|it) (?:life|all)", r"(?:left|leaving|written) (?:a )?(?:letter|note)s? for",
+        r"look after (?:my|the) (?:cat|dog|kids|children|boys|girls)", r"(?:the )?spare key", r"not be here (?:tomorrow|by)",
+        r"after tonight", r"nobody (?:will|needs? to) (?:miss|worry)", r"thank(?:s| you) for (?:everything|trying)",
+        r"ffarwel", r"hwyl fawr i bawb", r"sori am bob (?:dim|peth)", r"erbyn i (?:chi|rywun) ddarllen", r"yn faich",
+        r"ddim isio bod yma", r"dim pwynt", r"sdim pwynt", r"wedi cael digon", r"diwedd (?:arni|ar bopeth)",
+        r"ar [oô]l heno", r"gadael llythyr", r"llythyr i (?:mam|dad)", r"diolch am (?:bob (?:dim|peth|cymwynas)|drio)",
+        r"dweud wrth (?:mam|dad)", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
+        r"fedra i ddim (?:mwy|cario mlaen)", r"alla i ddim (?:mwy|cario mlaen|ymdopi)"),
+    # The means or the place: the pills taken, a bridge, a roof, a railway line.
+    "means": _any(
+        r"(?:all )?(?:the |my )?(?:pills|tablets|paracetamol|meds|medication)", r"swallowed", r"taken (?:all|the lot)",
+        r"(?:a |the )?rope", r"bridge", r"footbridge", r"roof(?:top)? edge", r"on the (?:roof|edge|ledge|parapet)",
+        r"railway (?:line|track)s?", r"train tracks?", r"cliffs?", r"multi[- ]?storey", r"jump(?:ing)?",
+        r"tabledi", r"dabledi", r"pils", r"llyncu", r"wedi cymryd", r"rhaff", r"pont", r"bont", r"ar ben (?:y |pont|to)",
+        r"rheilffordd", r"dibyn", r"clogwyn", r"neidio"),
+    # Someone hiding or writing in secret from the person who is a danger to them.
+    "hiding": _any(
+        r"hiding", r"hid(?:e|den)? (?:in|under)", r"locked (?:myself|ourselves|the door|in the)", r"lock the door",
+        r"(?:in|from) the (?:bathroom|toilet|loo|wardrobe|cupboard|shed)", r"under the (?:bed|stairs)",
+        r"whisper\w*", r"(?:he|she) can'?t (?:know|hear|see)", r"don'?t (?:call|ring|phone)", r"can'?t (?:talk|speak|call)",
+        r"if (?:he|she) finds? (?:me|out|this)", r"when (?:he|she) finds? me", r"on silent",
+        r"cuddio", r"guddio", r"wedi cloi", r"cloi'?r drws", r"yn y (?:stafell ymolchi|stafell molchi|toiled|cwpwrdd|sied)",
+        r"o dan y gwely", r"sibrwd", r"peidiwch (?:ffonio|galw)", r"pan (?:fydd|neith) e'?n? (?:ffeindio|dod o hyd)"),
+    # A child by a road, water or a height, alone, or being taken.
+    "child_place": re.compile(
+        CHILD + r"\W+(?:\w+\W+){0,8}?(?:road|dual carriageway|motorway|a\d+|traffic|water|river|canal|sea|harbour|"
+        r"pond|lake|reservoir|ice|roof|edge|railway|tracks?|window ?ledge|balcony|alone|on (?:his|her|their) own|"
+        r"by (?:him|her)self|van|car|ffordd|lôn|lon|traffig|dŵr|dwr|afon|camlas|m[oô]r|harbwr|pwll|llyn|rhew|to'?r|"
+        r"ar ei ben ei hun|ar ei phen ei hun|ar ben (?:ei|eu) hunain|fan|car)\b", re.IGNORECASE),
+    "taken": _any(
+        r"(?:pulled|dragged|bundled|pushed|forced|grabbed|put) (?:\w+ ){0,3}(?:into|in) (?:a|the|his|her|their) (?:van|car|vehicle|taxi)",
+        r"snatched", r"abduct\w*", r"took (?:her|him|them) (?:away|off)", r"drove off with", r"won'?t let (?:her|him|me) (?:go|leave)",
+        r"(?:tynnu|llusgo|gwthio|cipio|chipio) (?:\w+ ){0,3}i mewn i'?r? (?:fan|car)", r"cipio", r"chipio",
+        r"mynd (?:a|â) (?:hi|fo|fe|nhw) (?:i ffwrdd|bant)", r"gadael i (?:fi|mi|hi|fo|fe) fynd"),
+    # Someone still there: inside, heard moving, a torch in the dark.
+    "still_there": _any(
+        r"still (?:inside|in (?:the|my|our)|there|here|outside|at|out the front|out the back|going)", r"(?:is|are|'s|'re) inside",
+        r"in (?:my|our|the) (?:house|flat|shop|garden|shed|garage|back (?:store|room|garden)|loft)",
+        r"(?:can|could) (?:hear|see) (?:them|him|her|someone|somebody|people|a man|men|torches?)", r"moving (?:about|around|boxes)",
+        r"torch(?:es|light)?", r"right outside", r"out(?:side)? (?:the|my|our) (?:window|door|house)", r"waiting (?:outside|for me)",
+        r"(?:is|are|'s|'re) (?:sat|stood|standing|sitting|parked) (?:outside|at|in)",
+        r"dal (?:tu mewn|yn y|yna|yma|tu allan|tu fas|i fod)", r"(?:yn|tu) mewn (?:i'?r|yn y)", r"yn y (?:t[yŷ]|fflat|siop|ardd|sied|garej)",
+        r"(?:dwi|wy|rwy|rydw i)'?n (?:clywed|gweld|gallu clywed|gallu gweld)", r"clywaf", r"gwelaf", r"tort[sc]h",
+        r"tu allan i'?r (?:ffenest|drws|t[yŷ])", r"tu fas i'?r (?:ffenest|drws|t[yŷ])", r"yn aros (?:tu allan|amdana i)"),
+    # A threat tied to a time or a place: the school gate at three, after my shift, tonight.
+    "when_where": _any(
+        r"at \d{1,2}(?:[:.]\d\d)?(?: ?[ap]\.?m\.?| o'?clock)?", r"\d{1,2} ?[ap]\.?m\.?", r"o'?clock", r"tonight", r"this (?:evening|afternoon)",
+        r"after (?:school|work|my shift|dark)", r"when (?:i|you|she|he) (?:finish|get|leave|come)", r"tomorrow", r"later today",
+        r"(?:be|is|'ll be) waiting", r"(?:at|outside) the (?:school|gates?|house|shop|station)", r"on (?:my|her|his) way",
+        r"heno", r"o'?r gloch", r"am \d{1,2}", r"ar [oô]l (?:ysgol|gwaith|shifft|iddi dywyllu)", r"pan (?:fi'?n|dwi'?n|rwy'?n|fydda i'?n)",
+        r"fory", r"yfory", r"pnawn 'ma", r"prynhawn (?:ma|heddiw)", r"yn aros", r"ar (?:fy|ei) ffordd"),
+    # A person who may be dying or hurt: not waking, not breathing, blood.
+    "body": _any(
+        r"not (?:waking|breathing|moving|responding|answering)", r"won'?t wake", r"can'?t wake", r"unconscious",
+        r"passed out", r"blue lips", r"blood(?:y)?", r"bleeding", r"fitting", r"face down",
+        r"ddim yn (?:deffro|anadlu|symud|ateb)", r"anymwybodol", r"gwaed", r"gwaedu", r"llewygu"),
+    # A threat made: I'll, he'll, you're dead, watch your back, make sure you never.
+    "threat_words": _any(
+        r"(?:i'?ll|he'?ll|she'?ll|they'?ll|we'?ll|i will|he will|they will|gonna|going to) (?:get|sort|do|finish|deal with|teach|make sure)",
+        r"you'?re dead", r"dead man", r"watch (?:your|ur) back", r"you'?ll (?:see|regret|be sorry)", r"make sure (?:you|u|she|he) never",
+        r"see what happens", r"last warning", r"or else", r"i know where you live", r"knows where (?:i|we) live",
+        r"mi (?:wna|wnaf) i", r"mi neith o", r"fe wnaf", r"bydd (?:e|o|hi)'?n", r"bydda i'?n", r"gei di weld", r"cei di weld",
+        r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r"),
+    # Fear and being alone with it.
+    "fear": _any(
+        r"scared", r"frightened", r"terrified", r"afraid", r"petrified", r"panicking", r"shaking",
+        r"on my own", r"alone (?:in|with|at)", r"no one else (?:is )?(?:here|home)", r"don'?t know what (?:he|she|they)'?ll do",
+        r"ofn", r"ofnus", r"arswyd", r"crynu", r"ar (?:fy|ben fy) (?:mhen fy )?hun", r"ar ben fy hun", r"wrth fy hun"),
+    # Drink, drugs and rage in the person who is a danger.
+    "aggressor_state": _any(
+        r"drunk", r"drinking", r"off (?:his|her) head", r"high on", r"raging", r"lost it", r"kicking off", r"going mental",
+        r"losing it", r"smashing (?:the place|things|stuff)", r"throwing (?:things|stuff)",
+        r"meddw", r"yfed", r"colli (?:ei|ei ben|ei limpyn)", r"gwyllt", r"taflu pethau", r"malu pethau"),
+}
+
+
+def names(chunk: str) -> set[str]:
+    """The concepts found in a stretch of text, as model features."""
+    return {f"k:{name}" for name, pattern in CONCEPTS.items() if pattern.search(chunk)}
+
+
+def found(chunk: str) -> list[tuple[str, str]]:
+    """(concept, the words that matched) for the team's copy."""
+    out = []
+    for name, pattern in CONCEPTS.items():
+        match = pattern.search(chunk)
+        if match:
+            out.append((name, match.group(0)))
+    return out
