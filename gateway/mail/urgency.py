@@ -229,4 +229,9 @@ def rule_names(chunk: str) -> set[str]:
 
 def window_features(text: str) -> list[tuple[str, set[str]]]:
     """Each window of the message with the model's features of it (shared with training)."""
-    return [(chunk, features.names(features.words(chunk)) | rule_names(chunk) | concepts.names(chunk)) for chunk in features.windows(text)]
+    out = []
+    for chunk in features.windows(text):
+        found = sorted(rule_names(chunk) | concepts.names(chunk))
+        pairs = {f"x:{a}&{b}" for i, a in enumerate(found) for b in found[i + 1:]}
+        out.append((chunk, features.names(features.words(chunk)) | set(found) | pairs))
+    return out

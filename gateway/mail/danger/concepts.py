@@ -33,7 +33,8 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"ffarwel", r"hwyl fawr i bawb", r"sori am bob (?:dim|peth)", r"erbyn i (?:chi|rywun) ddarllen", r"yn faich",
         r"ddim isio bod yma", r"dim pwynt", r"sdim pwynt", r"wedi cael digon", r"diwedd (?:arni|ar bopeth)",
         r"ar [oô]l heno", r"gadael llythyr", r"llythyr i (?:mam|dad)", r"diolch am (?:bob (?:dim|peth|cymwynas)|drio)",
-        r"dweud wrth (?:mam|dad)", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
+        r"dweud wrth (?:mam|dad)", r"i'?m done", r"(?:i'?ve|i have) decided", r"not wake up", r"go to sleep (?:and|forever)",
+        r"razor", r"blades? (?:out|ready)", r"wedi penderfynu", r"ddim yn deffro eto", r"cysgu am byth", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
         r"fedra i ddim (?:mwy|cario mlaen)", r"alla i ddim (?:mwy|cario mlaen|ymdopi)"),
     # The means or the place: the pills taken, a bridge, a roof, a railway line.
     "means": _any(
@@ -80,7 +81,8 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"fory", r"yfory", r"pnawn 'ma", r"prynhawn (?:ma|heddiw)", r"yn aros", r"ar (?:fy|ei) ffordd"),
     # A person who may be dying or hurt: not waking, not breathing, blood.
     "body": _any(
-        r"not (?:waking|breathing|moving|responding|answering)", r"won'?t wake", r"can'?t wake", r"unconscious",
+        r"not (?:waking|breathing|moving|responding|answering)", r"on the (?:\w+ )?floor", r"since (?:this )?(?:morning|last night)",
+        r"can'?t get up", r"fallen", r"ar (?:y )?llawr", r"wedi disgyn", r"methu codi", r"won'?t wake", r"can'?t wake", r"unconscious",
         r"passed out", r"blue lips", r"blood(?:y)?", r"bleeding", r"fitting", r"face down",
         r"ddim yn (?:deffro|anadlu|symud|ateb)", r"anymwybodol", r"gwaed", r"gwaedu", r"llewygu"),
     # A threat made: I'll, he'll, you're dead, watch your back, make sure you never.
@@ -90,6 +92,23 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"see what happens", r"last warning", r"or else", r"i know where you live", r"knows where (?:i|we) live",
         r"mi (?:wna|wnaf) i", r"mi neith o", r"fe wnaf", r"bydd (?:e|o|hi)'?n", r"bydda i'?n", r"gei di weld", r"cei di weld",
         r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r"),
+    # Caught by water, tide, ice, fire or height, or a person at risk gone missing.
+    "stranded": _any(
+        r"tide", r"stuck (?:on|in|out)", r"cut off", r"can'?t swim", r"up to (?:their|his|her|my) (?:waist|neck|chest)s?",
+        r"swept", r"current", r"went under", r"through the ice", r"in the water", r"trapped", r"can'?t get out",
+        r"missing", r"hasn'?t come home", r"not come home", r"met (?:online|on the internet)", r"won'?t let (?:her|him) out",
+        r"llanw", r"yn sownd", r"methu nofio", r"yn y d[wŵ]r", r"ar goll", r"heb ddod adra", r"heb ddod gartre",
+        r"wedi (?:ei|eu) ddal", r"methu dod allan"),
+    # A threat to come back, or to harm unless paid: extortion and revenge with a deadline.
+    "coming_back": _any(
+        r"come back", r"coming back", r"be back", r"return(?:ing)?", r"if (?:i|we|you) (?:not|don'?t|do not) pay",
+        r"unless (?:i|we|you) pay", r"with me inside", r"dychwelyd", r"dod yn [oô]l", r"os na (?:fyddaf|wna i|dwi) (?:yn )?talu",
+        r"os na (?:dalaf|thala i)"),
+    # Watching a crime happen: tools at work, the sound of it.
+    "crime_seen": _any(
+        r"cutting (?:the|a) (?:lock|chain|catalytic)", r"bolt ?cutters", r"jack(?:ing|ed)? up", r"(?:i'?m|we'?re|i am) watching (?:him|them|her)",
+        r"trying (?:car|door) handles", r"looking (?:in|into) cars", r"crowbar", r"jemmy", r"sound of (?:glass|breaking)",
+        r"llif yn torri", r"torri'?r clo", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
     # Fear and being alone with it.
     "fear": _any(
         r"scared", r"frightened", r"terrified", r"afraid", r"petrified", r"panicking", r"shaking",
@@ -100,6 +119,32 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"drunk", r"drinking", r"off (?:his|her) head", r"high on", r"raging", r"lost it", r"kicking off", r"going mental",
         r"losing it", r"smashing (?:the place|things|stuff)", r"throwing (?:things|stuff)",
         r"meddw", r"yfed", r"colli (?:ei|ei ben|ei limpyn)", r"gwyllt", r"taflu pethau", r"malu pethau"),
+    # What says it is not happening: over and dealt with, a question about the law, something
+    # seen in the news or a game, a course, animals, building work. These lower the score.
+    "over": _any(
+        r"long gone", r"already (?:reported|got a crime)", r"crime (?:ref|reference|number|no)\w*", r"(?:i'?m|we'?re|i am) (?:ok|okay|fine|safe) now",
+        r"not hurt", r"nobody (?:was )?hurt", r"no one (?:was )?hurt", r"all sorted", r"it'?s (?:sorted|over)", r"just the game",
+        r"nothing (?:has )?happened", r"for the record", r"for your records", r"rhif trosedd", r"dim byd (?:'?di|wedi) digwydd",
+        r"(?:dwi|rydw i)'?n (?:iawn|saff) (?:rwan|nawr)", r"neb wedi brifo", r"wedi hen fynd"),
+    "law_question": _any(
+        r"am i allowed", r"are we allowed", r"is it (?:legal|illegal|allowed|an offence|against the law)", r"legal to",
+        r"illegal", r"can i (?:carry|hit|use|keep|own|get done)", r"can u get done", r"what (?:is|'s) the law", r"the law (?:on|says)",
+        r"licen[cs]e", r"cyfreithlon", r"yn erbyn y gyfraith", r"ga i (?:gario|daro|ddefnyddio)", r"y gyfraith", r"trwydded"),
+    "media": _any(
+        r"news", r"bbc", r"itv", r"paper", r"article", r"tiktok", r"facebook", r"instagram", r"youtube", r"film", r"movie",
+        r"documentary", r"series", r"netflix", r"game", r"call of duty", r"gta", r"fortnite", r"novel", r"book", r"script",
+        r"drama", r"play", r"newyddion", r"papur", r"ffilm", r"gêm", r"gem", r"llyfr", r"nofel", r"sgript"),
+    "training": _any(
+        r"course", r"training", r"session", r"workshop", r"class", r"talk", r"seminar", r"register", r"book (?:a|my) place",
+        r"first aid", r"awareness", r"hyfforddiant", r"sesiwn", r"cwrs", r"gweithdy", r"dosbarth", r"sgwrs", r"cofrestru",
+        r"cymorth cyntaf"),
+    "animals": _any(
+        r"dogs?", r"cats?", r"fox(?:es)?", r"sheep", r"lambs?", r"chickens?", r"hens?", r"seagulls?", r"gulls?", r"pigeons?",
+        r"badgers?", r"rats?", r"horses?", r"cows?", r"birds?", r"spaniel", r"ci", r"cŵn", r"cwn", r"cath", r"cathod", r"llwynog",
+        r"defaid", r"dafad", r"ŵyn", r"ieir", r"gwylanod", r"ceffyl", r"gwartheg", r"adar"),
+    "building_work": _any(
+        r"angle grinder", r"nail gun", r"chainsaw", r"drill(?:ing)?", r"tiles", r"railings", r"knocking (?:through|thru)",
+        r"demolition", r"builders?", r"scaffold\w*", r"renovat\w*", r"llif gadwyn", r"adeiladwyr", r"teils", r"sgaffald"),
 }
 
 
