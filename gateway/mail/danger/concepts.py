@@ -34,7 +34,10 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"ddim isio bod yma", r"dim pwynt", r"sdim pwynt", r"wedi cael digon", r"diwedd (?:arni|ar bopeth)",
         r"ar [oô]l heno", r"gadael llythyr", r"llythyr i (?:mam|dad)", r"diolch am (?:bob (?:dim|peth|cymwynas)|drio)",
         r"dweud wrth (?:mam|dad)", r"i'?m done", r"(?:i'?ve|i have) decided", r"not wake up", r"go to sleep (?:and|forever)",
-        r"razor", r"blades? (?:out|ready)", r"wedi penderfynu", r"ddim yn deffro eto", r"cysgu am byth", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
+        r"razor", r"blades? (?:out|ready)", r"won'?t be needing", r"given (?:away )?(?:the|my) (?:dog|cat|things)",
+        r"paid (?:the rent|off)", r"and then not", r"gas is on", r"hose ?pipe", r"exhaust", r"taped", r"cutting (?:myself|again|deep)",
+        r"deep enough", r"stops? for good", r"llyncu popeth", r"llond bol", r"fydd hi heno", r"ddim yn bwriadu",
+        r"sori am hyn", r"gweud sori wrth bawb", r"dweud sori wrth bawb", r"wedi penderfynu", r"ddim yn deffro eto", r"cysgu am byth", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
         r"fedra i ddim (?:mwy|cario mlaen)", r"alla i ddim (?:mwy|cario mlaen|ymdopi)"),
     # The means or the place: the pills taken, a bridge, a roof, a railway line.
     "means": _any(
@@ -43,6 +46,13 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"railway (?:line|track)s?", r"train tracks?", r"cliffs?", r"multi[- ]?storey", r"jump(?:ing)?",
         r"tabledi", r"dabledi", r"pils", r"llyncu", r"wedi cymryd", r"rhaff", r"pont", r"bont", r"ar ben (?:y |pont|to)",
         r"rheilffordd", r"dibyn", r"clogwyn", r"neidio"),
+    # A hazard that can kill: a live wire, a collapsing structure, smoke, gas, flames.
+    "hazard": _any(
+        r"sparking", r"spark(?:s|ing)? (?:and|&) buzz\w*", r"power ?lines?", r"live wires?", r"cables? (?:down|hanging)",
+        r"wires? (?:down|lying|across)", r"(?:falling|fallen|coming down) (?:on|onto|into)", r"collaps\w*", r"swaying", r"about to fall",
+        r"smoke", r"smell of (?:burning|gas)", r"gas (?:leak|smell)", r"flames?", r"burning", r"fumes",
+        r"gwreichion", r"gwifren", r"gwifrau", r"ceblau", r"yn disgyn (?:ar|i)", r"mwg", r"llosgi", r"fflamau", r"nwy", r"ogla llosgi",
+        r"arogl llosgi", r"ar fin disgyn"),
     # Someone hiding or writing in secret from the person who is a danger to them.
     "hiding": _any(
         r"hiding", r"hid(?:e|den)? (?:in|under)", r"locked (?:myself|ourselves|the door|in the)", r"lock the door",
@@ -69,7 +79,8 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"(?:can|could) (?:hear|see) (?:them|him|her|someone|somebody|people|a man|men|torches?)", r"moving (?:about|around|boxes)",
         r"torch(?:es|light)?", r"right outside", r"out(?:side)? (?:the|my|our) (?:window|door|house)", r"waiting (?:outside|for me)",
         r"(?:is|are|'s|'re) (?:sat|stood|standing|sitting|parked) (?:outside|at|in)",
-        r"dal (?:tu mewn|yn y|yna|yma|tu allan|tu fas|i fod)", r"(?:yn|tu) mewn (?:i'?r|yn y)", r"yn y (?:t[yŷ]|fflat|siop|ardd|sied|garej)",
+        r"let (?:himself|herself|themselves) in", r"won'?t (?:leave|go away|get out)", r"refus(?:es|ing) to leave",
+        r"dal (?:tu mewn|yn y|yna|yma|tu allan|tu fas|i fod)", r"gwrthod gadael", r"gwrthod mynd", r"wedi dod i mewn", r"(?:yn|tu) mewn (?:i'?r|yn y)", r"yn y (?:t[yŷ]|fflat|siop|ardd|sied|garej)",
         r"(?:dwi|wy|rwy|rydw i)'?n (?:clywed|gweld|gallu clywed|gallu gweld)", r"clywaf", r"gwelaf", r"tort[sc]h",
         r"tu allan i'?r (?:ffenest|drws|t[yŷ])", r"tu fas i'?r (?:ffenest|drws|t[yŷ])", r"yn aros (?:tu allan|amdana i)"),
     # A threat tied to a time or a place: the school gate at three, after my shift, tonight.
@@ -91,7 +102,9 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"you'?re dead", r"dead man", r"watch (?:your|ur) back", r"you'?ll (?:see|regret|be sorry)", r"make sure (?:you|u|she|he) never",
         r"see what happens", r"last warning", r"or else", r"i know where you live", r"knows where (?:i|we) live",
         r"mi (?:wna|wnaf) i", r"mi neith o", r"fe wnaf", r"bydd (?:e|o|hi)'?n", r"bydda i'?n", r"gei di weld", r"cei di weld",
-        r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r"),
+        r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r",
+        r"(?:will|'ll|going to|gonna) (?:break|smash|do|get|burn|torch|kill|stab|hurt) (?:my|your|ur|his|her|their|the|you|u|him|her|them)",
+        r"dy ladd", r"ei ladd", r"ei lladd", r"eich lladd", r"yn llosgi", r"dod i dy d[yŷ]", r"mynd i dy"),
     # Caught by water, tide, ice, fire or height, or a person at risk gone missing.
     "stranded": _any(
         r"tide", r"stuck (?:on|in|out)", r"cut off", r"can'?t swim", r"up to (?:their|his|her|my) (?:waist|neck|chest)s?",
@@ -108,7 +121,9 @@ CONCEPTS: dict[str, re.Pattern] = {
     "crime_seen": _any(
         r"cutting (?:the|a) (?:lock|chain|catalytic)", r"bolt ?cutters", r"jack(?:ing|ed)? up", r"(?:i'?m|we'?re|i am) watching (?:him|them|her)",
         r"trying (?:car|door) handles", r"looking (?:in|into) cars", r"crowbar", r"jemmy", r"sound of (?:glass|breaking)",
-        r"llif yn torri", r"torri'?r clo", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
+        r"under (?:my|the|a|his|her|\w+'s) (?:\w+ )?(?:car|van|vehicle|prius|lorry)", r"(?:peeling|stripping|taking) (?:the )?lead",
+        r"loading (?:\w+ ){0,3}(?:into|onto) (?:a|the) (?:van|trailer|truck)", r"siphon\w*",
+        r"llif yn torri", r"torri'?r clo", r"llwytho", r"o dan (?:y|ei|fy) (?:car|fan)", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
     # Fear and being alone with it.
     "fear": _any(
         r"scared", r"frightened", r"terrified", r"afraid", r"petrified", r"panicking", r"shaking",
