@@ -157,6 +157,22 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"dogs?", r"cats?", r"fox(?:es)?", r"sheep", r"lambs?", r"chickens?", r"hens?", r"seagulls?", r"gulls?", r"pigeons?",
         r"badgers?", r"rats?", r"horses?", r"cows?", r"birds?", r"spaniel", r"ci", r"cŵn", r"cwn", r"cath", r"cathod", r"llwynog",
         r"defaid", r"dafad", r"ŵyn", r"ieir", r"gwylanod", r"ceffyl", r"gwartheg", r"adar"),
+    "sport_hobby": _any(
+        r"cricket", r"football", r"rugby", r"golf", r"clay pigeon", r"archery", r"boxing", r"martial arts", r"karate",
+        r"fencing", r"paintball", r"airsoft", r"shooting (?:club|range|ground)", r"club", r"match", r"pitch", r"league",
+        r"practi[cs]e", r"pêl[- ]droed", r"pel[- ]droed", r"criced", r"clwb", r"gêm b[eê]l", r"saethyddiaeth", r"bocsio"),
+    "organising": _any(
+        r"organis\w+", r"charity", r"fundraiser", r"production", r"staging", r"open day", r"fete", r"festival", r"rehearsal",
+        r"costumes?", r"props?", r"fancy dress", r"halloween", r"event", r"invitation", r"trefnu", r"elusen", r"cynhyrchiad",
+        r"diwrnod agored", r"gŵyl", r"gwyl", r"gwisg ffansi", r"digwyddiad", r"gwahoddiad", r"ymarfer"),
+    "lost_found": _any(
+        r"found (?:a|an|some|this)", r"lost (?:my|a|our)", r"left (?:in|on) (?:my|the) (?:taxi|cab|bus|train)", r"hand (?:it|them) in",
+        r"where (?:do|shall|can) i (?:take|bring|drop|hand)", r"lost property", r"ffeindio", r"ffeindiais", r"wedi colli",
+        r"ble (?:dwi'?n|ydw i'?n) mynd (?:a|â)", r"lle dwi'?n mynd (?:a|â)", r"eiddo coll"),
+    "not_urgent": _any(
+        r"not urgent", r"no (?:rush|hurry)", r"non[- ]urgent", r"when you (?:get a chance|have a moment|can)", r"heads up",
+        r"in case anyone (?:rings|calls|reports|worries)", r"just so you know", r"for information", r"dim brys", r"ddim yn fater brys",
+        r"pan gewch chi gyfle", r"rhag ofn i (?:rywun|unrhyw un) (?:ffonio|boeni)", r"er gwybodaeth"),
     "building_work": _any(
         r"angle grinder", r"nail gun", r"chainsaw", r"drill(?:ing)?", r"tiles", r"railings", r"knocking (?:through|thru)",
         r"demolition", r"builders?", r"scaffold\w*", r"renovat\w*", r"llif gadwyn", r"adeiladwyr", r"teils", r"sgaffald"),
