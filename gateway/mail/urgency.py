@@ -150,12 +150,15 @@ def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
 
 
 def _weighed(scored: model.Model, chunk: str, most: int = 4) -> list[str]:
-    """What counted most in the window that decided, as words an officer can check: the
-    situations found (their matching words), then the words that weighed most."""
-    why = [words for name, words in concepts.found(chunk) if scored.weight_of(f"k:{name}") > 0]
-    weighed = sorted({w for w in features.words(chunk)}, key=lambda w: -scored.weight_of("w:" + w))
-    why += [w for w in weighed if scored.weight_of("w:" + w) > 0.2 and not any(w in p for p in why)]
-    return why[:most] or [chunk[:60]]
+    """What counted most in the window that decided, as words an officer can check: the words
+    of the situations found, strongest first, then single words that weighed heavily (short
+    words such as "dwi" or "the" carry weight in the model but tell an officer nothing)."""
+    found = [(scored.weight_of(f"k:{name}"), words) for name, words in concepts.found(chunk)]
+    why = [words for weight, words in sorted(found, key=lambda pair: -pair[0]) if weight > 0]
+    heavy = sorted({w for w in features.words(chunk) if len(w) >= 4 and w.isalpha()},
+                   key=lambda w: -scored.weight_of("w:" + w))
+    why += [w for w in heavy if scored.weight_of("w:" + w) > 0.5 and not any(w in p for p in why)]
+    return why[:most] or [" ".join(chunk.split()[:8])]
 
 
 def rules(text: str) -> Urgency:

@@ -1,0 +1,86 @@
+"""The danger model (issue 24): shipped inside the package, trained only on what it may be
+trained on, and reading the classes of danger the clause rules missed, in both languages."""
+
+import json
+from importlib import resources
+
+import pytest
+
+from gateway.mail import urgency
+from gateway.mail.danger import model, train
+
+
+def test_the_model_ships_inside_the_package_and_is_small():
+    data = resources.files("gateway.mail.danger").joinpath("weights.bin").read_bytes()
+    assert len(data) < 100_000
+    shipped = model.shipped()
+    assert shipped.meta["messages"] > 1000
+
+
+def test_it_was_never_trained_on_the_batches_kept_apart():
+    shipped = model.shipped()
+    assert set(train.TRAIN).isdisjoint(train.HELD_OUT)
+    assert set(shipped.meta["trained_on"]).isdisjoint(train.HELD_OUT)
+    assert shipped.meta["never_trained_on"] == train.HELD_OUT
+
+
+def test_the_file_keeps_the_weights_and_threshold(tmp_path):
+    weights = [0.0] * (1 << 16)
+    weights[5], weights[70] = 1.25, -3.5
+    again = model.parse(model.dump(weights, -0.5, {"messages": 3}))
+    assert again.threshold == -0.5 and again.meta["messages"] == 3
+    assert abs(again.weights[5] - 1.25) < 1e-3 and abs(again.weights[70] + 3.5) < 1e-3
+    with pytest.raises(ValueError):
+        model.parse(b"not a model")
+
+
+def test_training_is_deterministic_on_a_small_set(monkeypatch):
+    rows = [json.loads(line) for line in (train.DATA / "messages.jsonl").read_text().splitlines()[:60]]
+    monkeypatch.setattr(train, "EPOCHS", 2)
+    items = train.prepare(rows)
+    assert train.fit(items) == train.fit(items)
+
+
+@pytest.mark.parametrize("text", [
+    # domestic abuse happening now, heard through a wall or written in hiding
+    "The woman next door keeps screaming and there are thuds against our shared wall, he sounds drunk.",
+    "writing this from the bathroom, I've locked the door, he's downstairs smashing things",
+    # suicidal intent, calm or as a goodbye
+    "Please tell my mum I'm sorry for everything. I'm on the footbridge over the bypass.",
+    "I've taken all my tablets, I just want someone to look after my cat. 4 Mill Row.",
+    # a child or vulnerable person in danger
+    "There's a toddler on his own walking along the edge of the dual carriageway by the retail park",
+    "A little boy has gone into the river by the weir and I can't see an adult",
+    # a threat with a time or a place
+    "He messaged saying he'll be waiting at the school gates at 3 and I'll regret it",
+    # a crime still going on
+    "Two men are under my neighbour's car with an angle grinder, 12 Ash Grove",
+    # the Welsh forms
+    "Dwi'n cuddio yn y stafell molchi, mae o'n feddw ac yn taflu pethau",
+    "Sori am bob dim. Dwi wedi llyncu'r tabledi i gyd.",
+    "Mae plentyn bach ar ei ben ei hun wrth ymyl y ffordd fawr",
+])
+def test_danger_written_without_danger_words_is_flagged_with_words_to_check(text):
+    found = urgency.assess(text)
+    assert found.urgent, text
+    assert found.why and all(isinstance(w, str) and w for w in found.why)
+
+
+def test_danger_buried_in_a_long_email_is_found():
+    business = ("I am writing about the parking on Station Road, which has got worse since the new "
+                "flats opened. Cars are left on the pavement all day and the bin lorry cannot get by. ")
+    text = business * 4 + ("Also my husband took all the pills from the cupboard after we argued and he "
+                           "is not waking up when I shake him. ") + business * 3
+    assert urgency.assess(text).urgent
+
+
+@pytest.mark.parametrize("text", [
+    "My back is killing me after the gardening, can you tell me when the PACT meeting is?",
+    "Is it legal to carry a penknife with a three inch blade to work on the farm?",
+    "Last year my ex punched me but it's all sorted now, I'm safe and he has moved away.",
+    "Can I book a place on the first aid course about knife wounds next Thursday?",
+    "The fox killed three of our chickens last night, who do I tell?",
+    "Mae'r gwres yn fy lladd i, pryd mae'r cyfarfod nesaf?",
+])
+def test_danger_words_without_the_situation_are_not_flagged(text):
+    assert not urgency.assess(text).urgent, (text, urgency.assess(text).why)
