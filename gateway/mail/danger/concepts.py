@@ -37,7 +37,7 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"razor", r"blades? (?:out|ready)", r"won'?t be needing", r"given (?:away )?(?:the|my) (?:dog|cat|things)",
         r"paid (?:the rent|off)", r"and then not", r"gas is on", r"hose ?pipe", r"exhaust", r"taped", r"cutting (?:myself|again|deep)",
         r"deep enough", r"stops? for good", r"llyncu popeth", r"llond bol", r"fydd hi heno", r"ddim yn bwriadu",
-        r"sori am hyn", r"gweud sori wrth bawb", r"dweud sori wrth bawb", r"wedi penderfynu", r"ddim yn deffro eto", r"cysgu am byth", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
+        r"sori am hyn", r"(?:been )?(?:really )?(?:low|depressed)", r"isel", r"iselder", r"dim ots gen i", r"sdim ots 'da fi", r"gweud sori wrth bawb", r"dweud sori wrth bawb", r"wedi penderfynu", r"ddim yn deffro eto", r"cysgu am byth", r"weud wrth (?:mam|dad)", r"allwedd sb[aâ]r", r"dim angen i neb boeni",
         r"fedra i ddim (?:mwy|cario mlaen)", r"alla i ddim (?:mwy|cario mlaen|ymdopi)"),
     # The means or the place: the pills taken, a bridge, a roof, a railway line.
     "means": _any(
@@ -45,14 +45,18 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"(?:a |the )?rope", r"bridge", r"footbridge", r"roof(?:top)? edge", r"on the (?:roof|edge|ledge|parapet)",
         r"railway (?:line|track)s?", r"train tracks?", r"cliffs?", r"multi[- ]?storey", r"jump(?:ing)?",
         r"tabledi", r"dabledi", r"pils", r"llyncu", r"wedi cymryd", r"rhaff", r"pont", r"bont", r"ar ben (?:y |pont|to)",
-        r"rheilffordd", r"dibyn", r"clogwyn", r"neidio"),
+        r"rheilffordd", r"dibyn", r"clogwyn", r"neidio", r"tablets?", r"pob tabled\w*", r"cymryd (?:pob|y cyfan|popeth)",
+        r"engine (?:on|running)", r"(?:garage|car) door(?:s)? (?:shut|closed)", r"injan (?:ymlaen|yn rhedeg)", r"quarry",
+        r"(?:walk|walking|go|going) (?:in)?to the (?:sea|river|water|canal)", r"chwarel", r"i mewn i'?r (?:m[oô]r|afon|d[wŵ]r|gamlas)"),
     # A hazard that can kill: a live wire, a collapsing structure, smoke, gas, flames.
     "hazard": _any(
         r"sparking", r"spark(?:s|ing)? (?:and|&) buzz\w*", r"power ?lines?", r"live wires?", r"cables? (?:down|hanging)",
         r"wires? (?:down|lying|across)", r"(?:falling|fallen|coming down) (?:on|onto|into)", r"collaps\w*", r"swaying", r"about to fall",
         r"smoke", r"smell of (?:burning|gas)", r"gas (?:leak|smell)", r"flames?", r"burning", r"fumes",
         r"gwreichion", r"gwifren", r"gwifrau", r"ceblau", r"yn disgyn (?:ar|i)", r"mwg", r"llosgi", r"fflamau", r"nwy", r"ogla llosgi",
-        r"arogl llosgi", r"ar fin disgyn"),
+        r"arogl llosgi", r"ar fin disgyn", r"siglo", r"wedi disgyn (?:ar|i)", r"disgyn ar y", r"on the (?:a\d+|m\d+|motorway|dual carriageway|bypass)",
+        r"cars? (?:coming|going|flying)", r"traffic (?:coming|going|swerving)", r"(?:lost|shed) (?:its|a|their) load", r"loose (?:on|in) the road",
+        r"ar yr? (?:a\d+|m\d+|draffordd|ffordd osgoi)", r"ceir yn dod", r"traffig yn dod", r"colli llwyth", r"pylon", r"peilon"),
     # Someone hiding or writing in secret from the person who is a danger to them.
     "hiding": _any(
         r"hiding", r"hid(?:e|den)? (?:in|under)", r"locked (?:myself|ourselves|the door|in the)", r"lock the door",
@@ -69,7 +73,7 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"ar ei ben ei hun|ar ei phen ei hun|ar ben (?:ei|eu) hunain|fan|car)\b", re.IGNORECASE),
     "taken": _any(
         r"(?:pulled|dragged|bundled|pushed|forced|grabbed|put) (?:\w+ ){0,3}(?:into|in) (?:a|the|his|her|their) (?:van|car|vehicle|taxi)",
-        r"snatched", r"abduct\w*", r"took (?:her|him|them) (?:away|off)", r"drove off with", r"won'?t let (?:her|him|me) (?:go|leave)",
+        r"snatched", r"(?:to|going to|will|'ll) take (?:him|her|them|my|the (?:child|kids|boy|girl))", r"mynd (?:a|â) (?:hi|fo|fe|nhw|'?r plant)", r"abduct\w*", r"took (?:her|him|them) (?:away|off)", r"drove off with", r"won'?t let (?:her|him|me) (?:go|leave)",
         r"(?:tynnu|llusgo|gwthio|cipio|chipio) (?:\w+ ){0,3}i mewn i'?r? (?:fan|car)", r"cipio", r"chipio",
         r"mynd (?:a|â) (?:hi|fo|fe|nhw) (?:i ffwrdd|bant)", r"gadael i (?:fi|mi|hi|fo|fe) fynd"),
     # Someone still there: inside, heard moving, a torch in the dark.
@@ -104,12 +108,16 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"mi (?:wna|wnaf) i", r"mi neith o", r"fe wnaf", r"bydd (?:e|o|hi)'?n", r"bydda i'?n", r"gei di weld", r"cei di weld",
         r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r",
         r"(?:will|'ll|going to|gonna) (?:break|smash|do|get|burn|torch|kill|stab|hurt) (?:my|your|ur|his|her|their|the|you|u|him|her|them)",
-        r"dy ladd", r"ei ladd", r"ei lladd", r"eich lladd", r"yn llosgi", r"dod i dy d[yŷ]", r"mynd i dy"),
+        r"come (?:in )?for (?:you|u|me|her|him)", r"(?:do|sort|deal with) (?:him|her|them|you) (?:in|over|properly)", r"dod amdanat",
+        r"dod amdana i", r"'?wneud'? rhywun", r"dim ond unwaith", r"dy ladd", r"ei ladd", r"ei lladd", r"eich lladd", r"yn llosgi", r"dod i dy d[yŷ]", r"mynd i dy"),
     # Caught by water, tide, ice, fire or height, or a person at risk gone missing.
     "stranded": _any(
         r"tide", r"stuck (?:on|in|out)", r"cut off", r"can'?t swim", r"up to (?:their|his|her|my) (?:waist|neck|chest)s?",
         r"swept", r"current", r"went under", r"through the ice", r"in the water", r"trapped", r"can'?t get out",
         r"missing", r"hasn'?t come home", r"not come home", r"met (?:online|on the internet)", r"won'?t let (?:her|him) out",
+        r"dementia", r"alzheimer'?s?", r"learning disabilit\w*", r"vulnerable", r"confused", r"wander(?:ed|ing) (?:off|out)",
+        r"(?:gone|went) out (?:of the house|in (?:his|her) (?:pyjamas|nightie|nightgown|slippers))", r"in (?:his|her) (?:pyjamas|nightgown|nightie|slippers)",
+        r"freezing", r"hypotherm\w*", r"g[wŵ]n nos", r"dryslyd", r"bregus", r"rhewi", r"anabledd dysgu",
         r"llanw", r"yn sownd", r"methu nofio", r"yn y d[wŵ]r", r"ar goll", r"heb ddod adra", r"heb ddod gartre",
         r"wedi (?:ei|eu) ddal", r"methu dod allan"),
     # A threat to come back, or to harm unless paid: extortion and revenge with a deadline.
@@ -123,7 +131,7 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"trying (?:car|door) handles", r"looking (?:in|into) cars", r"crowbar", r"jemmy", r"sound of (?:glass|breaking)",
         r"under (?:my|the|a|his|her|\w+'s) (?:\w+ )?(?:car|van|vehicle|prius|lorry)", r"(?:peeling|stripping|taking) (?:the )?lead",
         r"loading (?:\w+ ){0,3}(?:into|onto) (?:a|the) (?:van|trailer|truck)", r"siphon\w*",
-        r"llif yn torri", r"torri'?r clo", r"llwytho", r"o dan (?:y|ei|fy) (?:car|fan)", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
+        r"llif yn torri", r"torri'?r? clo", r"torrwr bollt\w*", r"cutting (?:a|the|her|his|my) (?:bike )?lock", r"llwytho", r"o dan (?:y|ei|fy) (?:car|fan)", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
     # Fear and being alone with it.
     "fear": _any(
         r"scared", r"frightened", r"terrified", r"afraid", r"petrified", r"panicking", r"shaking",
