@@ -27,7 +27,7 @@ TRAIN = ["messages.jsonl", "independent/batch_a.jsonl", "independent/batch_c.jso
          "independent/batch_d.jsonl", "independent/batch_e.jsonl", "independent/batch_g.jsonl",
          "independent/batch_f.jsonl", "independent/batch_h.jsonl", "independent/batch_i.jsonl"]
 HELD_OUT = ["independent/batch_b.jsonl", "independent/batch_j.jsonl", "independent/batch_k.jsonl"]
-TARGET_RECALL = 0.95
+TARGET_RECALL = 0.97   # when in doubt, flag: chosen on cross-validation, never on the batches kept apart
 EPOCHS = 12
 RATE = 0.2
 L2 = 1e-5
