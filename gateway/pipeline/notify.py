@@ -249,12 +249,13 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     echo = ctx.verdict is not None and ctx.verdict.verified
     name = msg.from_name if echo else ""
     template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
+    team_name = ctx.team.name_in(case.language)   # the team's Welsh name, to a Welsh-language resident
     text = ctx.renderer.render(template, case.language, reference=case.reference,
-                               team_name=ctx.team.name, resident_name=name,
+                               team_name=team_name, resident_name=name,
                                due_date=in_words(due, case.language))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
-        from_name=ctx.team.name, from_address=settings.surgery_address,
+        from_name=team_name, from_address=settings.surgery_address,
         to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject if echo else "", case.reference, case.language)
