@@ -94,11 +94,14 @@ def flood(ctx: Context, count: int) -> None:
              limit=ctx.settings.new_cases_per_sender_per_hour)
 
 
-def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None) -> None:
+def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None,
+         advice: dict[str, str] | None = None) -> None:
     """Tell the case's team that mail on their case was held, with the message attached, and
-    how many `more` were held since their last notice (at `since`), each without one."""
+    how many `more` were held since their last notice (at `since`), each without one;
+    `advice`: the INI line that lets an officer not yet in a team answer (pipeline.onboarding)."""
     since_words = _local(since, ctx.settings.timezone).strftime("%a %d %b %Y %H:%M %Z") if since else ""
-    _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words)
+    _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words,
+             advice=advice or {})
 
 
 def officer_notice(ctx: Context, problem: str) -> None:
