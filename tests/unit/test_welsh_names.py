@@ -61,7 +61,9 @@ def test_an_english_resident_still_reads_the_english_name(make_harness):
 
 
 def test_welsh_lists_of_areas_take_ac_before_a_vowel(make_harness):
-    harness = make_harness(**WELSH_NAMES)
+    # Without name_cy (the Welsh reads the names as they are): the grammar alone.
+    harness = make_harness(**{key: {k: v for k, v in keys.items() if k != "name_cy"}
+                              for key, keys in WELSH_NAMES.items() if key.startswith("area__")})
     harness.submit(resident_mail(to="alerts@surgery.example.org", sender="Siân <sian@example.net>",
                                  subject="Rhybuddion", message_id="<cy1@example.net>",
                                  body="Hoffwn gael rhybuddion ar gyfer Hightown, Rhosddu ac Acton os gwelwch yn dda"),
@@ -71,10 +73,10 @@ def test_welsh_lists_of_areas_take_ac_before_a_vowel(make_harness):
     assert "ar gyfer Hightown, Rhosddu ac Acton\n" in text_of(request)
     harness.submit(resident_mail(to="alerts@surgery.example.org", sender="Gwen <gwen@example.net>",
                                  subject="Rhybuddion", message_id="<cy2@example.net>",
-                                 body="Hoffwn gael rhybuddion ar gyfer Acton a Gresffordd os gwelwch yn dda"),
+                                 body="Hoffwn gael rhybuddion ar gyfer Acton a Gresford os gwelwch yn dda"),
                    rcpt_tos=["alerts@surgery.example.org"])
     second = harness.outbox("alerts_confirm_request")[1]
-    assert second["Subject"] == "Cadarnhewch: rhybuddion cymunedol ar gyfer Acton a Gresffordd"
+    assert second["Subject"] == "Cadarnhewch: rhybuddion cymunedol ar gyfer Acton a Gresford"
 
 
 def _copies(harness, bulletin_id: int) -> dict[str, email.message.EmailMessage]:
