@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.helpers import write_config
 from tests.integration.test_cli import gateway
 from tests.servers.dns import shared as shared_dns
@@ -101,3 +103,31 @@ def test_dns_that_cannot_answer_is_said_and_not_relayed(tmp_path):
 def test_a_command_line_that_is_not_an_address_exits_2(tmp_path):
     code, out, verdict = check(tmp_path, "not-an-address")
     assert code == 2 and "is not an email address" in verdict
+
+
+@pytest.mark.database
+def test_over_smtp_an_unlisted_officer_is_held_and_the_team_and_officer_are_told_the_line(
+        tmp_path, gateway_process, relay):
+    """The daemon over loopback SMTP: the officer's DKIM-signed reply (police.example's key in
+    the test world's DNS) is held as in no team's list; the team's Held notice and the
+    officer's own notice that reach the relay both carry the line to add."""
+    from tests.helpers import resident_mail, signed, wait_for
+    from tests.integration.test_daemon import send, start
+
+    daemon, port = start(tmp_path, gateway_process, relay.port)
+    send(port, resident_mail())
+    forward = wait_for(lambda: relay.messages("hightown.npt@police.example"), 15, what="the team's copy")[0]
+    reply = resident_mail(sender="New Officer <new.officer@police.example>", to=forward["Reply-To"],
+                          subject="RE: " + forward["Subject"], body="We will patrol on Friday.",
+                          message_id="<n1@police.example>")
+    send(port, signed(reply), sender="new.officer@police.example", rcpts=[forward["Reply-To"]])
+    told = wait_for(lambda: relay.messages("new.officer@police.example"), 15, what="the officer's notice")[0]
+    held = wait_for(lambda: [m for m in relay.messages("hightown.npt@police.example") if "Held:" in m["Subject"]],
+                    15, what="the team's held notice")[0]
+    line = "officers = pc.jones@police.example, sgt.evans@police.example, new.officer@police.example"
+    for message in (told, held):
+        assert f"\n[team:hightown]\n{line}\n" in message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert ("was held: new.officer@police.example is authenticated as police.example (dkim) but is in no "
+            "team's officers list.") in held.get_body(("plain",)).get_content()
+    assert [m["Subject"] for m in relay.messages("ann@example.net")] == ["Re: Bikes on the pavement [SRG-2026-0001]"]
+    assert daemon.stop() == 0
