@@ -21,6 +21,7 @@ from gateway import db
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.mail import compose, language
+from gateway.mail.language import joined as language_joined
 from gateway.mail.addresses import token
 from gateway.render import Renderer
 
@@ -31,8 +32,8 @@ BULLETIN_PRIORITY = 8   # after every case message
 
 
 def create(areas: Iterable[str], subject: str, body: str, created_by: str, now: dt.datetime,
-           state: str = "enqueuing") -> db.bulletins.Bulletin:
-    return db.bulletins.create(list(areas), subject, body, created_by, now, state)
+           state: str = "enqueuing", subject_cy: str = "") -> db.bulletins.Bulletin:
+    return db.bulletins.create(list(areas), subject, body, created_by, now, state, subject_cy)
 
 
 audience = db.bulletins.audience
@@ -64,8 +65,9 @@ def fan_out(bulletin_id: int, clock: Clock, deadline_hours: float, mail_from: st
 
 
 def area_names(areas, language: str = "en") -> str:
-    """'Hightown and Rhosddu', 'Hightown a Rhosddu'."""
-    return (" a " if language == "cy" else " and ").join(a.name for a in areas)
+    """'Hightown and Rhosddu'; in Welsh, with the areas' Welsh names, 'Hightown a Rhosddu',
+    'Hightown, Rhosddu ac Acton'."""
+    return language_joined([a.name_in(language) for a in areas], language)
 
 
 SECTION_RE = re.compile(r"^\s*-{2,}\s*(cymraeg|english|saesneg)\s*-{2,}\s*$", re.IGNORECASE | re.MULTILINE)
@@ -159,14 +161,16 @@ class Copies:
         areas = [a for a in (s.area(k) for k in theirs) if a is not None]
         first = areas[0] if areas else None
         team = s.team(first.team) if first else s.default_team
-        values = dict(subject=bulletin.subject, team_name=team.name,
+        subject = _in_language(bulletin.subject, bulletin.subject_cy or "", lang)
+        values = dict(subject=subject, team=team,
                       unsubscribe_address=compose.UNSUBSCRIBE_ADDRESS_MARK,
                       unsubscribe_url=compose.UNSUBSCRIBE_URL_MARK if s.base_url else "")
         named, unnamed = (self._text(bulletin.body, areas, lang, name, values) for name in (compose.NAME_MARK, ""))
         list_id = (f"{first.name} alerts <{first.key}.alerts.{s.domain}>" if len(areas) == 1
                    else f"Alerts <alerts.{s.domain}>")
         reply_to = f"area+{first.key}@{s.domain}" if first else s.surgery_address
-        message = compose.bulletin(team.name, s.surgery_address, bulletin.subject, list_id, reply_to, s.domain,
+        message = compose.bulletin(_in_language(team.name, team.name_cy, lang), s.surgery_address, subject,
+                                   list_id, reply_to, s.domain,
                                    db.as_datetime(bulletin.created_at).replace(tzinfo=dt.timezone.utc),
                                    named, unnamed)
         self._cache[(bulletin.id, theirs, lang)] = message
@@ -181,14 +185,25 @@ class Copies:
 
         def one(language: str, text: str) -> str:
             names = area_names(areas, language) or ("eich ardal" if language == "cy" else "your area")
+            team = values["team"]
             return self.renderer.render("bulletin/bulletin", language, resident_name=name, body=text,
-                                        area_names=names, **values)
+                                        area_names=names, team_name=team.name_in(language),
+                                        **{k: v for k, v in values.items() if k != "team"})
 
         if lang in ("en", "cy"):
             return one(lang, parts.get(lang) or body)
         if len(parts) == 2:
             return one("cy", parts["cy"]) + "\n" + "-" * 40 + "\n\n" + one("en", parts["en"])
         return one(language.detect(body), body)
+
+
+def _in_language(english: str, welsh: str, lang: str) -> str:
+    """A subject or name for a reader of `lang`: the Welsh one for Welsh, the English for
+    English, and for a reader whose language is unknown both, Welsh first, as Welsh public
+    bodies write ("Dwyn o siediau / Shed thefts"); the one there is when there is one."""
+    if not welsh or welsh == english:
+        return english
+    return welsh if lang == "cy" else english if lang == "en" else f"{welsh} / {english}"
 
 
 TURN_SECONDS = 30   # how long a daemon holds the fan-out once it takes it (renewed each round)

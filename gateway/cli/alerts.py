@@ -150,6 +150,9 @@ def bulletin_group() -> None:
 @bulletin_group.command("send")
 @click.option("--area", "areas", multiple=True, required=True, help="Area KEY; repeat for several.")
 @click.option("--subject", required=True, help="The bulletin's subject line.")
+@click.option("--subject-cy", "subject_cy", default="",
+              help="Its subject in Welsh: Welsh readers get it, readers whose language is unknown get both, "
+                   "Welsh first (\"Dwyn o siediau / Shed thefts\").")
 @click.option("--body", "body_file", required=True, type=click.File("r", encoding="utf-8"),
               help="A file holding the bulletin's text ('-': standard input).")
 @click.option("--body-cy", "body_cy_file", type=click.File("r", encoding="utf-8"),
@@ -159,7 +162,7 @@ def bulletin_group() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def bulletin_send(ctx: click.Context, areas: tuple[str, ...], subject: str, body_file, body_cy_file,
-                  dry_run: bool, yes: bool) -> None:
+                  dry_run: bool, yes: bool, subject_cy: str) -> None:
     """Queue a bulletin for every current subscriber of the areas; the daemon delivers it."""
     settings = _settings(ctx)
     _areas_option(ctx, settings, areas)
@@ -186,7 +189,7 @@ def bulletin_send(ctx: click.Context, areas: tuple[str, ...], subject: str, body
         click.echo("Not sent.")
         ctx.exit(1)
     clock = SystemClock()
-    bulletin = bulletins.create(areas, subject, body, "cli", clock.now())
+    bulletin = bulletins.create(areas, subject, body, "cli", clock.now(), subject_cy=subject_cy.strip())
     started = time.monotonic()
     with click.progressbar(length=recipients, label=f"Queueing bulletin {bulletin.id}",
                            file=sys.stderr) as bar:

@@ -11,6 +11,7 @@ import click
 
 from gateway import config, db, logs
 from gateway.config import keyring as keyring_file
+from gateway.config.sections import welsh_name_gaps
 from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main, need_secret
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
@@ -32,7 +33,7 @@ def check_config(ctx: click.Context) -> None:
             click.echo(problem)
         click.echo(f"{path}: {len(exc.problems)} problem(s)")
         ctx.exit(EXIT_CONFIG)
-    for warning in settings.warnings:
+    for warning in (*settings.warnings, *welsh_name_gaps(settings.teams, settings.areas)):
         click.echo(f"warning: {warning}")
     if not settings.keyring.ready:
         click.echo(f"warning: [gateway] secret_file: {settings.keyring.file} is not made yet: "

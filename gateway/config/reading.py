@@ -41,12 +41,12 @@ KNOWN_KEYS = {
               "remind_before_working_days", "digest_time", "check_seconds"},
     "limits": {"acks_per_sender_per_day", "acks_per_hour", "new_cases_per_sender_per_hour", "spam_header",
                "spam_threshold", "max_attachments", "max_attachment_bytes", "auto_replies_per_address_per_day"},
-    "area": {"name", "team", "postcodes"},
+    "area": {"name", "team", "postcodes", "name_cy"},
     "retention": {"closed_case_months", "quarantine_days", "bounce_days", "ended_subscription_days"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
              "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
-    "team": {"name", "mailbox", "address", "officers", "postcodes", "default", "supervisor"},
+    "team": {"name", "mailbox", "address", "officers", "postcodes", "default", "supervisor", "name_cy"},
     "audit": {"anchor_file"},
 }
 

@@ -16,7 +16,8 @@ def areas_of(parser: configparser.ConfigParser, problems: list[str], teams: tupl
         team = a.text("team", "", check_required)
         if team and teams and team not in team_keys:
             a.fail("team", f"{team!r} is not a team (known: {', '.join(sorted(team_keys))})")
-        areas.append(Area(key=key, name=a.text("name", "", check_required), team=team, postcodes=a.postcodes()))
+        areas.append(Area(key=key, name=a.text("name", "", check_required), team=team, postcodes=a.postcodes(),
+                          name_cy=a.text("name_cy", "")))
     return tuple(areas)
 
 
@@ -85,7 +86,8 @@ def teams_of(parser: configparser.ConfigParser, problems: list[str], domain: str
         teams.append(Team(key=key, name=t.text("name", "", check_required),
                           mailbox=t.text("mailbox", "", check_address).lower(), address=address,
                           officers=officers, postcodes=t.postcodes(), default=t.boolean("default", "no"),
-                          supervisor=t.text("supervisor", "", lambda v: None if not v else check_address(v)).lower()))
+                          supervisor=t.text("supervisor", "", lambda v: None if not v else check_address(v)).lower(),
+                          name_cy=t.text("name_cy", "")))
     defaults = [t.key for t in teams if t.default]
     if not teams:
         problems.append("[team:KEY]: at least one team section is required, e.g. [team:hightown]")
@@ -93,3 +95,11 @@ def teams_of(parser: configparser.ConfigParser, problems: list[str], domain: str
         where = ", ".join(f"[team:{k}]" for k in defaults) or "no team"
         problems.append(f"[team:*] default: exactly one team must have default = yes ({where} has it)")
     return tuple(teams)
+
+
+def welsh_name_gaps(teams: tuple[Team, ...], areas: tuple[Area, ...]) -> list[str]:
+    """A warning for each team and area with no Welsh name (`gateway check-config` prints
+    them): Welsh-language residents would read its English name in Welsh mail."""
+    return [f"[{kind}:{item.key}] name_cy: no Welsh name: Welsh-language residents read {item.name!r} "
+            f"in Welsh mail" for kind, items in (("team", teams), ("area", areas)) for item in items
+            if not item.name_cy]

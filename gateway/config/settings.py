@@ -24,6 +24,11 @@ class Team:
     postcodes: tuple[str, ...]
     default: bool
     supervisor: str = ""    # told once when a case of the team passes its due date
+    name_cy: str = ""       # its Welsh name, for Welsh-language residents; "": the name above
+
+    def name_in(self, language: str) -> str:
+        """The team's name in `language`: the Welsh one where there is one, else `name`."""
+        return self.name_cy if language == "cy" and self.name_cy else self.name
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -38,6 +43,11 @@ class Area:
     name: str
     team: str
     postcodes: tuple[str, ...]
+    name_cy: str = ""       # its Welsh name; "": the name above
+
+    def name_in(self, language: str) -> str:
+        """The area's name in `language`: the Welsh one where there is one, else `name`."""
+        return self.name_cy if language == "cy" and self.name_cy else self.name
 
 
 @dataclass(frozen=True)

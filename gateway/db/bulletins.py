@@ -24,9 +24,9 @@ Bulletin = plain_type("Bulletin", models.Bulletin)
 
 
 def create(areas: list[str], subject: str, body: str, created_by: str, now: dt.datetime,
-           state: str = "enqueuing") -> Bulletin:
+           state: str = "enqueuing", subject_cy: str = "") -> Bulletin:
     row = models.Bulletin.create(areas=",".join(areas), subject=subject, body=body, created_by=created_by,
-                                 created_at=utc(now), state=state)
+                                 created_at=utc(now), state=state, subject_cy=subject_cy)
     return get(row.id)
 
 

@@ -172,4 +172,5 @@ class Bulletin(BaseModel):
     recipients = pw.IntegerField(default=0)
     skipped = pw.IntegerField(default=0)  # suppressed addresses passed over
     enqueued_at = pw.DateTimeField(null=True)
+    subject_cy = pw.TextField(default="")   # migration 0017: the Welsh subject; "": none
 

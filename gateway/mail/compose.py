@@ -145,7 +145,10 @@ def _address(name: str, address: str) -> str:
         return address
     if name.isascii():
         return formataddr((name, address))
-    return f"{Header(name, 'utf-8').encode()} <{address}>"
+    # One line: a long name comes back folded, which a header set on an EmailMessage (a
+    # bulletin's From under a team's Welsh name) refuses; a folding space between encoded
+    # words is no part of the name (RFC 2047), and the header is folded again when written.
+    return f"{' '.join(Header(name, 'utf-8').encode().split())} <{address}>"
 
 
 def _text(text: str) -> tuple[bytes, bytes]:

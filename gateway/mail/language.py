@@ -85,3 +85,19 @@ def detect(text: str) -> str:
     if not words:
         return "en"
     return "cy" if welsh_probability(judged) > (SHORT_SURE if words < SHORT else 0.5) else "en"
+
+
+# Welsh "a" (and) is "ac" before a vowel; in Welsh w and y are vowels too ("ac Wrecsam",
+# "ac Ynys Môn"), and so are the accented letters.
+WELSH_VOWELS = frozenset("aeiouwyâêîôûŵŷäëïöüẅÿáéíóúẃýàèìòùẁỳ")
+
+
+def joined(names: list[str], language: str = "en") -> str:
+    """Names as a sentence lists them: 'A, B and C'; in Welsh 'A, B a C', or 'A, B ac C'
+    when C begins with a vowel."""
+    names = [n for n in names if n]
+    if len(names) < 2:
+        return "".join(names)
+    last = names[-1]
+    word = ("ac" if last[:1].lower() in WELSH_VOWELS else "a") if language == "cy" else "and"
+    return f"{', '.join(names[:-1])} {word} {last}"

@@ -65,7 +65,7 @@ def _subscribe(ctx: Context, area_key: str) -> tuple[str, str]:
     pending = [a for a in areas if a.key in keys]
     if not pending:
         _send(ctx, "alerts/already", SUBJECTS["already"][lang], msg.from_address, lang=lang,
-              areas=areas, resident_name=subscriber.name)
+              areas=areas, area_names=bulletins.area_names(areas, lang), resident_name=subscriber.name)
         return "subscribe_already", f"{msg.from_address} already subscribed"
     return _ask(ctx, subscriber, pending, lang)
 
@@ -85,7 +85,8 @@ def _ask(ctx: Context, subscriber, pending: list, lang: str) -> tuple[str, str]:
                     summary=f"asked for {', '.join(a.key for a in pending)}; a confirmation was sent")
     confirm = token_address("confirm", subscriber.id, settings.secret, settings.domain)
     _send(ctx, "alerts/confirm_request", SUBJECTS["confirm_request"][lang] + bulletins.area_names(pending, lang),
-          address, reply_to=confirm, lang=lang, areas=pending, resident_name=subscriber.name)
+          address, reply_to=confirm, lang=lang, areas=pending, area_names=bulletins.area_names(pending, lang),
+          resident_name=subscriber.name)
     return "subscribe_requested", f"{address} asked for {', '.join(a.key for a in pending)}"
 
 
@@ -100,7 +101,7 @@ def _areas_named(ctx: Context) -> list:
     text = f"{ctx.msg.subject}\n{reply_text(ctx.msg)}"
     found = []
     for area in ctx.settings.areas:
-        words = {area.key, area.name.lower(), area.name.lower().removesuffix(" area")}
+        words = {area.key, area.name.lower(), area.name.lower().removesuffix(" area"), area.name_cy.lower()}
         if any(re.search(rf"\b{re.escape(w)}\b", text.lower()) for w in words if w):
             found.append(area)
     for postcode in classify.postcodes(text):
@@ -124,7 +125,8 @@ def _confirm(ctx: Context, address: str) -> tuple[str, str]:
                         summary=f"confirmed their subscription to {', '.join(a.key for a in areas)}")
         lang = subscriber.language or "en"
         _send(ctx, "alerts/subscribed", SUBJECTS["subscribed"][lang] + bulletins.area_names(areas, lang),
-              subscriber.address, lang=lang, areas=areas, resident_name=subscriber.name,
+              subscriber.address, lang=lang, areas=areas, area_names=bulletins.area_names(areas, lang),
+              resident_name=subscriber.name,
               unsubscribe=token_address("unsubscribe", subscriber.id, settings.secret, settings.domain))
     return "subscribe_confirmed", f"{subscriber.address}: {', '.join(a.key for a in areas) or 'nothing pending'}"
 

@@ -57,6 +57,13 @@ def may_reply(ctx: Context, address: str, what: str, event: str = "not_sent") ->
     return False
 
 
+def once_a_day(ctx: Context, address: str, purpose: str) -> bool:
+    """Whether mail of `purpose` may go to `address` now: none went to its mailbox in the
+    last 24 hours (a notice told once a day however often its cause comes back)."""
+    lock_address(ctx, address)
+    return not db.outbox.queued_to_mailbox_since(mailbox_of(address), (purpose,), ctx.clock.now() - DAY, 1)
+
+
 def mailbox_of(address: str) -> str:
     """The mailbox an address reaches: lower case, without a +detail (sub-addressing)."""
     local, _, domain = address.lower().rpartition("@")
@@ -87,16 +94,17 @@ class HeldNotice:
     since: dt.datetime | None = None  # when that notice went
 
 
-def held(ctx: Context, detail: str) -> HeldNotice:
+def held(ctx: Context, detail: str, tell: bool = False) -> HeldNotice:
     """Record a held message on its case and decide whether its team is told now: once an
-    hour per case, the notice counting those held since the last. Call before anything else
+    hour per case, the notice counting those held since the last (`tell`: now whatever the
+    hour, for a notice with news of its own, itself limited). Call before anything else
     is written for the message (it may defer it while another daemon decides the same)."""
     case, now = ctx.case, ctx.clock.now()
     if not db.cases.lock_case_for_this_transaction(case.id):
         raise Defer("another daemon is holding mail on this case just now", BUSY_SECONDS, counted=False)
     last = db.cases.last_event(case, "held_notice")
     since = db.as_datetime(last.at).replace(tzinfo=dt.timezone.utc) if last else None
-    if since is not None and since > now - HELD_NOTICE_EVERY:
+    if since is not None and since > now - HELD_NOTICE_EVERY and not tell:
         db.cases.add_event(case, "held", now, f"{detail} (the team was told of held mail at "
                            f"{since:%H:%M} UTC: no notice again within the hour)"[:500], ctx.inbound_id)
         return HeldNotice(False)

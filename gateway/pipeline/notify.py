@@ -94,11 +94,14 @@ def flood(ctx: Context, count: int) -> None:
              limit=ctx.settings.new_cases_per_sender_per_hour)
 
 
-def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None) -> None:
+def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None,
+         advice: dict[str, str] | None = None) -> None:
     """Tell the case's team that mail on their case was held, with the message attached, and
-    how many `more` were held since their last notice (at `since`), each without one."""
+    how many `more` were held since their last notice (at `since`), each without one;
+    `advice`: the INI line that lets an officer not yet in a team answer (pipeline.onboarding)."""
     since_words = _local(since, ctx.settings.timezone).strftime("%a %d %b %Y %H:%M %Z") if since else ""
-    _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words)
+    _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words,
+             advice=advice or {})
 
 
 def officer_notice(ctx: Context, problem: str) -> None:
@@ -249,12 +252,13 @@ def _acknowledge(ctx: Context, due: dt.date) -> None:
     echo = ctx.verdict is not None and ctx.verdict.verified
     name = msg.from_name if echo else ""
     template = "resident/acknowledgement_urgent" if ctx.urgent else "resident/acknowledgement"
+    team_name = ctx.team.name_in(case.language)   # the team's Welsh name, to a Welsh-language resident
     text = ctx.renderer.render(template, case.language, reference=case.reference,
-                               team_name=ctx.team.name, resident_name=name,
+                               team_name=team_name, resident_name=name,
                                due_date=in_words(due, case.language))
     references = tuple(msg.references) + ((msg.message_id,) if msg.message_id else ())
     envelope = compose.Envelope(
-        from_name=ctx.team.name, from_address=settings.surgery_address,
+        from_name=team_name, from_address=settings.surgery_address,
         to_address=msg.from_address, to_name=name, reply_to=case_reply_address(ctx),
         in_reply_to=msg.message_id, references=references, auto_submitted="auto-replied")
     subject = compose.reply_subject(msg.subject if echo else "", case.reference, case.language)

@@ -83,11 +83,12 @@ def _relay(ctx: Context, text: str, closing: bool, waiting: bool = False) -> Non
     settings, case, now = ctx.settings, ctx.case, ctx.clock.now()
     text = police_addresses_removed(text, settings.police_domains)
     ctx.reply_text = text
-    body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=ctx.team.name,
+    team_name = ctx.team.name_in(case.language)   # the team's Welsh name, to a Welsh-language resident
+    body = ctx.renderer.render("resident/answer", case.language, text=text, team_name=team_name,
                                reference=case.reference, closing=closing, waiting=waiting)
     thread = db.cases.resident_thread_ids(case)
     envelope = compose.Envelope(
-        from_name=ctx.team.name, from_address=settings.surgery_address, to_address=case.resident_address,
+        from_name=team_name, from_address=settings.surgery_address, to_address=case.resident_address,
         to_name=case.resident_name, reply_to=case_reply_address(ctx),
         in_reply_to=thread[-1] if thread else None, references=tuple(thread))
     enqueue(ctx, "resident_answer", envelope, compose.reply_subject(case.subject, case.reference, case.language), body, 2)

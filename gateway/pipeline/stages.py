@@ -12,7 +12,7 @@ from gateway.mail.addresses import (base_local, looks_like_reply_address, split,
 from gateway.mail.parse import parse as parse_bytes
 from gateway.pipeline import Context
 from gateway.pipeline import notify as notify_module
-from gateway.pipeline import alerts, escalation, limits, officer, replay, reports
+from gateway.pipeline import alerts, escalation, limits, officer, onboarding, replay, reports
 from gateway.trust import verdict
 
 
@@ -84,7 +84,8 @@ def thread(ctx: Context) -> None:
         _officer(ctx)
         return
     if case and msg.from_address != case.resident_address:
-        _hold(ctx, "not the case's resident")
+        unlisted = onboarding.unlisted_officer(ctx)   # an officer the config does not know yet
+        _hold(ctx, unlisted or "not the case's resident", advise=bool(unlisted))
     ctx.kind = "resident_follow_up" if case else "resident_new"
     if ctx.kind == "resident_new" and not ctx.released:
         _limit_new_cases(ctx)
@@ -152,7 +153,7 @@ def _officer_problems(ctx: Context) -> list[str]:
     return problems
 
 
-def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = False) -> None:
+def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = False, advise: bool = False) -> None:
     """Keep the message on its case, tell the case's team (once an hour per case: the
     next notice counts those held meanwhile), send nothing to the resident. Made-up case
     addresses (case references are easy to guess) are told once an hour per team, not per
@@ -163,9 +164,12 @@ def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = Fa
         db.cases.add_event(case, "held", now, f"from {msg.from_address}: {why} (the team was told of a made-up "
                            "case address this hour: no notice again within the hour)"[:500], ctx.inbound_id)
         raise Hold("held", why)
-    notice = limits.held(ctx, f"from {msg.from_address}: {why}")
+    advice = onboarding.advice(ctx) if advise else {}   # the INI line to add: once an address a day
+    notice = limits.held(ctx, f"from {msg.from_address}: {why}", tell=bool(advice))
     if notice.due:
-        notify_module.held(ctx, why, notice.more, notice.since)
+        notify_module.held(ctx, why, notice.more, notice.since, advice=advice)
+    if advice:
+        onboarding.tell_officer(ctx, advice)
     if tell_officer:
         notify_module.officer_notice(ctx, f"Your message on case {case.reference} was held: {why}.")
     raise Hold("held", why)
