@@ -25,7 +25,7 @@ def new_token(secret: str, now: float) -> tuple[str, str]:
     """(token for the form's hidden field, nonce for its cookie): the token says when the
     page was given and is signed; the cookie ties it to this browser."""
     nonce = random.token_hex(12)
-    value = f"{int(now)}.{nonce}"
+    value = f"{int(now * 1000)}.{nonce}"   # milliseconds: the minimum time is a few seconds
     return f"{value}.{_mac(secret, value)}", nonce
 
 
@@ -39,7 +39,7 @@ def read_token(token: str, cookie: str, secrets: Iterable[str], now: float) -> t
     value = f"{issued}.{nonce}"
     if not any(hmac.compare_digest(mac, _mac(secret, value)) for secret in secrets):
         return None
-    age = now - int(issued)
+    age = now - int(issued) / 1000
     return (nonce, age) if -60 <= age <= TOKEN_HOURS * 3600 else None
 
 

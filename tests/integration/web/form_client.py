@@ -84,5 +84,5 @@ class FormClient:
 
 def visible_text(page: str) -> str:
     """A page's words, tags dropped, for asserting what a resident reads."""
-    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    text = re.sub(r"<(head|style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
     return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", text).split()))
