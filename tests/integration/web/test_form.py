@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers import db_rows, wait_for
+from tests.helpers import db_rows, resident_mail, wait_for
 from tests.integration.test_cli import gateway
 from tests.integration.web.form_client import FormClient, start_with_form, visible_text
 
@@ -156,3 +156,18 @@ def test_abuse_forged_token_hidden_field_quick_robot_and_the_sixth_in_an_hour(tm
     assert db_rows(tmp_path, "SELECT peer, count(*) FROM inbound GROUP BY peer ORDER BY peer") == [
         ("198.51.100.7", 1), ("203.0.113.5", 5), ("203.0.113.6", 1)]
     assert daemon.stop() == 0
+
+
+def test_a_mail_that_writes_the_forms_header_itself_is_not_believed(harness):
+    msg = resident_mail(subject="Noise", body="Loud music every night.")
+    msg["X-Surgery-Form"] = "client=10.9.9.9; lang=en; email=none; trap=filled"
+    harness.submit(msg)
+    assert db_rows_here("SELECT kind FROM inbound") == [("resident_new",)]   # neither quarantined nor phone-only
+    team, = harness.outbox("team_new_case")
+    assert "online form" not in body(team) and len(harness.outbox("resident_ack")) == 1
+
+
+def db_rows_here(sql: str) -> list[tuple]:
+    from gateway import db
+
+    return [tuple(row) for row in db.connection.db.execute_sql(sql).fetchall()]
