@@ -78,7 +78,9 @@ def build(form: Submission, to: str, client: str, message_id: str, now: dt.datet
     if form.phone_only:
         lines.append(words["phone_me"])
     body = form.message.replace("\r\n", "\n").strip() + "\n"
-    msg.set_content(body + ("\n--\n" + "\n".join(lines) + "\n" if lines else ""), charset="utf-8")
+    # 7-bit (quoted-printable): the team's copy then carries the original as a message, readable
+    msg.set_content(body + ("\n--\n" + "\n".join(lines) + "\n" if lines else ""), charset="utf-8",
+                    cte="quoted-printable")
     for name, content_type, data in form.files:
         maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
         msg.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
