@@ -39,7 +39,7 @@ from gateway.web.form_words import WORDS, language
 
 log = logging.getLogger(__name__)
 WAIT_SECONDS = 10.0      # for the pipeline to open the case, before saying "by email"
-POLL_SECONDS = 0.05
+POLL_SECONDS = (0.005, 0.05)   # the first look soon after storing, then less often
 COOKIE = "gw_form"
 HOUR = dt.timedelta(hours=1)
 HEADERS = {
@@ -180,10 +180,12 @@ class SurgeryForm:
                           phone_only=submission.phone_only)
 
     async def _outcome(self, inbound_id: int):
-        deadline = time.monotonic() + WAIT_SECONDS
+        """What the pipeline made of it: as soon as it has, or whatever it is at WAIT_SECONDS."""
+        deadline, pause = time.monotonic() + WAIT_SECONDS, POLL_SECONDS[0]
         while True:
+            await asyncio.sleep(pause)
             found = await asyncio.to_thread(db.intake.outcome, inbound_id)
             if found[0] != "queued" or time.monotonic() >= deadline:
                 return found
-            await asyncio.sleep(POLL_SECONDS)
+            pause = min(pause * 2, POLL_SECONDS[1])
 
