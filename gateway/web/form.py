@@ -87,11 +87,11 @@ class SurgeryForm:
         files = [f for f in post.getall("files", []) if isinstance(f, web.FileField) and f.filename]
         if len(files) > form_check.MAX_FILES:
             filled.errors.append(("files", "err_files"))
-        ticket = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
-                                       self.server.settings.secrets, self.server.clock.now().timestamp())
-        if ticket is None:
-            filled.errors.insert(0, ("message", "err_expired"))
-        elif ticket[1] < self.server.settings.form.min_seconds and not filled.errors:
+        nonce, age, problem = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
+                                                    self.server.settings.secrets, self.server.clock.now().timestamp())
+        if problem:
+            filled.errors.insert(0, ("message", f"err_{problem}"))
+        elif age < self.server.settings.form.min_seconds and not filled.errors:
             filled.errors.append(("message", "err_quick"))   # quicker than a person: show it again
         if filled.errors:
             return self._form(request, lang, filled, status=400)
@@ -100,11 +100,12 @@ class SurgeryForm:
         if wait_until is not None:
             return self._page("try_later", lang, status=429, time=self._local(wait_until))
         submission = self._submission(filled, lang, files)
-        inbound_id = await asyncio.to_thread(self._store, submission, client, ticket[0])
+        message_id = f"<{nonce}.form@{self.server.settings.domain}>"
+        inbound_id = await asyncio.to_thread(self._store, submission, client, message_id)
         if self.server.wake is not None:
             self.server.wake.set()
         log.info("stored inbound %s from the online form (client %s)", inbound_id, client)
-        return await self._confirmation(lang, inbound_id, submission)
+        return await self._confirmation(lang, inbound_id, message_id, submission)
 
     def _form(self, request: web.Request, lang: str, filled: form_check.Filled, status: int = 200) -> web.Response:
         settings = self.server.settings
@@ -148,11 +149,10 @@ class SurgeryForm:
             area_name=area.name if area else "", language=lang, trap=filled.trap,
             files=tuple((f.filename, f.content_type, f.file.read()) for f in files))
 
-    def _store(self, submission: form_mail.Submission, client: str, nonce: str) -> int:
+    def _store(self, submission: form_mail.Submission, client: str, message_id: str) -> int:
         """Commit the message (the same guarantee as SMTP's 250); a second press of the same
         page's button finds the first and stores nothing more."""
-        settings, now = self.server.settings, self.server.clock.now()
-        message_id = f"<{nonce}.form@{settings.domain}>"
+        now = self.server.clock.now()
         earlier = db.intake.first_with_message_id(message_id)
         if earlier is not None:
             return earlier.id
@@ -169,8 +169,12 @@ class SurgeryForm:
         team = settings.team(area.team) if area else None
         return team.address if team else settings.surgery_address
 
-    async def _confirmation(self, lang: str, inbound_id: int, submission: form_mail.Submission) -> web.Response:
+    async def _confirmation(self, lang: str, inbound_id: int, message_id: str,
+                            submission: form_mail.Submission) -> web.Response:
         state, kind, reference, due, urgent = await self._outcome(inbound_id)
+        if kind == "duplicate":   # the button pressed twice at once: both stored, the first counts
+            first = await asyncio.to_thread(db.intake.first_with_message_id, message_id)
+            state, kind, reference, due, urgent = await self._outcome(first.id)
         settings = self.server.settings
         if kind != "resident_new":   # a held, grouped or quarantined message: nothing of any case is shown
             reference = None

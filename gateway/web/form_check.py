@@ -29,18 +29,22 @@ def new_token(secret: str, now: float) -> tuple[str, str]:
     return f"{value}.{_mac(secret, value)}", nonce
 
 
-def read_token(token: str, cookie: str, secrets: Iterable[str], now: float) -> tuple[str, float] | None:
-    """(nonce, seconds since the page was given) for a valid token that matches the
-    browser's cookie and is not too old; None otherwise."""
+def read_token(token: str, cookie: str, secrets: Iterable[str], now: float) -> tuple[str, float, str]:
+    """(nonce, seconds since the page was given, problem): problem is "" for a valid token
+    that matches the browser's cookie and is not too old, "cookie" for a valid one whose
+    cookie did not come back (cookies blocked, or a post from another site), "expired" for
+    any other."""
     issued, _, rest = token.partition(".")
     nonce, _, mac = rest.partition(".")
-    if not (issued.isdigit() and re.fullmatch(r"[0-9a-f]{24}", nonce) and cookie == nonce):
-        return None
+    if not (issued.isdigit() and re.fullmatch(r"[0-9a-f]{24}", nonce)):
+        return "", 0.0, "expired"
     value = f"{issued}.{nonce}"
     if not any(hmac.compare_digest(mac, _mac(secret, value)) for secret in secrets):
-        return None
+        return "", 0.0, "expired"
     age = now - int(issued) / 1000
-    return (nonce, age) if -60 <= age <= TOKEN_HOURS * 3600 else None
+    if not -60 <= age <= TOKEN_HOURS * 3600:
+        return nonce, age, "expired"
+    return nonce, age, "" if hmac.compare_digest(cookie, nonce) else "cookie"
 
 
 def _mac(secret: str, value: str) -> str:

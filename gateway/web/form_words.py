@@ -39,6 +39,8 @@ WORDS: dict[str, dict[str, str]] = {
         "err_big": "The files are too big: choose smaller ones, or send fewer",
         "err_expired": "The page was open too long. Check your message, then press the button again",
         "err_quick": "Check your message, then press the button again",
+        "err_cookie": "This page needs a cookie to know the message is from you. Allow cookies for this site, "
+                      "then press the button again",
         "done_title": "Message sent",
         "done_ref": "Your reference is",
         "done_ref_later": "We have your message. Your reference will be in the email we send you.",
@@ -91,6 +93,8 @@ WORDS: dict[str, dict[str, str]] = {
         "err_big": "Mae\u2019r ffeiliau\u2019n rhy fawr: dewiswch rai llai, neu anfonwch lai",
         "err_expired": "Roedd y dudalen ar agor yn rhy hir. Gwiriwch eich neges, yna pwyswch y botwm eto",
         "err_quick": "Gwiriwch eich neges, yna pwyswch y botwm eto",
+        "err_cookie": "Mae angen cwci ar y dudalen hon i wybod mai chi sy\u2019n anfon y neges. Caniatewch gwcis "
+                      "ar gyfer y wefan hon, yna pwyswch y botwm eto",
         "done_title": "Neges wedi\u2019i hanfon",
         "done_ref": "Eich cyfeirnod yw",
         "done_ref_later": "Mae gennym eich neges. Bydd eich cyfeirnod yn yr e-bost y byddwn yn ei anfon atoch.",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from tests.helpers import free_port, write_config
+from tests.helpers import free_port, wait_for, write_config
 
 AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes": "LL13 7"},
          "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}
@@ -26,7 +26,9 @@ def start_with_form(tmp_path, gateway_process, relay_port: int, http: dict | Non
                         http={"listen": f"127.0.0.1:{http_port}", "base_url": f"http://127.0.0.1:{http_port}",
                               "form": "on", "form_min_seconds": "0", **(http or {})}, **sections)
     daemon = gateway_process(path, smtp_port)
-    return daemon, f"http://127.0.0.1:{http_port}", path
+    base = f"http://127.0.0.1:{http_port}"
+    wait_for(lambda: FormClient(base).get("/healthz").status == 200, 60, what="the daemon healthy")
+    return daemon, base, path
 
 
 @dataclass

@@ -5,6 +5,7 @@ database and the CLI's view of it. The same page in Chromium: test_form_browser.
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
@@ -113,7 +114,30 @@ def test_mistakes_are_named_in_the_error_summary_and_what_was_typed_is_kept(tmp_
     assert "Enter a phone number" in visible_text(no_phone.text)
     too_many = browser.send(message="Litter", email="a@example.net", files=[PHOTO, PHOTO, PHOTO, PHOTO])
     assert too_many.status == 400 and "Choose no more than 3 files" in visible_text(too_many.text)
+    browser.get("/surgery")
+    browser.cookie = ""   # cookies blocked: said so, not "expired"
+    blocked = browser.send(open_page=False, message="Litter", email="a@example.net")
+    assert blocked.status == 400 and "This page needs a cookie" in visible_text(blocked.text)
     assert db_rows(tmp_path, "SELECT count(*) FROM inbound") == [(0,)]
+    assert daemon.stop() == 0
+
+
+def test_the_button_pressed_twice_at_once_makes_one_case_and_both_pages_give_its_reference(
+        tmp_path, gateway_process, relay):
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
+    browser = FormClient(base)
+    browser.send(message="The first, to warm the pipeline up", email="first@example.net")
+    browser.get("/surgery")
+    pages = []
+    presses = [threading.Thread(target=lambda: pages.append(
+        browser.send(open_page=False, message="Pressed twice", email="twice@example.net"))) for _ in range(2)]
+    for press in presses:
+        press.start()
+    for press in presses:
+        press.join()
+    references = {re.search(r"Your reference is (SRG-\d{4}-\d{4})", visible_text(p.text)).group(1) for p in pages}
+    assert len(references) == 1
+    assert db_rows(tmp_path, "SELECT count(*) FROM \"case\" WHERE resident_address = 'twice@example.net'") == [(1,)]
     assert daemon.stop() == 0
 
 

@@ -41,12 +41,13 @@ def test_the_language_is_the_links_then_the_browsers_then_english():
 
 def test_the_token_needs_its_cookie_its_signature_and_a_fresh_page():
     token, nonce = form_check.new_token("s3cret", 1000.0)
-    assert form_check.read_token(token, nonce, ["old", "s3cret"], 1004.5) == (nonce, pytest.approx(4.5))
-    assert form_check.read_token(token, "0" * 24, ["s3cret"], 1004.0) is None          # another browser's cookie
-    assert form_check.read_token(token, nonce, ["other"], 1004.0) is None              # not signed by us
-    assert form_check.read_token(token, nonce, ["s3cret"], 1000.0 + 5 * 3600) is None  # left open too long
+    assert form_check.read_token(token, nonce, ["old", "s3cret"], 1004.5) == (nonce, pytest.approx(4.5), "")
+    assert form_check.read_token(token, "0" * 24, ["s3cret"], 1004.0)[2] == "cookie"   # another browser's cookie
+    assert form_check.read_token(token, "", ["s3cret"], 1004.0)[2] == "cookie"         # cookies blocked
+    assert form_check.read_token(token, nonce, ["other"], 1004.0)[2] == "expired"      # not signed by us
+    assert form_check.read_token(token, nonce, ["s3cret"], 1000.0 + 5 * 3600)[2] == "expired"   # open too long
     issued, _, rest = token.partition(".")
-    assert form_check.read_token(f"{int(issued) - 60_000}.{rest}", nonce, ["s3cret"], 1004.0) is None   # back-dated
+    assert form_check.read_token(f"{int(issued) - 60_000}.{rest}", nonce, ["s3cret"], 1004.0)[2] == "expired"
 
 
 def test_forwarded_for_is_believed_only_from_the_proxy():
