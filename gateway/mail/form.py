@@ -58,6 +58,11 @@ def no_email_address(phone: str) -> str:
     return f"phone-{re.sub(r'[^0-9]', '', phone)[:20] or 'unknown'}@{NO_EMAIL_DOMAIN}"
 
 
+def no_email(address: str) -> bool:
+    """Whether a case's resident has no email (the stand-in address of no_email_address)."""
+    return address.lower().endswith("@" + NO_EMAIL_DOMAIN)
+
+
 def build(form: Submission, to: str, client: str, message_id: str, now: dt.datetime) -> bytes:
     """The stored message for one submission: From the resident (or their phone's stand-in),
     To the surgery (or the chosen area's team), the text and what else they gave."""

@@ -195,3 +195,25 @@ def db_rows_here(sql: str) -> list[tuple]:
     from gateway import db
 
     return [tuple(row) for row in db.connection.db.execute_sql(sql).fetchall()]
+
+
+def test_an_officers_answer_to_a_resident_without_email_is_not_sent_and_the_officer_is_told(harness):
+    import datetime as dt
+
+    from gateway import db
+    from gateway.mail import form as form_mail
+    from tests.unit.pipeline.test_officer import officer_reply
+
+    said = form_mail.Submission(message="Bikes on the pavement", phone="07700 900982", phone_only=True)
+    raw = form_mail.build(said, "surgery@surgery.example.org", "127.0.0.1", "<a.form@surgery.example.org>",
+                          dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.timezone.utc))
+    db.intake.save_inbound(raw, form_mail.no_email_address(said.phone), ["surgery@surgery.example.org"], "form",
+                           harness.clock.now(), peer="127.0.0.1")
+    while harness.worker.process_one():
+        pass
+    officer_reply(harness, "We will come round on Tuesday.")
+    assert harness.outbox("resident_answer") == [] and harness.outbox("resident_ack") == []
+    notice, = harness.outbox("officer_error")
+    assert notice["To"] == "pc.jones@police.example" and "This resident has no email" in notice.get_content()
+    officer_reply(harness, "#close", message_id="<o2@police.example>")
+    assert db_rows_here('SELECT status FROM "case"') == [("closed",)] and harness.outbox("resident_answer") == []
