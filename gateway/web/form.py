@@ -80,19 +80,10 @@ class SurgeryForm:
         lang = language(request.query.get("lang", ""), request.headers.get("Accept-Language", ""))
         try:
             post = await request.post()
-        except web.HTTPRequestEntityTooLarge:
+        except web.HTTPRequestEntityTooLarge:   # what was typed cannot be read back: said plainly
             return self._form(request, lang, form_check.Filled(errors=[("files", "err_big")]), status=413)
         lang = str(post.get("lang", "")) if post.get("lang") in WORDS else lang
-        filled = form_check.check(post, {a.key for a in self.server.settings.areas})
-        files = [f for f in post.getall("files", []) if isinstance(f, web.FileField) and f.filename]
-        if len(files) > form_check.MAX_FILES:
-            filled.errors.append(("files", "err_files"))
-        nonce, age, problem = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
-                                                    self.server.settings.secrets, self.server.clock.now().timestamp())
-        if problem:
-            filled.errors.insert(0, ("message", f"err_{problem}"))
-        elif age < self.server.settings.form.min_seconds and not filled.errors:
-            filled.errors.append(("message", "err_quick"))   # quicker than a person: show it again
+        filled, files, nonce = self._checked(request, post)
         if filled.errors:
             return self._form(request, lang, filled, status=400)
         client = self._client(request)
@@ -107,11 +98,27 @@ class SurgeryForm:
         log.info("stored inbound %s from the online form (client %s)", inbound_id, client)
         return await self._confirmation(lang, inbound_id, message_id, submission)
 
+    def _checked(self, request: web.Request, post) -> tuple[form_check.Filled, list, str]:
+        """The fields checked, the files, and the page's nonce; the token's problems first."""
+        settings = self.server.settings
+        filled = form_check.check(post, {a.key for a in settings.areas}, settings.domain)
+        files = [f for f in post.getall("files", []) if isinstance(f, web.FileField) and f.filename]
+        if len(files) > form_check.MAX_FILES:
+            filled.errors.append(("files", "err_files"))
+        nonce, age, problem = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
+                                                    settings.secrets, self.server.clock.now().timestamp())
+        if problem:
+            filled.errors.insert(0, ("message", f"err_{problem}"))
+        elif age < settings.form.min_seconds and not filled.errors:
+            filled.errors.append(("message", "err_quick"))   # quicker than a person: show it again
+        return filled, files, nonce
+
     def _form(self, request: web.Request, lang: str, filled: form_check.Filled, status: int = 200) -> web.Response:
         settings = self.server.settings
         token, nonce = form_check.new_token(settings.secret, self.server.clock.now().timestamp())
         response = self._page("surgery", lang, status=status, filled=filled, token=token,
                               areas=[(a.key, a.name) for a in settings.areas], days=settings.response_days,
+                              megabytes=max(1, settings.max_message_bytes // 1_500_000),   # base64 and headers
                               error_fields={name for name, _ in filled.errors})
         response.set_cookie(COOKIE, nonce, path="/surgery", httponly=True, samesite="Strict",
                             secure=settings.base_url.startswith("https:"), max_age=form_check.TOKEN_HOURS * 3600)

@@ -95,8 +95,9 @@ class Filled:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-def check(post, area_keys: set[str]) -> Filled:
-    """The fields of a submitted form, read and checked; the files are counted elsewhere."""
+def check(post, area_keys: set[str], own_domain: str = "") -> Filled:
+    """The fields of a submitted form, read and checked; the files are counted elsewhere.
+    An address at the gateway's own domain is refused: mail "from" it is dropped as a loop."""
     values = {name: str(post.get(name, "") or "")[:MAX_MESSAGE if name == "message" else 200] for name in FIELDS}
     values["email"] = values["email"].strip()
     if values["area"] not in area_keys:
@@ -107,6 +108,8 @@ def check(post, area_keys: set[str]) -> Filled:
         filled.errors.append(("message", "err_message"))
     if values["email"] and not (ADDRESS_RE.match(values["email"]) and "." in values["email"].rpartition("@")[2]):
         filled.errors.append(("email", "err_email"))
+    elif own_domain and values["email"].lower().endswith("@" + own_domain):
+        filled.errors.append(("email", "err_email_ours"))
     elif not values["email"] and not filled.phone_only:
         filled.errors.append(("email", "err_contact"))
     if filled.phone_only and not PHONE_RE.match(values["phone"].strip()):

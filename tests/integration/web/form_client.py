@@ -17,11 +17,12 @@ AREAS = {"area__hightown": {"name": "Hightown", "team": "hightown", "postcodes":
          "area__rhosddu": {"name": "Rhosddu", "team": "rhosddu", "postcodes": "LL11 2"}}
 
 
-def start_with_form(tmp_path, gateway_process, relay_port: int, http: dict | None = None, **sections):
+def start_with_form(tmp_path, gateway_process, relay_port: int, http: dict | None = None, smtp: dict | None = None,
+                    **sections):
     """The daemon with [http] form = on (no minimum time on the page unless `http` says),
     sending through the relay on `relay_port`; (daemon, base URL, config path)."""
     smtp_port, http_port = free_port(), free_port()
-    path = write_config(tmp_path, **AREAS, smtp={"listen": f"127.0.0.1:{smtp_port}"},
+    path = write_config(tmp_path, **AREAS, smtp={"listen": f"127.0.0.1:{smtp_port}", **(smtp or {})},
                         relay={"host": "127.0.0.1", "port": str(relay_port)},
                         http={"listen": f"127.0.0.1:{http_port}", "base_url": f"http://127.0.0.1:{http_port}",
                               "form": "on", "form_min_seconds": "0", **(http or {})}, **sections)

@@ -99,7 +99,7 @@ def test_in_welsh_without_email_a_danger_and_an_area_chosen_from_the_list(tmp_pa
 
 
 def test_mistakes_are_named_in_the_error_summary_and_what_was_typed_is_kept(tmp_path, gateway_process, relay):
-    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port, smtp={"max_message_bytes": "300000"})
     browser = FormClient(base)
     wrong = browser.send(message="  ", email="ann.jones@example", name='<script>alert("x")</script>')
     shown = visible_text(wrong.text)
@@ -114,6 +114,9 @@ def test_mistakes_are_named_in_the_error_summary_and_what_was_typed_is_kept(tmp_
     assert "Enter a phone number" in visible_text(no_phone.text)
     too_many = browser.send(message="Litter", email="a@example.net", files=[PHOTO, PHOTO, PHOTO, PHOTO])
     assert too_many.status == 400 and "Choose no more than 3 files" in visible_text(too_many.text)
+    assert "Up to 3 files" in browser.get("/surgery").text
+    huge = browser.send(message="Litter", email="a@example.net", files=[("big.jpg", "image/jpeg", b"\xff" * 400_000)])
+    assert huge.status == 413 and "The files are too big" in visible_text(huge.text)
     browser.get("/surgery")
     browser.cookie = ""   # cookies blocked: said so, not "expired"
     blocked = browser.send(open_page=False, message="Litter", email="a@example.net")

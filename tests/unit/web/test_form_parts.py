@@ -75,6 +75,8 @@ def test_a_submission_becomes_an_ordinary_message_and_its_facts_read_back():
 def test_the_fields_are_checked_as_the_page_says():
     assert [e for _, e in form_check.check({"message": "", "email": "a@b"}, set()).errors] == ["err_message", "err_email"]
     assert form_check.check({"message": "x", "email": "", "no_email": "yes", "phone": "01632 960001"}, set()).errors == []
+    ours = form_check.check({"message": "x", "email": "Surgery@surgery.example.org"}, set(), "surgery.example.org")
+    assert ours.errors == [("email", "err_email_ours")]   # mail "from" our own domain is dropped as a loop
     ticked_with_email = form_check.check({"message": "x", "email": "a@example.net", "no_email": "yes"}, set())
     assert not ticked_with_email.phone_only and ticked_with_email.errors == []
     assert form_check.check({"message": "x", "email": "a@example.net", "area": "elsewhere"}, {"hightown"}).values["area"] == ""
