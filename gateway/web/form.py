@@ -40,6 +40,7 @@ from gateway.web.form_words import WORDS, language
 log = logging.getLogger(__name__)
 WAIT_SECONDS = 10.0      # for the pipeline to open the case, before saying "by email"
 POLL_SECONDS = (0.005, 0.05)   # the first look soon after storing, then less often
+MAX_WAITING = 50         # pages waiting for the pipeline at once; beyond, they answer at once (no reference)
 COOKIE = "gw_form"
 HOUR = dt.timedelta(hours=1)
 HEADERS = {
@@ -63,6 +64,7 @@ class SurgeryForm:
 
     def __init__(self, server):
         self.server = server
+        self.waiting = 0   # pages waiting for their case now (touched only on the server's event loop)
         self.pages = PageRenderer(server.settings.templates)
         self.css = (Path(packaged_templates()) / "web" / "surgery.css").read_bytes()
 
@@ -191,12 +193,20 @@ class SurgeryForm:
                           phone_only=submission.phone_only)
 
     async def _outcome(self, inbound_id: int):
-        """What the pipeline made of it: as soon as it has, or whatever it is at WAIT_SECONDS."""
-        deadline, pause = time.monotonic() + WAIT_SECONDS, POLL_SECONDS[0]
-        while True:
-            await asyncio.sleep(pause)
-            found = await asyncio.to_thread(db.intake.outcome, inbound_id)
-            if found[0] != "queued" or time.monotonic() >= deadline:
-                return found
-            pause = min(pause * 2, POLL_SECONDS[1])
+        """What the pipeline made of it: as soon as it has, or whatever it is at WAIT_SECONDS.
+        A flood of submissions must not become a flood of reads: past MAX_WAITING pages
+        waiting at once, the page answers at once (the reference then comes by email)."""
+        if self.waiting >= MAX_WAITING:
+            return await asyncio.to_thread(db.intake.outcome, inbound_id)
+        self.waiting += 1
+        try:
+            deadline, pause = time.monotonic() + WAIT_SECONDS, POLL_SECONDS[0]
+            while True:
+                await asyncio.sleep(pause)
+                found = await asyncio.to_thread(db.intake.outcome, inbound_id)
+                if found[0] != "queued" or time.monotonic() >= deadline:
+                    return found
+                pause = min(pause * 2, POLL_SECONDS[1])
+        finally:
+            self.waiting -= 1
 

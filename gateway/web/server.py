@@ -56,8 +56,8 @@ class WebServer:
         self.loop.run_until_complete(web.TCPSite(self.runner, host, port).start())
         self.thread = threading.Thread(target=self.loop.run_forever, name="http", daemon=True)
         self.thread.start()
-        log.info("serving one-click unsubscribe on http://%s:%s (public address %s)", host, port,
-                 self.settings.base_url)
+        log.info("serving one-click unsubscribe%s on http://%s:%s (public address %s)",
+                 " and the online form (/surgery)" if self.settings.form else "", host, port, self.settings.base_url)
 
     def stop(self) -> None:
         if self.thread is None:
