@@ -41,3 +41,17 @@ class Renderer:
         except jinja2.TemplateNotFound:
             template = self.env.get_template(f"{name}.{DEFAULT_LANGUAGE}.txt.j2")
         return template.render(**context)
+
+
+class PageRenderer:
+    """Web pages (templates/web/<page>.html.j2), autoescaped: whatever a resident typed is
+    shown as text, never as markup. The administrator's folder first, then the packaged one."""
+
+    def __init__(self, override: Path | None = None):
+        folders = ([str(override)] if override else []) + [str(packaged_templates())]
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
+                                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+    def render(self, name: str, **context: object) -> str:
+        """Render web/<name>.html.j2."""
+        return self.env.get_template(f"web/{name}.html.j2").render(**context)

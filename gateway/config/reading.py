@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway.config import keyring as keys, security
 from gateway.config.sections import areas_of, imap_of, teams_of
-from gateway.config.settings import Retention, Settings
+from gateway.config.settings import Form, Retention, Settings
 from gateway.config.values import DOMAIN_RE, Reader, check_address, check_required
 from gateway.errors import ConfigError
 from gateway.promise import calendar
@@ -35,7 +35,7 @@ KNOWN_KEYS = {
     "trust": {"dns_servers", "dns_timeout_seconds", "authserv_id", "trusted_networks", "trusted_domains",
               "police_domains", "authserv_networks"},
     "dkim": {"domain", "selector", "key_file"},
-    "http": {"listen", "base_url"},
+    "http": {"listen", "base_url", "form", "form_per_client_per_hour", "form_min_seconds", "proxy_networks"},
     "urgent": {"phrases", "remind_after_minutes", "escalate_to", "escalate_after_minutes"},
     "clock": {"timezone", "business_hours", "extra_closed_days", "restart_on_resident_message",
               "remind_before_working_days", "digest_time", "check_seconds"},
@@ -132,6 +132,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     if http_listen and not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
         h.fail("base_url", "is required with listen: the address residents' browsers reach, "
                            "e.g. https://alerts.example.org (served through your HTTPS proxy)")
+    form = _form(h, http_listen)
 
     w = Reader(parser, "worker", problems)
     lease = int(w.number("lease_seconds", "300", int, 1, 86_400))
@@ -176,11 +177,22 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     relay_port=relay_port, relay_timeout=relay_timeout, retry_delays=retry_delays,
                     retry_deadline_hours=deadline, lease_seconds=lease, poll_seconds=poll,
                     delivery_workers=delivery_workers, teams=teams, areas=areas, imap=imap,
-                    http_listen=http_listen, base_url=base_url, max_per_second=max_per_second,
+                    http_listen=http_listen, base_url=base_url, form=form, max_per_second=max_per_second,
                     urgent_phrases=urgent_phrases, escalate_to=escalate_to, **limits, **in_flow, **door, trust=trust, dkim=dkim,
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
                     log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
                     anchor_file=anchor_file)
+
+
+def _form(h: Reader, http_listen) -> Form | None:
+    """[http] form and its limits: the online surgery form, off by default."""
+    if not h.boolean("form", "off"):
+        return None
+    if not http_listen:
+        h.fail("form", "needs [http] listen: the form is served by the gateway's web server")
+    return Form(per_client_per_hour=int(h.number("form_per_client_per_hour", "5", int, 0, 100_000)),
+                min_seconds=float(h.number("form_min_seconds", "3", float, 0, 600)),
+                proxy_networks=tuple(security.networks_of(h, "proxy_networks")))
 
 
 def _keyring(g: Reader, database: str, base: Path, problems: list[str]) -> keys.Keyring:

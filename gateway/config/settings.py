@@ -51,6 +51,14 @@ class Area:
 
 
 @dataclass(frozen=True)
+class Form:
+    """[http] form = on: the online surgery form (gateway/web/form.py) and its limits."""
+    per_client_per_hour: int = 5     # [http] form_per_client_per_hour: submissions from one client address
+    min_seconds: float = 3.0         # [http] form_min_seconds: quicker than this after the page was given is a robot
+    proxy_networks: tuple = ()       # [http] proxy_networks: whose X-Forwarded-For is believed
+
+
+@dataclass(frozen=True)
 class Imap:
     """Where to read mail over IMAP, when the gateway cannot have its own MX."""
     host: str
@@ -104,6 +112,7 @@ class Settings:
     imap: Imap | None = None
     http_listen: tuple[str, int] | None = None
     base_url: str = ""
+    form: Form | None = None        # [http] form = on: the online form; None: off
     max_per_second: float = 0.0   # 0: no limit
     urgent_phrases: tuple[str, ...] = ()
     escalate_to: str = ""           # [urgent] escalate_to: the 24-hour desk told of urgent cases; "": nobody

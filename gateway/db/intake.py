@@ -12,7 +12,7 @@ from typing import Iterable
 
 import peewee as pw
 
-from gateway.db.connection import _one, insert, lease_skipping_locked, plain, plain_type, postgres, storable, utc
+from gateway.db.connection import _one, as_datetime, insert, lease_skipping_locked, plain, plain_type, postgres, storable, utc
 from gateway.db.models import ImapState, Inbound, Outbound, db
 from gateway.db.outbox import Delivery
 
@@ -292,3 +292,25 @@ def queue_counts() -> dict[str, int]:
         for row in model.select(model.state, pw.fn.COUNT(model.id).alias("n")).group_by(model.state).dicts():
             counts[f"{name} {row['state']}"] = row["n"]
     return counts
+
+
+def form_submissions_since(client: str, since: dt.datetime, limit: int) -> tuple[int, dt.datetime | None]:
+    """How many messages the online form stored from `client` since `since` (counted up to
+    `limit`), and when the oldest of those arrived (None: none)."""
+    rows = db.execute_sql(
+        f"SELECT received_at FROM inbound WHERE source = 'form' AND peer = {db.param} AND received_at >= {db.param} "
+        f"ORDER BY received_at LIMIT {int(limit)}", (client, utc(since))).fetchall()
+    return len(rows), (as_datetime(rows[0][0]) if rows else None)
+
+
+def outcome(inbound_id: int) -> tuple[str, str | None, str | None, dt.date | None, bool]:
+    """(state, kind, case reference, due date, urgent) of a stored message; state "queued"
+    while the pipeline has not yet handled it."""
+    row = _one('SELECT i.state, i.kind, c.reference, c.due_date, c.urgent FROM inbound i '
+               'LEFT JOIN "case" c ON c.id = i.case_id WHERE i.id = ?', inbound_id)
+    if row is None:
+        return "gone", None, None, None, False
+    due = row[3]
+    if due is not None and not isinstance(due, dt.date):
+        due = dt.date.fromisoformat(str(due)[:10])
+    return row[0], row[1], row[2], due, bool(row[4])

@@ -60,6 +60,7 @@ class Context:
     defer_seconds: float = 0.0
     defer_counted: bool = True
     historic: bool = False   # mail moved in from another system (inject --received): no acknowledgement
+    form: object | None = None   # mail.form.Facts: it came by the online form (source "form" only)
 
 
 def without_message(settings: Settings, clock: Clock, renderer: Renderer, case: Case | None = None,

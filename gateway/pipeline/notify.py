@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway import db
 from gateway.promise.dates import in_words
-from gateway.mail import attachments, classify, compose, language, urgency
+from gateway.mail import attachments, classify, compose, form, language, urgency
 from gateway.mail.addresses import reply_address
 from gateway.mail.parse import parse
 from gateway.mail.trim import reply_text
@@ -48,6 +48,12 @@ def new_case(ctx: Context) -> None:
         db.cases.add_event(case, "not_acknowledged", now, f"sender could not be verified: {judged.why()}"[:500],
                         ctx.inbound_id)
         return
+    if ctx.form is not None:
+        db.cases.add_event(case, "form", now, form.describe(ctx.form), ctx.inbound_id)
+        if not ctx.form.email_given:   # "I have no email: please phone me": nothing goes to the resident
+            db.cases.add_event(case, "not_acknowledged", now, "no email: the resident asked to be phoned",
+                               ctx.inbound_id)
+            return
     if msg.from_problem:   # two From headers or two addresses: whose is it? Answer nobody.
         db.cases.add_event(case, "not_acknowledged", now, f"the sender is unclear: {msg.from_problem}", ctx.inbound_id)
         return

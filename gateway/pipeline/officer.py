@@ -7,7 +7,7 @@ import re
 
 from gateway import db
 from gateway.promise.dates import in_words
-from gateway.mail import compose
+from gateway.mail import compose, form
 from gateway.mail.scrub import police_addresses_removed
 from gateway.mail.trim import reply_text
 from gateway.pipeline import Context, escalation
@@ -48,7 +48,16 @@ def officer_reply(ctx: Context) -> None:
         case.status = "open"
         db.cases.add_event(case, "reopened", now, f"by {ctx.msg.from_address}", ctx.inbound_id,
                            ctx.msg.from_address)
-    if text or "close" in names or "waiting" in names:
+    if text and form.no_email(case.resident_address):
+        _error_to_officer(ctx, "This resident has no email: they asked, on the online form, to be phoned (the "
+                               "number is in their message). Nothing was sent. Record the call with #note; #close "
+                               "closes the case.")
+        return
+    if "close" in names and form.no_email(case.resident_address):   # closed, with no word to an address of nobody
+        case.status = "closed"
+        db.cases.add_event(case, "closed", now, f"by {ctx.msg.from_address} (no email: nothing sent)",
+                           ctx.inbound_id, ctx.msg.from_address)
+    elif text or "close" in names or "waiting" in names:
         _relay(ctx, text, closing="close" in names, waiting="waiting" in names and "close" not in names)
     case.updated_at = db.utc(now)
     db.cases.save(case)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from gateway import db
 from gateway.errors import Defer, Discard, Hold
-from gateway.mail import classify
+from gateway.mail import classify, form
 from gateway.mail.addresses import (base_local, looks_like_reply_address, split, verify_message_id,
                                     verify_reply_address, within)
 from gateway.mail.parse import parse as parse_bytes
@@ -21,6 +21,8 @@ def parse(ctx: Context) -> None:
     if not ctx.msg.from_address and ctx.mail_from:
         ctx.msg.from_address = ctx.mail_from.lower()
         ctx.msg.problems.append("From header missing; replying to the envelope sender")
+    if ctx.source == "form":   # what the form door wrote is believed only on what it stored
+        ctx.form = form.facts(ctx.msg.header(form.HEADER))
 
 
 MAX_DEFERRALS = 6          # DNS failures waited out before police mail is held as unchecked
@@ -33,6 +35,9 @@ def authenticate(ctx: Context) -> None:
     no database, so it runs before the message's transaction. A resident's check is bounded
     by [trust] dns_timeout_seconds in all; police mail may take a few lookups' time more."""
     msg, settings = ctx.msg, ctx.settings
+    if ctx.form is not None:   # typed into a web page: nothing to check it by, and not verified
+        ctx.verdict = verdict.Verdict(split(msg.from_address)[1], reasons=(form.describe(ctx.form),))
+        return
     if ctx.resolver is None:
         ctx.verdict = verdict.Verdict(split(msg.from_address)[1], reasons=("sender not checked",))
         return
@@ -63,6 +68,8 @@ def screen(ctx: Context) -> None:
     verdict = classify.spam(msg, settings.spam_header, settings.spam_threshold)
     if verdict and not ctx.released:
         raise Hold("quarantine", f"upstream spam verdict: {verdict}")
+    if ctx.form is not None and ctx.form.trap and not ctx.released:
+        raise Hold("quarantine", "the online form's hidden field, which people never see, was filled in")
     ctx.automatic = classify.automatic(msg, ctx.mail_from)
     if not ctx.automatic and not msg.from_address:
         raise Hold("invalid", "no sender address at all, so no one to answer")

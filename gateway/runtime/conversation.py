@@ -24,8 +24,10 @@ def conversation(case: db.cases.Case) -> list[Entry]:
     entries = []
     for row in inbound:
         msg = parse(bytes(row.raw))
-        entries.append(Entry(db.as_datetime(row.received_at), msg.from_address or row.mail_from or "<>",
-                             row.kind or row.state, msg.text.strip()))
+        who = msg.from_address or row.mail_from or "<>"
+        if row.source == "form":
+            who += f" (by the online form, from {row.peer or 'an unknown client'})"
+        entries.append(Entry(db.as_datetime(row.received_at), who, row.kind or row.state, msg.text.strip()))
     for row in outbound:
         msg = parse(bytes(row.raw))
         entries.append(Entry(db.as_datetime(row.created_at), f"gateway -> {row.rcpt_to}",

@@ -18,7 +18,7 @@ from gateway import db, pipeline
 from gateway.pipeline import notify
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.mail import attachments, bounces, classify, language, urgency
+from gateway.mail import attachments, bounces, classify, form, language, urgency
 from gateway.mail.parse import ParsedMessage, parse
 from gateway.mail.trim import reply_text
 from gateway.render import Renderer
@@ -42,12 +42,15 @@ class Reading:
     attachments_held: list[str] = field(default_factory=list)   # "name: why", for each held back
     sender_check: str = ""          # with a config: the sender check's verdict (DKIM, SPF, DMARC), in words
     language: str = "en"            # the language the gateway would answer in: cy | en
+    came_by: str = ""               # "the online form ...", when it came (or says it came) by the form
 
     def as_text(self, lines: int = TEXT_LINES) -> str:
         """For a person: every field --json has, the text up to `lines` lines, the cut said."""
         out = [f"{self.file}: {self.kind}" + (f" {self.case}" if self.case else "")
                + (" (automatic)" if self.auto_submitted else "")
                + f" [answered in {'Welsh' if self.language == 'cy' else 'English'}]"]
+        if self.came_by:
+            out.append(f"  came by: {self.came_by}")
         if self.sender_check:
             out.append(f"  sender check: {self.sender_check}")
         if self.urgent:
@@ -98,6 +101,9 @@ def inspect(name: str, raw: bytes, settings: Settings | None = None, renderer: R
             _classify(msg, report_of, reading)
         else:
             _thread(raw, msg, reading, settings, renderer, clock)
+        if msg.header(form.HEADER) and not reading.came_by:
+            reading.came_by = ("the online form, says its X-Surgery-Form header (believed only for a message "
+                               "the form itself stored)")
         if not reading.language_set:
             reading.language = language.detect(f"{msg.subject}\n{reply_text(msg)}")
         limits = (settings.max_attachments, settings.max_attachment_bytes) if settings else (20, 20 * 1024 * 1024)
@@ -200,6 +206,8 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             reading.auto_submitted = classify.automatic(msg, mail_from) is not None
             reading.problems.extend(msg.problems)
             reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")
+            if earlier.source == "form":
+                reading.came_by = f"the online form, from client address {earlier.peer or 'unknown'}"
             return
     now = clock.now()
     ctx = pipeline.Context(settings=settings, clock=clock, renderer=renderer, inbound_id=None, raw=raw,

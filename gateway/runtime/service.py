@@ -90,7 +90,7 @@ class Service:
         if s.http_listen:
             from gateway.web.server import WebServer
 
-            self.web = WebServer(s, self.clock, metrics=self.metrics, problems=self.problems)
+            self.web = WebServer(s, self.clock, metrics=self.metrics, problems=self.problems, wake=self.inbound_wake)
             try:
                 self.web.start()
             except OSError as exc:

@@ -6,8 +6,9 @@ function; the server adds them all:
                 page a person can open
   health        GET /health ("ok", for a proxy) and GET /healthz (the daemon's health)
   metrics       GET /metrics, Prometheus's text format
+  form          GET and POST /surgery ([http] form = on): the online surgery form
 
-Only /unsubscribe is for the public: let the proxy forward that path alone.
+Only /unsubscribe/ and /surgery are for the public: let the proxy forward those paths alone.
 Serve it behind the force's HTTPS proxy; [http] base_url is the address residents see.
 """
 
@@ -21,18 +22,19 @@ from aiohttp import web
 
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.web import health, metrics, unsubscribe
+from gateway.web import form, health, metrics, unsubscribe
 
 log = logging.getLogger(__name__)
-PAGES = (unsubscribe, health, metrics)
+PAGES = (unsubscribe, health, metrics, form)
 
 
 class WebServer:
     """aiohttp on its own thread and event loop, beside the SMTP door. Pages read `settings`,
     `clock`, `metrics` and `problems` from it at each request."""
 
-    def __init__(self, settings: Settings, clock: Clock, metrics=None, problems=None):
+    def __init__(self, settings: Settings, clock: Clock, metrics=None, problems=None, wake=None):
         self.settings, self.clock = settings, clock
+        self.wake = wake              # rung when the form has stored a message: the pipeline's doorbell
         self.metrics = metrics        # gateway.web.metrics.Metrics: /metrics
         self.problems = problems      # () -> reasons this daemon is unhealthy: /healthz
         self.loop = asyncio.new_event_loop()
@@ -40,10 +42,13 @@ class WebServer:
         self.thread: threading.Thread | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024)
+        # The form takes photos and documents: up to a mail's size ([smtp] max_message_bytes).
+        size = self.settings.max_message_bytes + 64 * 1024 if self.settings.form else 64 * 1024
+        app = web.Application(client_max_size=size)
         for page in PAGES:
             app.add_routes(page.routes(self))
         return app
+
     def start(self) -> None:
         host, port = self.settings.http_listen
         self.runner = web.AppRunner(self.app(), access_log=None)
@@ -51,8 +56,8 @@ class WebServer:
         self.loop.run_until_complete(web.TCPSite(self.runner, host, port).start())
         self.thread = threading.Thread(target=self.loop.run_forever, name="http", daemon=True)
         self.thread.start()
-        log.info("serving one-click unsubscribe on http://%s:%s (public address %s)", host, port,
-                 self.settings.base_url)
+        log.info("serving one-click unsubscribe%s on http://%s:%s (public address %s)",
+                 " and the online form (/surgery)" if self.settings.form else "", host, port, self.settings.base_url)
 
     def stop(self) -> None:
         if self.thread is None:

@@ -100,6 +100,36 @@ class Page:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
+    async def press(self, key: str) -> None:
+        """A key pressed and released, as a keyboard would (Tab, Enter, Space)."""
+        codes = {"Tab": (9, ""), "Enter": (13, "\r"), " ": (32, " ")}
+        code, text = codes[key]
+        common = {"key": key, "code": "Space" if key == " " else key, "windowsVirtualKeyCode": code}
+        await self.call("Input.dispatchKeyEvent", type="keyDown", text=text, **common)
+        await self.call("Input.dispatchKeyEvent", type="keyUp", **common)
+
+    async def type_text(self, text: str) -> None:
+        """Text typed into whatever has the focus."""
+        await self.call("Input.insertText", text=text)
+
+    async def set_files(self, selector: str, paths: list[Path]) -> None:
+        """Files chosen in a file input, as a person would pick them."""
+        root = (await self.call("DOM.getDocument"))["root"]["nodeId"]
+        node = (await self.call("DOM.querySelector", nodeId=root, selector=selector))["nodeId"]
+        await self.call("DOM.setFileInputFiles", files=[str(p) for p in paths], nodeId=node)
+
+    async def width(self, pixels: int, height: int = 900) -> None:
+        """The window's width in CSS pixels (a phone's below 600)."""
+        await self.call("Emulation.setDeviceMetricsOverride", width=pixels, height=height, deviceScaleFactor=1,
+                        mobile=pixels < 600)
+
+    async def run_async(self, expression: str):
+        """Evaluate an expression whose value is a promise; its settled value."""
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"script failed: {result['exceptionDetails'].get('text')}")
+        return result.get("result", {}).get("value")
+
     async def screenshot(self, path: Path, full_page: bool = False) -> None:
         """The viewport; with full_page, the whole page however long."""
         options = {}

@@ -10,7 +10,7 @@ from gateway.db.migrations import (m0001_initial, m0002_imap_state, m0003_bullet
                                 m0005_outbox_recipient_index, m0006_case_resident_index, m0007_trust,
                                 m0008_bounce_scores, m0009_daemons, m0010_cluster, m0011_promise, m0012_audit,
                                 m0013_acted_on, m0014_reply_limits, m0015_keyed_audit)
-from gateway.db.migrations import m0017_bulletin_subject_cy
+from gateway.db.migrations import m0017_bulletin_subject_cy, m0018_form_clients
 
 MIGRATIONS = (
     (1, "initial", m0001_initial.apply),
@@ -29,4 +29,5 @@ MIGRATIONS = (
     (14, "reply_limits", m0014_reply_limits.apply),
     (15, "keyed_audit", m0015_keyed_audit.apply),
     (17, "bulletin_subject_cy", m0017_bulletin_subject_cy.apply),
+    (18, "form_clients", m0018_form_clients.apply),
 )

@@ -1,0 +1,113 @@
+"""The online form's submissions as mail: the gateway builds an ordinary MIME message from
+the form's fields (build), so threading, routing, danger, language, limits, retention,
+export and erasure apply unchanged; and reads back what only the form can say (facts).
+
+The X-Surgery-Form header says which client sent it and whether an email address was given.
+Anyone can write that header into a mail: it is believed only on messages the form door
+stored (the inbound row's source is "form"); elsewhere it means nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+HEADER = "X-Surgery-Form"
+NO_EMAIL_DOMAIN = "no-email.invalid"   # RFC 2606: never delivered anywhere
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,24}$")
+SUBJECTS = {"en": "Message from the online form", "cy": "Neges o'r ffurflen ar-lein"}
+LABELS = {
+    "en": {"name": "Name", "phone": "Phone", "place": "Postcode or area", "area": "Area",
+           "phone_me": "No email: please phone me"},
+    "cy": {"name": "Enw", "phone": "Ffôn", "place": "Cod post neu ardal", "area": "Ardal",
+           "phone_me": "Dim e-bost: ffoniwch fi os gwelwch yn dda"},
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a resident typed into the form, checked by the page."""
+    message: str
+    email: str = ""          # "" with phone_only
+    phone: str = ""
+    phone_only: bool = False
+    name: str = ""
+    place: str = ""          # their postcode or area, as typed
+    area_name: str = ""      # an area chosen from the list
+    language: str = "en"
+    files: tuple[tuple[str, str, bytes], ...] = ()   # (name, content type, data)
+    trap: bool = False       # the hidden field people never see was filled in
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the form door recorded about a submission (trusted only for source "form")."""
+    client: str = ""
+    language: str = "en"
+    email_given: bool = True
+    trap: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def no_email_address(phone: str) -> str:
+    """The address a resident without email stands under: their phone's digits, at a domain
+    that is never delivered to (so nothing is ever sent to it)."""
+    return f"phone-{re.sub(r'[^0-9]', '', phone)[:20] or 'unknown'}@{NO_EMAIL_DOMAIN}"
+
+
+def no_email(address: str) -> bool:
+    """Whether a case's resident has no email (the stand-in address of no_email_address)."""
+    return address.lower().endswith("@" + NO_EMAIL_DOMAIN)
+
+
+def build(form: Submission, to: str, client: str, message_id: str, now: dt.datetime) -> bytes:
+    """The stored message for one submission: From the resident (or their phone's stand-in),
+    To the surgery (or the chosen area's team), the text and what else they gave."""
+    words = LABELS[form.language]
+    msg = EmailMessage()
+    address = form.email if not form.phone_only else no_email_address(form.phone)
+    msg["From"] = formataddr((_line(form.name), address))
+    msg["To"] = to
+    msg["Subject"] = SUBJECTS[form.language]
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg["Content-Language"] = form.language
+    facts = [f"client={client}", f"lang={form.language}", f"email={'none' if form.phone_only else 'given'}"]
+    msg[HEADER] = "; ".join(facts + (["trap=filled"] if form.trap else []))
+    details = [(words["name"], form.name), (words["phone"], form.phone), (words["place"], form.place),
+               (words["area"], form.area_name)]
+    lines = [f"{label}: {_line(value)}" for label, value in details if value.strip()]
+    if form.phone_only:
+        lines.append(words["phone_me"])
+    body = form.message.replace("\r\n", "\n").strip() + "\n"
+    # 7-bit (quoted-printable): the team's copy then carries the original as a message, readable
+    msg.set_content(body + ("\n--\n" + "\n".join(lines) + "\n" if lines else ""), charset="utf-8",
+                    cte="quoted-printable")
+    for name, content_type, data in form.files:
+        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+        msg.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=_line(name)[:200] or "file")
+    return msg.as_bytes()
+
+
+def facts(header_value: str) -> Facts:
+    """The X-Surgery-Form header read back (see the module's docstring for when to believe it)."""
+    pairs = dict(part.strip().partition("=")[::2] for part in header_value.split(";") if "=" in part)
+    return Facts(client=pairs.get("client", "")[:64], language="cy" if pairs.get("lang") == "cy" else "en",
+                 email_given=pairs.get("email") != "none", trap=pairs.get("trap") == "filled")
+
+
+def describe(found: Facts) -> str:
+    """For the team's copy and the case's history: how it came, in one line."""
+    said = f"came by the online form, from client address {found.client or 'unknown'}"
+    if not found.email_given:
+        return said + "; the resident has NO email and asks to be phoned (the number is in the message)"
+    return said + "; the email address was typed in and is not verified"
+
+
+def _line(value: str) -> str:
+    """One line: no line breaks in a header or a label's value."""
+    return " ".join(value.split())[:200]

@@ -1,0 +1,117 @@
+"""The online form's checks, apart from the page: its anti-forgery token (which also carries
+when the page was given, for the minimum time on the page), the client's address (believing
+X-Forwarded-For only from [http] proxy_networks), and the fields a resident filled in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets as random
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from gateway.config import ADDRESS_RE
+from gateway.mail.form import PHONE_RE
+
+TOKEN_HOURS = 4          # a page left open longer is given afresh
+MAX_FILES = 3
+MAX_MESSAGE = 20_000     # characters: a long letter, not a book
+FIELDS = ("message", "email", "phone", "name", "place", "area")
+
+
+def new_token(secret: str, now: float) -> tuple[str, str]:
+    """(token for the form's hidden field, nonce for its cookie): the token says when the
+    page was given and is signed; the cookie ties it to this browser."""
+    nonce = random.token_hex(12)
+    value = f"{int(now * 1000)}.{nonce}"   # milliseconds: the minimum time is a few seconds
+    return f"{value}.{_mac(secret, value)}", nonce
+
+
+def read_token(token: str, cookie: str, secrets: Iterable[str], now: float) -> tuple[str, float, str]:
+    """(nonce, seconds since the page was given, problem): problem is "" for a valid token
+    that matches the browser's cookie and is not too old, "cookie" for a valid one whose
+    cookie did not come back (cookies blocked, or a post from another site), "expired" for
+    any other."""
+    issued, _, rest = token.partition(".")
+    nonce, _, mac = rest.partition(".")
+    if not (issued.isdigit() and re.fullmatch(r"[0-9a-f]{24}", nonce)):
+        return "", 0.0, "expired"
+    value = f"{issued}.{nonce}"
+    if not any(hmac.compare_digest(mac, _mac(secret, value)) for secret in secrets):
+        return "", 0.0, "expired"
+    age = now - int(issued) / 1000
+    if not -60 <= age <= TOKEN_HOURS * 3600:
+        return nonce, age, "expired"
+    return nonce, age, "" if hmac.compare_digest(cookie, nonce) else "cookie"
+
+
+def _mac(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), f"surgery-form:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_address(remote: str | None, forwarded_for: str, proxies: tuple) -> str:
+    """The resident's address: the connection's, or, when the connection comes from one of
+    [http] proxy_networks, the last address in X-Forwarded-For that is not one of them (the
+    ones before it are whatever the client chose to write)."""
+    address = _address(remote)
+    if address is None:
+        return "unknown"
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    while _within(address, proxies) and hops:
+        previous = _address(hops.pop())
+        if previous is None:
+            break
+        address = previous
+    return _key(address)
+
+
+def _address(text: str | None):
+    try:
+        address = ipaddress.ip_address(str(text or "").split("%", 1)[0])
+    except ValueError:
+        return None
+    return address.ipv4_mapped if address.version == 6 and address.ipv4_mapped else address
+
+
+def _within(address, networks: tuple) -> bool:
+    return any(address in network for network in networks)
+
+
+def _key(address) -> str:
+    """An IPv4 address, or an IPv6 address's /64 (one subscriber's: per address, a limit holds nobody)."""
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass
+class Filled:
+    """What came in, as typed (to show the form again), and the errors: (field, word key)."""
+    values: dict = field(default_factory=dict)
+    phone_only: bool = False
+    trap: bool = False
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def check(post, area_keys: set[str], own_domain: str = "") -> Filled:
+    """The fields of a submitted form, read and checked; the files are counted elsewhere.
+    An address at the gateway's own domain is refused: mail "from" it is dropped as a loop."""
+    values = {name: str(post.get(name, "") or "")[:MAX_MESSAGE if name == "message" else 200] for name in FIELDS}
+    values["email"] = values["email"].strip()
+    if values["area"] not in area_keys:
+        values["area"] = ""
+    ticked = bool(post.get("no_email"))
+    filled = Filled(values, phone_only=ticked and not values["email"], trap=bool(str(post.get("gw_extra", "")).strip()))
+    if not values["message"].strip():
+        filled.errors.append(("message", "err_message"))
+    if values["email"] and not (ADDRESS_RE.match(values["email"]) and "." in values["email"].rpartition("@")[2]):
+        filled.errors.append(("email", "err_email"))
+    elif own_domain and values["email"].lower().endswith("@" + own_domain):
+        filled.errors.append(("email", "err_email_ours"))
+    elif not values["email"] and not filled.phone_only:
+        filled.errors.append(("email", "err_contact"))
+    if filled.phone_only and not PHONE_RE.match(values["phone"].strip()):
+        filled.errors.append(("phone", "err_phone"))
+    return filled
