@@ -73,7 +73,7 @@ class TokenService:
         self.lock = threading.Lock()
         self.issued: list[str] = []          # every token handed out (the count of token requests)
         self.refused: list[str] = []         # every refusal's AADSTS line
-        self.revoked_before = 0.0            # tokens issued before this are dead
+        self.revoked: set[str] = set()       # tokens that stopped working early
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner: web.AppRunner | None = None
         self.thread: threading.Thread | None = None
@@ -152,7 +152,7 @@ class TokenService:
         header = jwt.get_unverified_header(assertion)
         thumb = self.grants.certificate_thumbprint
         x5t = base64.urlsafe_b64encode(bytes.fromhex(thumb)).rstrip(b"=").decode() if thumb else None
-        if not thumb or header.get("x5t") != x5t and "x5t#S256" not in header:
+        if not thumb or str(header.get("x5t", "")).rstrip("=") != x5t and "x5t#S256" not in header:
             return False
         try:
             jwt.decode(assertion, self.grants.certificate_key, algorithms=["RS256", "PS256"], audience=url,
@@ -172,8 +172,9 @@ class TokenService:
                                 audience=AUDIENCE)
         except jwt.PyJWTError:
             return web.json_response(dead)
-        if claims["iat"] < self.revoked_before:
-            return web.json_response(dead)
+        with self.lock:
+            if form.get("token") in self.revoked:
+                return web.json_response(dead)
         roles = claims.get("roles", [])
         answer = {"active": True, "client_id": claims["appid"], "exp": claims["exp"], "roles": roles,
                   "mailboxes": list(self.grants.mailboxes),
@@ -204,7 +205,8 @@ class TokenService:
 
     def revoke_all(self) -> None:
         """Every token handed out so far stops working (as if expired early)."""
-        self.revoked_before = time.time() + 1
+        with self.lock:
+            self.revoked.update(self.issued)
 
     def token_requests(self) -> int:
         with self.lock:
