@@ -39,6 +39,7 @@ def check_config(ctx: click.Context) -> None:
                    "`gateway init` (or the first `gateway run`) makes it")
     teams = ", ".join(t.key + (" (default)" if t.default else "") for t in settings.teams)
     relay = f"relay {settings.relay_host}:{settings.relay_port}" if settings.relay_host else f"spool {settings.spool}"
+    relay += f" (bulletins to relay {settings.bulletin_relay.where})" if settings.bulletin_relay else ""
     click.echo(f"{path}: OK. Domain {settings.domain}; teams: {teams}; outgoing mail to {relay}.")
 
 

@@ -250,3 +250,56 @@ def test_a_token_service_outage_loses_nothing_and_the_health_check_says_why(
     assert len(exchange.messages()) == 2
     assert daemon.stop() == 0
     assert "cannot be reached" in daemon.log_text()
+
+
+def test_bulletins_leave_by_relay_bulletins_and_case_mail_by_relay(tmp_path, gateway_process, entra, exchange, relay):
+    from tests.integration.alerts.test_bulletins import AREAS, send_bulletin, subscribe, to
+    from tests.integration.test_daemon import send
+
+    smtp, http = free_port(), free_port()
+    parts = sections(tmp_path, entra, exchange)
+    path = write_config(tmp_path, **AREAS, **parts, smtp={"listen": f"127.0.0.1:{smtp}"},
+                        relay__bulletins={"host": "127.0.0.1", "port": str(relay.port), "max_per_second": "50"},
+                        http={"listen": f"127.0.0.1:{http}", "base_url": f"http://127.0.0.1:{http}"})
+    checked = gateway("--config", str(path), "check-config")
+    assert checked.returncode == 0 and "bulletins would leave" not in checked.stdout, checked.stdout
+    assert f"bulletins to relay 127.0.0.1:{relay.port}" in checked.stdout
+    daemon = gateway_process(path, smtp)
+    for address in ("ann@example.net", "carol@example.net"):
+        subscribe(smtp, exchange, address, "Hightown please")    # confirmations are case-like mail: [relay]
+    send(smtp, resident_mail(body="The streetlight on Hill Street is out."))
+    wait_for(lambda: exchange.messages("hightown.npt@police.example"), 15, what="the case mail at [relay]")
+    sent = send_bulletin(path, tmp_path, "Car crime on Hill Street")
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: all(to(relay, a, "Car crime") for a in ("ann@example.net", "carol@example.net")), 15,
+             what="both copies at [relay:bulletins]")
+    assert [m for m in exchange.messages() if "Car crime" in m["Subject"]] == []
+    assert [m for m in relay.messages() if "Car crime" not in m["Subject"]] == []    # nothing else went that way
+    assert len(relay.messages()) == 2
+    assert daemon.stop() == 0
+
+
+def test_check_config_warns_of_bulletins_through_exchange_online_and_names_oauth2_problems(tmp_path, entra):
+    from tests.integration.alerts.test_bulletins import AREAS
+
+    parts = sections(tmp_path, entra)
+    office = {"host": "smtp.office365.com", "port": "587", "auth": "oauth2", "username": SENDER}
+    result = gateway("--config", str(write_config(tmp_path, **AREAS, **parts, relay=office)), "check-config")
+    assert result.returncode == 0, result.stdout
+    assert ("warning: [relay] (there is no [relay:bulletins]) host: bulletins would leave through "
+            "smtp.office365.com") in result.stdout
+    wrong = write_config(tmp_path, relay=office | {"security": "none", "password_file": "pw"},
+                         imap={"host": "127.0.0.1", "username": "gw", "auth": "oauth2"},
+                         relay__bulletins={"host": "smtp.example.net", "auth": "bearer"})
+    result = gateway("--config", str(wrong), "check-config")
+    assert result.returncode == 2
+    for text in ("[relay] security: must be starttls or tls with auth = oauth2",
+                 "[relay] password_file: is not used with auth = oauth2",
+                 "[relay:bulletins] auth: 'bearer' must be password or oauth2",
+                 "[relay] auth: oauth2 needs an [oauth2] section", "[imap] auth: oauth2 needs an [oauth2] section"):
+        assert text in result.stdout, result.stdout
+    bad = write_config(tmp_path, oauth2={"tenant": "contoso.onmicrosoft.com", "client_id": "not-a-guid"})
+    result = gateway("--config", str(bad), "check-config")
+    for text in ("[oauth2] client_id: is required: the app registration's Application (client) ID",
+                 "[oauth2] client_secret_file: give client_secret_file or certificate_file"):
+        assert text in result.stdout, result.stdout
