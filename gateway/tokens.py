@@ -93,7 +93,7 @@ def explain(oauth: OAuth2, error: str, description: str) -> TokenError:
     first = (description or error or "no answer").splitlines()[0].strip()
     advice = ADVICE.get(code or -1, "").format(secret=oauth.secret_name)
     label = f"AADSTS{code}" if code else (error or "error")
-    text = f"{label}: {advice}" if advice else f"{label}: {first}"
+    text = f"{label}: {advice}" if advice else (first if first.startswith(label) else f"{label}: {first}")
     return TokenError(f"[oauth2] no token from {oauth.authority_url}: {text}", code)
 
 
