@@ -196,6 +196,11 @@ def test_no_permission_on_the_mailbox_is_said_at_the_login_step(tmp_path, entra,
     relay = gateway("--config", str(path), "relay", "check")
     assert "the token lacks the SMTP.SendAsApp permission" in relay.stdout
 
+    entra.grants.mailboxes, entra.grants.roles = (), ("IMAP.AccessAsApp", "SMTP.SendAsApp")
+    rows = _deliver(tmp_path, entra, exchange)     # the daemon's delivery: the mail waits, said why
+    assert exchange.received == [] and rows and all(r.state == "queued" for r in rows)
+    assert f"the app has no permission on the mailbox {SENDER}" in rows[0].last_error
+
 
 def test_relay_and_imap_check_show_each_step_and_exit_0(tmp_path, entra, exchange, mailbox):
     mailbox.append(mail(1))
