@@ -120,8 +120,7 @@ class Tokens:
                 raise self._outage(exc) from exc
             if "access_token" not in result:
                 error = explain(self.oauth, result.get("error", ""), result.get("error_description", ""))
-                self.problem = str(error)
-                log.error("%s", error)
+                self.problem = str(error)   # the caller says it, where its log or output goes
                 raise error
             fresh = result.get("token_source") != "cache"
             if fresh:
@@ -173,7 +172,6 @@ class Tokens:
                 error = explain(o, "", f"{exc.__context__} {exc}")   # the answer's text in the context)
                 if error.code is None:
                     raise self._outage(exc) from exc
-                log.error("%s", error)
                 raise error from exc
         return self._app
 
@@ -182,7 +180,6 @@ class Tokens:
         error = TokenError(f"[oauth2] the token service {self.oauth.authority} cannot be reached "
                            f"({type(exc).__name__}: {text}); mail waits and it is tried again", outage=True)
         self.problem = str(error)
-        log.warning("%s", error)
         return error
 
 

@@ -78,7 +78,7 @@ def _relay_steps(settings: config.Settings, target) -> bool:
         say("connect", True, target.where)
         say("tls", False, str(exc))
         return False
-    say("connect", True, f"{target.where}: {smtp.ehlo_resp.decode('utf-8', 'replace').splitlines()[0]}")
+    say("connect", True, f"{target.where}: {(smtp.ehlo_resp or b'').decode('utf-8', 'replace').partition(chr(10))[0]}")
     say("tls", True, login.security if login.security != "none" else "none ([%s] security = none)" % target.section)
     try:
         say("login", True, log_in(settings, target, smtp))

@@ -258,8 +258,10 @@ class Deliverer:
         try:
             smtp = open_relay(self.settings, relay)
         except TemporaryFailure as exc:
-            if f"[{relay.section}]" in str(exc) or "[oauth2]" in str(exc):   # a configuration matter: say so
-                log.error("%s", exc)                                         # where people look
+            # a configuration matter: say so where people look (a token service that is down is
+            # not one: it is retried, and said on /healthz, as a relay that is down)
+            if not getattr(exc, "outage", False) and (f"[{relay.section}]" in str(exc) or "[oauth2]" in str(exc)):
+                log.error("%s", exc)
             raise
         self._open[relay.section] = (smtp, time.monotonic())
         return smtp
