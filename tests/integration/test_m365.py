@@ -233,12 +233,15 @@ def test_a_certificate_credential_gets_a_token(tmp_path, entra, exchange):
 
 def test_a_token_service_outage_loses_nothing_and_the_health_check_says_why(
         tmp_path, gateway_process, entra, exchange, mailbox):
+    from tests.integration.test_daemon import send
+
     entra.down()
-    http = free_port()
+    http, smtp = free_port(), free_port()
     mailbox.append(mail(1))
-    path = write_config(tmp_path, **sections(tmp_path, entra, exchange, mailbox),
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange, mailbox), smtp={"listen": f"127.0.0.1:{smtp}"},
                         http={"listen": f"127.0.0.1:{http}", "base_url": f"http://127.0.0.1:{http}"})
-    daemon = gateway_process(path, http)
+    daemon = gateway_process(path, smtp)
+    send(smtp, mail(2), sender="resident2@example.net")    # by the SMTP door: its mail waits in the outbox
 
     def health() -> str:
         try:
@@ -250,10 +253,13 @@ def test_a_token_service_outage_loses_nothing_and_the_health_check_says_why(
     wait_for(lambda: "oauth2:" in health(), 15, what="/healthz to name the token service")
     assert f"the token service {entra.authority} cannot be reached" in health()
     assert mailbox.uids("INBOX") == [1] and exchange.received == []    # nothing taken, nothing lost
+    waiting = wait_for(lambda: db_rows(tmp_path, "select state, last_error from outbound where last_error is not null"),
+                       15, what="the outbox to wait for a token")
+    assert all(state == "queued" and "cannot be reached" in error for state, error in waiting)
     entra.up()
-    exchange.wait(2, timeout=40)
+    exchange.wait(4, timeout=40)
     wait_for(lambda: health() == "ok\n", 15, what="/healthz to be ok again")
-    assert len(exchange.messages()) == 2
+    assert len(exchange.messages()) == 4 and len({m["Message-ID"] for m in exchange.messages()}) == 4
     assert daemon.stop() == 0
     assert "cannot be reached" in daemon.log_text()
 
