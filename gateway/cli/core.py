@@ -40,6 +40,7 @@ def check_config(ctx: click.Context) -> None:
                    "`gateway init` (or the first `gateway run`) makes it")
     teams = ", ".join(t.key + (" (default)" if t.default else "") for t in settings.teams)
     relay = f"relay {settings.relay_host}:{settings.relay_port}" if settings.relay_host else f"spool {settings.spool}"
+    relay += f" (bulletins to relay {settings.bulletin_relay.where})" if settings.bulletin_relay else ""
     click.echo(f"{path}: OK. Domain {settings.domain}; teams: {teams}; outgoing mail to {relay}.")
 
 
@@ -264,9 +265,9 @@ def imap() -> None:
 @imap.command("check")
 @click.pass_context
 def imap_check(ctx: click.Context) -> None:
-    """Log in, count the folder's messages; exit 0, or say what is wrong and exit 2."""
-    from imapclient.exceptions import LoginError
-
+    """Obtain a token (auth = oauth2), connect, TLS, log in, count the folder's messages, each
+    step said; exit 0 when all pass, or say what is wrong and exit 2."""
+    from gateway.cli.connections import imap_steps, say
     from gateway.inbound.imap import FAULTS, folder_count
 
     settings = _settings(ctx)
@@ -275,18 +276,20 @@ def imap_check(ctx: click.Context) -> None:
         click.echo("Error: no [imap] section in the config; nothing to check", err=True)
         ctx.exit(EXIT_CONFIG)
     where = f"{cfg.username}@{cfg.host}:{cfg.port} ({cfg.security})"
-    try:
-        count, done_exists = folder_count(cfg)
-    except LoginError as exc:
-        click.echo(f"Error: login refused for account {cfg.username!r} at {cfg.host}:{cfg.port}: "
-                   f"{_imap_text(exc)}", err=True)
+    client, problem = imap_steps(cfg, settings.oauth2)
+    if client is None:
+        click.echo(f"Error: {problem}", err=True)
         ctx.exit(EXIT_CONFIG)
+    try:
+        count, done_exists = folder_count(cfg, client=client)
     except FAULTS as exc:
+        say("folder", False, f"{cfg.folder!r}: {type(exc).__name__}: {_imap_text(exc)}")
         click.echo(f"Error: cannot use {where} folder {cfg.folder!r}: {type(exc).__name__}: "
                    f"{_imap_text(exc)}", err=True)
         ctx.exit(EXIT_CONFIG)
     done = ("" if not cfg.done_folder else
             f"; processed mail goes to {cfg.done_folder!r}" + ("" if done_exists else " (created on first run)"))
+    say("folder", True, f"{cfg.folder!r} holds {count} message(s)")
     click.echo(f"OK. {where}: folder {cfg.folder!r} holds {count} message(s){done}")
 
 

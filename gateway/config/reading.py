@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from pathlib import Path
 
-from gateway.config import keyring as keys, security
+from gateway.config import keyring as keys, oauth2 as oauth, security
 from gateway.config.sections import areas_of, imap_of, teams_of
 from gateway.config.settings import Form, Retention, Settings
 from gateway.config.values import DOMAIN_RE, Reader, check_address, check_required
@@ -31,7 +31,11 @@ KNOWN_KEYS = {
     "smtp": {"listen", "max_message_bytes", "in_flow_delay", "in_flow_backlog", "tls_cert", "tls_key",
              "max_connections", "max_connections_per_client", "idle_timeout_seconds"},
     "relay": {"host", "port", "timeout_seconds", "retry_delays", "retry_deadline_hours", "max_per_second",
-              "security", "username", "password_file", "ca_file"},
+              "security", "username", "password_file", "ca_file", "auth"},
+    "relay:bulletins": {"host", "port", "timeout_seconds", "max_per_second", "security", "username",
+                        "password_file", "ca_file", "auth"},
+    "oauth2": {"tenant", "client_id", "client_secret_file", "certificate_file", "certificate_thumbprint",
+               "authority", "scope", "ca_file"},
     "trust": {"dns_servers", "dns_timeout_seconds", "authserv_id", "trusted_networks", "trusted_domains",
               "police_domains", "authserv_networks"},
     "dkim": {"domain", "selector", "key_file"},
@@ -45,7 +49,7 @@ KNOWN_KEYS = {
     "retention": {"closed_case_months", "quarantine_days", "bounce_days", "ended_subscription_days"},
     "worker": {"lease_seconds", "poll_seconds", "delivery_workers"},
     "imap": {"host", "port", "security", "username", "password", "password_file", "folder", "done_folder",
-             "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file"},
+             "idle", "poll_seconds", "timeout_seconds", "batch_size", "ca_file", "auth"},
     "team": {"name", "mailbox", "address", "officers", "postcodes", "default", "supervisor", "name_cy"},
     "audit": {"anchor_file"},
 }
@@ -124,7 +128,10 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
     retry_delays = _retry_delays(r)
     deadline = float(r.number("retry_deadline_hours", "120", float, 0.01, 720))
     max_per_second = float(r.number("max_per_second", "0", float, 0, 100_000))
-    relay_login = security.relay_login(r, base, relay_host)
+    relay_login = oauth.login_of(r, base, relay_host)
+    bulletin_relay = oauth.relay_of(Reader(parser, "relay:bulletins", problems), base, host_required=True) \
+        if parser.has_section("relay:bulletins") else None
+    oauth2 = oauth.oauth2_of(Reader(parser, "oauth2", problems), base) if parser.has_section("oauth2") else None
 
     h = Reader(parser, "http", problems)
     http_listen = _listen(h, "") if parser.has_section("http") else None
@@ -167,6 +174,10 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                           bounce_days=int(ret.number("bounce_days", "90", int, 0, 36_500)),
                           ended_subscription_days=int(ret.number("ended_subscription_days", "30", int, 0, 36_500)))
     anchor_file = _anchor_file(Reader(parser, "audit", problems), database, base)
+    oauth.check_uses({"relay": relay_login.auth, "imap": imap.auth if imap else "",
+                      "relay:bulletins": bulletin_relay.login.auth if bulletin_relay else "",
+                      "bulletins_host": bulletin_relay.host if bulletin_relay else relay_host},
+                     oauth2, problems, warnings, bool(areas))
     if problems:
         raise ConfigError(problems)
     return Settings(path=path, domain=domain, surgery_address=surgery, database=database,
@@ -181,7 +192,7 @@ def from_parser(parser: configparser.ConfigParser, path: Path | None) -> Setting
                     urgent_phrases=urgent_phrases, escalate_to=escalate_to, **limits, **in_flow, **door, trust=trust, dkim=dkim,
                     smtp_tls=smtp_tls, relay_login=relay_login, clock=clock, retention=retention,
                     log_format=log_format, log_addresses=log_addresses, warnings=tuple(warnings),
-                    anchor_file=anchor_file)
+                    anchor_file=anchor_file, oauth2=oauth2, bulletin_relay=bulletin_relay)
 
 
 def _form(h: Reader, http_listen) -> Form | None:
@@ -212,7 +223,7 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
     for section in parser.sections():
         kind = section.split(":", 1)[0] if section.startswith(("team:", "area:")) else section
         if kind not in KNOWN_KEYS:
-            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, trust, dkim, worker, imap, http, urgent, clock, limits, retention, audit, team:KEY, area:KEY)")
+            problems.append(f"[{section}]: unknown section (known: gateway, smtp, relay, relay:bulletins, oauth2, trust, dkim, worker, imap, http, urgent, clock, limits, retention, audit, team:KEY, area:KEY)")
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:

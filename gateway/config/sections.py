@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
+from gateway.config.oauth2 import auth_of
 from gateway.config.security import loopback, secret_file
 from gateway.config.settings import Area, Imap, Team
 from gateway.config.values import ADDRESS_RE, TEAM_KEY_RE, Reader, check_address, check_required
@@ -43,7 +44,13 @@ def imap_of(parser: configparser.ConfigParser, problems: list[str], base: Path) 
     username = r.text("username", "", check_required)
     password = r.text("password", "")
     password_file = r.text("password_file", "")
-    if password and password_file:
+    auth = auth_of(r)
+    if auth == "oauth2" and (password or password_file):
+        r.fail("password_file" if password_file else "password", "is not used with auth = oauth2 (the token comes "
+                                                                  "from [oauth2]): remove it")
+    elif auth == "oauth2":
+        pass
+    elif password and password_file:
         r.fail("password_file", "give password or password_file, not both")
     elif password_file:
         path = secret_file(password_file, base)
@@ -61,7 +68,7 @@ def imap_of(parser: configparser.ConfigParser, problems: list[str], base: Path) 
     ca_file = base / ca_raw if ca_raw else None
     if ca_file is not None and not ca_file.is_file():
         r.fail("ca_file", f"{ca_file} is not a file")
-    return Imap(host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
+    return Imap(host=host, port=port, security=security, username=username, password=password, ca_file=ca_file, auth=auth,
                 folder=folder, done_folder=done_folder, idle=r.boolean("idle", "yes"),
                 poll_seconds=float(r.number("poll_seconds", "60", float, 1, 3600)),
                 timeout_seconds=float(r.number("timeout_seconds", "60", float, 1, 600)),

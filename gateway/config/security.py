@@ -55,6 +55,7 @@ class RelayLogin:
     username: str = ""
     password: str = field(default="", repr=False)
     ca_file: Path | None = None
+    auth: str = "password"          # password | oauth2 (AUTH XOAUTH2 with a token from [oauth2])
 
 
 @dataclass(frozen=True)

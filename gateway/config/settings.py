@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gateway.config import security
 from gateway.config.keyring import Keyring
+from gateway.config.oauth2 import OAuth2, Relay
 from gateway.promise.calendar import Calendar, ClockSettings
 
 
@@ -73,6 +74,7 @@ class Imap:
     timeout_seconds: float
     batch_size: int
     ca_file: Path | None = None   # a CA to trust besides the system's (a force's own CA)
+    auth: str = "password"        # password | oauth2 (XOAUTH2 with a token from [oauth2])
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,19 @@ class Settings:
     anchor_file: Path | None = None   # [audit] anchor_file: the audit trail's head, appended hourly
     keyring: Keyring | None = None   # [gateway] secret_file (and secret): see config/keyring.py
     warnings: tuple[str, ...] = ()
+    oauth2: OAuth2 | None = None     # [oauth2]: app-only tokens for XOAUTH2 (Microsoft 365)
+    bulletin_relay: Relay | None = None   # [relay:bulletins]; None: bulletins leave by [relay]
+
+    @property
+    def relay(self) -> Relay:
+        """[relay] as one section: where case mail (and, without [relay:bulletins], bulletins) leaves."""
+        return Relay(section="relay", host=self.relay_host, port=self.relay_port, timeout=self.relay_timeout,
+                     max_per_second=self.max_per_second, login=self.relay_login)
+
+    @property
+    def relays(self) -> tuple[Relay, ...]:
+        """[relay], then [relay:bulletins] when there is one."""
+        return (self.relay,) + ((self.bulletin_relay,) if self.bulletin_relay is not None else ())
 
     @property
     def secret(self) -> str:

@@ -26,6 +26,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from gateway import db
 from gateway.clock import Clock
 from gateway.config import Imap, Settings
+from gateway.config.oauth2 import OAuth2
+from gateway.tokens import TokenError, mailbox_advice, provider
 
 log = logging.getLogger(__name__)
 logging.getLogger("imapclient").setLevel(logging.INFO)  # its debug log would show the LOGIN line
@@ -33,6 +35,7 @@ logging.getLogger("imapclient").setLevel(logging.INFO)  # its debug log would sh
 RECONNECT_DELAYS = (1, 2, 5, 10, 30, 60, 120, 300)
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 IDLE_RENEW_SECONDS = 25 * 60          # RFC 2177: re-issue IDLE at least every 29 minutes
+TOKEN_AHEAD_SECONDS = 300            # an OAuth login is renewed this long before its token runs out
 FAULTS = (OSError, IMAPClientError, ssl.SSLError, socket.timeout, EOFError)
 
 
@@ -40,24 +43,59 @@ class ImapProblem(Exception):
     """Something about the mailbox that a person must fix: said once per attempt."""
 
 
-def connect(imap: Imap) -> IMAPClient:
-    """Log in; raise LoginError, ImapProblem or a connection fault."""
-    context = ssl.create_default_context(cafile=str(imap.ca_file) if imap.ca_file else None)
-    client = IMAPClient(imap.host, port=imap.port, ssl=imap.security == "tls",
-                        ssl_context=context if imap.security == "tls" else None, timeout=imap.timeout_seconds)
+def connect(imap: Imap, oauth: OAuth2 | None = None) -> IMAPClient:
+    """Log in (with [imap] auth = oauth2, XOAUTH2 with a token from `oauth`); raise LoginError,
+    TokenError, ImapProblem or a connection fault. With oauth2 the client's `token_expires_at`
+    says when its login's token runs out."""
+    client = open_connection(imap)
     try:
-        if imap.security == "starttls":
-            client.starttls(context)
-        client.login(imap.username, imap.password)
+        client.token_expires_at = float("inf")
+        if imap.auth == "oauth2":
+            client.token_expires_at = oauth2_login(client, imap, oauth)
+        else:
+            client.login(imap.username, imap.password)
     except BaseException:
         _close(client)
         raise
     return client
 
 
-def folder_count(imap: Imap) -> tuple[int, bool]:
-    """For `gateway imap check`: messages in the folder, and whether done_folder exists."""
-    client = connect(imap)
+def open_connection(imap: Imap) -> IMAPClient:
+    """Connected, with TLS as [imap] security says; not yet logged in."""
+    context = ssl.create_default_context(cafile=str(imap.ca_file) if imap.ca_file else None)
+    client = IMAPClient(imap.host, port=imap.port, ssl=imap.security == "tls",
+                        ssl_context=context if imap.security == "tls" else None, timeout=imap.timeout_seconds)
+    try:
+        if imap.security == "starttls":
+            client.starttls(context)
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def oauth2_login(client: IMAPClient, imap: Imap, oauth: OAuth2 | None) -> float:
+    """AUTHENTICATE XOAUTH2 as [imap] username; a refused token is forgotten and a new one
+    tried once (revoked, or expired early). Returns the token's expiry (time.time())."""
+    if oauth is None:
+        raise ImapProblem("[imap] auth = oauth2 needs an [oauth2] section")
+    tokens = provider(oauth)
+    for attempt in (1, 2):
+        token = tokens.token()
+        try:
+            client.oauth2_login(imap.username, token.value)
+            return token.expires_at
+        except LoginError as exc:
+            if not tokens.refused(token) or attempt == 2:
+                raise LoginError(f"{error_text(exc)}; Entra ID gave a token, so "
+                                 + mailbox_advice(token, "IMAP.AccessAsApp", imap.username)) from exc
+    raise AssertionError("unreachable")
+
+
+def folder_count(imap: Imap, oauth: OAuth2 | None = None, client: IMAPClient | None = None) -> tuple[int, bool]:
+    """For `gateway imap check`: messages in the folder, and whether done_folder exists
+    (over `client` when given, logged in already; it is closed after)."""
+    client = client or connect(imap, oauth)
     try:
         info = client.select_folder(imap.folder, readonly=True)
         done_exists = bool(imap.done_folder) and client.folder_exists(imap.done_folder)
@@ -79,12 +117,14 @@ class ImapIntake:
         while not stop.is_set():
             client = None
             try:
-                client = connect(self.imap)
+                client = connect(self.imap, self.settings.oauth2)
                 uidvalidity = self._select(client)
                 log.info("IMAP: reading %s folder %s", self.account, self.imap.folder)
                 failures = 0
                 while not stop.is_set():
                     self.drain(client, uidvalidity, stop)
+                    if self._token_running_out(client):
+                        break   # log in again, with a new token, before the server drops us
                     self._wait_for_mail(client, stop)
                     if not stop.is_set():  # select again: new UIDs, and a UIDVALIDITY change
                         uidvalidity = int(client.select_folder(self.imap.folder)[b"UIDVALIDITY"])
@@ -94,6 +134,9 @@ class ImapIntake:
                 failures = self._pause(stop, failures, why, logging.ERROR)
             except ImapProblem as exc:
                 failures = self._pause(stop, failures, f"IMAP {self.account}: {exc}", logging.ERROR)
+            except TokenError as exc:   # nothing was read, so nothing is lost; said on /healthz too
+                failures = self._pause(stop, failures, f"IMAP {self.account}: {exc}",
+                                       logging.WARNING if exc.outage else logging.ERROR)
             except FAULTS as exc:
                 failures = self._pause(stop, failures, f"IMAP connection to {self.imap.host}:{self.imap.port} "
                                                        f"failed or lost: {type(exc).__name__}: {error_text(exc)}",
@@ -104,6 +147,13 @@ class ImapIntake:
             finally:
                 if client is not None:
                     _close(client)
+
+    def _token_running_out(self, client: IMAPClient) -> bool:
+        left = getattr(client, "token_expires_at", float("inf")) - time.time()
+        if left < TOKEN_AHEAD_SECONDS:
+            log.info("IMAP %s: the OAuth token is running out; logging in again with a new one", self.account)
+            return True
+        return False
 
     def _pause(self, stop: threading.Event, failures: int, why: str, level: int) -> int:
         delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
@@ -211,7 +261,8 @@ class ImapIntake:
     def _wait_for_mail(self, client: IMAPClient, stop: threading.Event) -> None:
         """Until new mail is announced (IDLE) or poll_seconds pass, or `stop`."""
         if self.imap.idle and client.has_capability("IDLE"):
-            deadline = time.monotonic() + min(self.imap.poll_seconds, IDLE_RENEW_SECONDS)
+            until_token = getattr(client, "token_expires_at", float("inf")) - TOKEN_AHEAD_SECONDS - time.time()
+            deadline = time.monotonic() + max(0.0, min(self.imap.poll_seconds, IDLE_RENEW_SECONDS, until_token))
             client.idle()
             try:
                 while not stop.is_set() and time.monotonic() < deadline:
@@ -226,7 +277,8 @@ class ImapIntake:
             finally:
                 client.idle_done()
         else:
-            stop.wait(self.imap.poll_seconds)
+            stop.wait(max(0.0, min(self.imap.poll_seconds,
+                                   getattr(client, "token_expires_at", float("inf")) - TOKEN_AHEAD_SECONDS - time.time())))
             if not stop.is_set():
                 client.noop()
 

@@ -20,6 +20,7 @@ from typing import Callable
 from gateway import db, logs
 from gateway.clock import Clock
 from gateway.config import Settings
+from gateway.config.oauth2 import Relay
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.mail import compose
 from gateway.mail.addresses import token_address
@@ -33,6 +34,8 @@ LINGER_SECONDS = 30.0      # ... and one unused this long is closed (QUIT): mail
 BATCH = 50   # messages leased per claim
 ENHANCED_RE = re.compile(r"^(5\.\d{1,3}\.\d{1,3})\b")   # RFC 3463, at the start of a reply's text
 ACK_WAIT_SECONDS = 60   # an acknowledgement over [limits] acks_per_hour looks again after this
+TOKEN_AHEAD_SECONDS = 300   # a relay connection logged in with an OAuth token is renewed this long before it
+                            # runs out: when MSAL itself asks for a new token
 
 
 class RateLimit:
@@ -66,13 +69,13 @@ class Deliverer:
 
     def __init__(self, settings: Settings, clock: Clock, owner: str,
                  copies: Callable[[db.outbox.Delivery], bytes | None] | None = None, rate: RateLimit | None = None,
-                 relay_down: threading.Event | None = None):
+                 relay_down: threading.Event | None = None, bulletin_rate: RateLimit | None = None):
         self.settings, self.clock, self.owner = settings, clock, owner
         self.copies, self.rate, self.relay_down = copies, rate, relay_down
+        self.bulletin_rate = bulletin_rate   # [relay:bulletins] max_per_second, when it is there
         self.stopping: threading.Event | None = None
         self.reported: threading.Event | None = None   # rung when a refusal was stored for the pipeline
-        self._smtp: smtplib.SMTP | None = None
-        self._last_used = 0.0
+        self._open: dict[str, tuple[smtplib.SMTP, float]] = {}   # relay section -> (connection, last used)
         self.tally: Callable[[str], None] | None = None   # told "sent", "retry" or "failed" (the metrics)
         self.beat = time.monotonic()   # when the loop last went round (/healthz)
 
@@ -83,8 +86,9 @@ class Deliverer:
         crash can send again at most the one message in hand."""
         rows = db.outbox.claim_outbound_batch(self.owner, self.clock.now(), self.settings.lease_seconds, BATCH)
         if not rows:
-            if self._smtp is not None and time.monotonic() - self._last_used > LINGER_SECONDS:
-                self.close()
+            for section, (_, used) in list(self._open.items()):
+                if time.monotonic() - used > LINGER_SECONDS:
+                    self.close(section)
             return False
         if self.copies is not None and hasattr(self.copies, "prepare"):
             self.copies.prepare([r for r in rows if r.bulletin is not None])
@@ -122,13 +126,15 @@ class Deliverer:
         # held the database's write lock longer (bench/RESULTS.md), and bulletin copies only
         # exist from this moment.
         raw = sign_if_configured(self.settings, raw)
-        if self.rate is not None:
-            self.rate.wait()
+        relay = self.relay_for(row)
+        rate = self.bulletin_rate if relay.section == "relay:bulletins" else self.rate
+        if rate is not None:
+            rate.wait()
         try:
-            self._send(row, raw)
+            self._send(row, raw, relay)
         except TemporaryFailure as exc:
             self._retry_later(row, str(exc))
-            reachable = self._smtp is not None or not self.settings.relay_host
+            reachable = relay.section in self._open or not relay.host
             if not reachable and self.relay_down is not None:
                 self.relay_down.set()
             return reachable
@@ -184,8 +190,14 @@ class Deliverer:
         s = self.settings
         return token_address("bounces", row.id, s.secret, s.domain)
 
-    def _send(self, row: db.outbox.Delivery, raw: bytes) -> None:
-        if not self.settings.relay_host:
+    def relay_for(self, row: db.outbox.Delivery) -> Relay:
+        """[relay:bulletins] for a bulletin copy when there is one; [relay] for all else."""
+        if row.bulletin is not None and self.settings.bulletin_relay is not None:
+            return self.settings.bulletin_relay
+        return self.settings.relay
+
+    def _send(self, row: db.outbox.Delivery, raw: bytes, relay: Relay) -> None:
+        if not relay.host:
             try:
                 write_spool(self.settings.spool, row, raw, self.return_path(row))
             except OSError as exc:   # retried like a relay that is down, and said plainly
@@ -193,65 +205,77 @@ class Deliverer:
                                        f"{exc.strerror or exc}") from exc
             return
         try:
-            smtp = self._connection()
-            smtp.sendmail(self.return_path(row), [row.rcpt_to], raw, mail_options=self._options(smtp, row, raw))
+            smtp = self._connection(relay)
+            smtp.sendmail(self.return_path(row), [row.rcpt_to], raw, mail_options=self._options(smtp, row, raw, relay))
         except TemporaryFailure:
-            self.close()
+            self.close(relay.section)
             raise
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _failure(code, reply) from exc
         except smtplib.SMTPResponseException as exc:
-            self.close()
+            self.close(relay.section)
             raise _failure(exc.smtp_code, exc.smtp_error) from exc
         except UnicodeError as exc:   # text smtplib cannot put on the wire: never will
-            self.close()   # it may have stopped half-way through the transaction
+            self.close(relay.section)   # it may have stopped half-way through the transaction
             raise PermanentFailure(f"cannot be sent as written: {type(exc).__name__}: {exc}", status="5.6.7") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise TemporaryFailure(f"relay {self.settings.relay_host}:{self.settings.relay_port}: "
-                                   f"{type(exc).__name__}: {exc}") from exc
+            self.close(relay.section)
+            raise TemporaryFailure(f"relay {relay.where}: {type(exc).__name__}: {exc}") from exc
 
-    def _options(self, smtp: smtplib.SMTP, row: db.outbox.Delivery, raw: bytes) -> list[str]:
+    def _options(self, smtp: smtplib.SMTP, row: db.outbox.Delivery, raw: bytes, relay: Relay) -> list[str]:
         """SMTPUTF8 for an internationalised address (jérôme@...), where the relay offers it;
         where it does not, the message can never go that way: a permanent failure, said so."""
         head = raw.split(b"\r\n\r\n", 1)[0]
         if row.rcpt_to.isascii() and head.isascii():
             return []
         if not smtp.has_extn("smtputf8"):
-            raise PermanentFailure(f"the relay {self.settings.relay_host} does not offer SMTPUTF8, which the "
+            raise PermanentFailure(f"the relay {relay.host} does not offer SMTPUTF8, which the "
                                    f"address {row.rcpt_to} needs (or its headers do)", status="5.6.7")
         return ["SMTPUTF8"]
 
-    def _connection(self) -> smtplib.SMTP:
-        if self._smtp is not None:
-            if time.monotonic() - self._last_used < IDLE_CHECK_SECONDS:
-                self._last_used = time.monotonic()
-                return self._smtp  # busy: a dropped connection shows up as a send error
-            try:
-                if self._smtp.noop()[0] == 250:
-                    self._last_used = time.monotonic()
-                    return self._smtp
-            except (OSError, smtplib.SMTPException):
-                pass
-            self.close()
+    def _connection(self, relay: Relay) -> smtplib.SMTP:
+        held = self._open.get(relay.section)
+        if held is not None:
+            smtp, used = held
+            if getattr(smtp, "token_expires_at", float("inf")) - time.time() < TOKEN_AHEAD_SECONDS:
+                # its login's token is about to run out: a new login with a new token, before
+                # the relay drops the connection in the middle of a message
+                log.info("%s %s: its OAuth token is running out; connecting again with a new one",
+                         relay.section, relay.where)
+                self.close(relay.section)
+            elif time.monotonic() - used < IDLE_CHECK_SECONDS:
+                self._open[relay.section] = (smtp, time.monotonic())
+                return smtp  # busy: a dropped connection shows up as a send error
+            else:
+                try:
+                    if smtp.noop()[0] == 250:
+                        self._open[relay.section] = (smtp, time.monotonic())
+                        return smtp
+                except (OSError, smtplib.SMTPException):
+                    pass
+                self.close(relay.section)
         try:
-            smtp = open_relay(self.settings)
+            smtp = open_relay(self.settings, relay)
         except TemporaryFailure as exc:
-            if "[relay]" in str(exc):   # a configuration matter: say so where people look
+            # a configuration matter: say so where people look (a token service that is down is
+            # not one: it is retried, and said on /healthz, as a relay that is down)
+            if not getattr(exc, "outage", False) and (f"[{relay.section}]" in str(exc) or "[oauth2]" in str(exc)):
                 log.error("%s", exc)
             raise
-        self._smtp = smtp
-        self._last_used = time.monotonic()
+        self._open[relay.section] = (smtp, time.monotonic())
         return smtp
 
-    def close(self) -> None:
-        if self._smtp is not None:
+    def close(self, section: str | None = None) -> None:
+        """Close the connection to one relay (by section), or to every relay."""
+        for name in [section] if section else list(self._open):
+            held = self._open.pop(name, None)
+            if held is None:
+                continue
             try:
-                self._smtp.quit()
+                held[0].quit()
             except (OSError, smtplib.SMTPException):
                 pass
-            self._smtp = None
 
     def _retry_later(self, row: db.outbox.Delivery, error: str) -> None:
         delays = self.settings.retry_delays

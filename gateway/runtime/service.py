@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gateway import config, db
+from gateway import config, db, tokens as oauth_tokens
 from gateway.alerts import bulletins
 from gateway.runtime import outbound
 from gateway.privacy import anchor, retention
@@ -75,9 +75,11 @@ class Service:
         self.pipeline.start()
         self.metrics = Metrics(s, self.clock, self.problems, lambda: self.pipeline.restarts if self.pipeline else 0)
         rate = outbound.RateLimit(s.max_per_second)
+        bulletin_rate = outbound.RateLimit(s.bulletin_relay.max_per_second) if s.bulletin_relay else None
         for n in range(s.delivery_workers):
             deliverer = outbound.Deliverer(s, self.clock, f"{self.owner}:out{n}", relay_down=self.relay_down,
-                                           copies=bulletins.Copies(s, self.renderer), rate=rate)
+                                           copies=bulletins.Copies(s, self.renderer), rate=rate,
+                                           bulletin_rate=bulletin_rate)
             deliverer.reported = self.inbound_wake   # a refusal's report goes through the pipeline
             deliverer.tally = self.metrics.tally
             self.deliverers.append(deliverer)
@@ -114,6 +116,7 @@ class Service:
             log.info("listening for SMTP on %s:%s", *s.smtp_listen)
         self._thread("heartbeat", self._heartbeat)
         where = f"relay {s.relay_host}:{s.relay_port}" if s.relay_host else f"spool {s.spool}"
+        where += f" (bulletins: relay {s.bulletin_relay.where})" if s.bulletin_relay else ""
         log.info("gateway for %s running; outgoing mail goes to %s", s.domain, where)
         self.notifier.ready(self._status())
         interval = systemd.watchdog_interval()
@@ -146,7 +149,8 @@ class Service:
         """Why this daemon is not healthy (/healthz); none when the database answers and the
         pipeline process and delivery loops are going round."""
         trouble = db.health.ping()
-        return ([f"database: {trouble}"] if trouble else []) + self.loop_problems()
+        tokens = [f"oauth2: {why}" for why in oauth_tokens.problems()]   # mail waits for a token
+        return ([f"database: {trouble}"] if trouble else []) + tokens + self.loop_problems()
 
     def _watchdog(self, interval: float, stop: threading.Event, _poll: float) -> None:
         """WATCHDOG=1 at half the timeout while the loops go round: systemd restarts a daemon

@@ -54,7 +54,10 @@ def _children(parent: int) -> list[int]:
 
 
 class Dovecot:
-    def __init__(self, tls: bool = False) -> None:
+    def __init__(self, tls: bool = False, oauth2: tuple[str, Path] | None = None) -> None:
+        """`oauth2`: (introspection URL, its CA file): XOAUTH2 logins are checked there by
+        Dovecot's oauth2 passdb (the token must be active, carry the IMAP.AccessAsApp role and
+        name this mailbox, USER, as one the app may open)."""
         self.binary = require_dovecot()
         # Not under pytest's tmp_path: that lies under a 0700 folder dovecot's users cannot enter.
         self.root = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
@@ -72,6 +75,8 @@ class Dovecot:
             conf = conf.replace("ssl = no", f"ssl = yes\nssl_cert = <{self.ca_file}\nssl_key = <{self.root / 'key.pem'}")
             conf = conf.replace("  inet_listener imaps {\n    port = 0\n  }",
                                 f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n  }}")
+        if oauth2:
+            conf = self._with_oauth2(conf, *oauth2)
         (self.root / "dovecot.conf").write_text(conf)
         users = self.root / "users"
         users.write_text(f"{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{self.root}/home/{USER}\n")
@@ -80,6 +85,20 @@ class Dovecot:
         home = self.root / "home"
         home.mkdir()
         os.chown(home, 65534, 65534)
+
+    def _with_oauth2(self, conf: str, introspection_url: str, ca_file: Path) -> str:
+        ca = self.root / "oauth-ca.pem"
+        shutil.copyfile(ca_file, ca)
+        ca.chmod(0o644)
+        (self.root / "oauth2.conf.ext").write_text(
+            f"introspection_mode = post\nintrospection_url = {introspection_url}\nforce_introspection = yes\n"
+            f"username_attribute = email\nactive_attribute = imap_access\nactive_value = granted\n"
+            f"tls_ca_cert_file = {ca}\ntimeout_msecs = 5000\n")
+        conf = conf.replace("auth_mechanisms = plain login", "auth_mechanisms = plain login xoauth2 oauthbearer")
+        return conf.replace("passdb {\n  driver = passwd-file\n", "passdb {\n  driver = passwd-file\n"
+                            "  mechanisms = plain login\n") + (
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {self.root / 'oauth2.conf.ext'}\n}}\n")
 
     def start(self) -> "Dovecot":
         self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
