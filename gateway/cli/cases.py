@@ -159,15 +159,17 @@ def case_reopen(ctx: click.Context, reference: str) -> None:
 @click.argument("reference")
 @click.argument("team")
 @click.option("--note", default="", help="Words for the new team, sent with the case.")
+@click.option("--by", "by", default="", help="Who is passing it on, as the record and the new team see it "
+              "(default: the OS user who runs the command).")
 @click.pass_context
-def case_assign(ctx: click.Context, reference: str, team: str, note: str) -> None:
+def case_assign(ctx: click.Context, reference: str, team: str, note: str, by: str) -> None:
     """Give a case to another team (KEY as in [team:KEY]); it gets the history and the first message."""
     from gateway.pipeline.officer import assign
 
     settings, context, _ = _act(ctx, reference)
     new = team_named(settings, team.lower(), "TEAM")
-    with db.atomic():
-        assign(context, new, _by(), note)
+    with db.atomic():   # credited to the person who passed it on, never to the team it leaves
+        assign(context, new, f"{by.strip()} ({_by()})" if by.strip() else _by(), note)
     click.echo(f"{context.case.reference} assigned to {new.key}; {new.mailbox} has been sent the case")
 
 
