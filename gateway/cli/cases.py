@@ -57,6 +57,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
     _open_database(settings)
     calendar = settings.calendar
     today = calendar.local(SystemClock().now()).date()
+    listed = 0
     for row in db.cases.cases(status, team):
         waiting_on_us = row.status == "open"
         if overdue and not (waiting_on_us and row.due_date < today):
@@ -65,6 +66,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
             continue
         if urgent and not row.urgent:
             continue
+        listed += 1
         started = calendar.local(db.as_datetime(row.clock_from or row.opened_at)).date()
         age = calendar.working_days_between(started, today)
         if as_json:
@@ -77,6 +79,10 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
             late = "  OVERDUE" if waiting_on_us and row.due_date < today else ""
             click.echo(f"{row.reference}\t{row.status}\t{row.team}\tdue {row.due_date}{late}\tage {age} wd\t"
                        f"{'urgent' if row.urgent else '-'}\t{row.subject}")
+    if not listed:   # on standard error: a script reading the list (or --json) sees an empty one
+        asked = any((status, team, overdue, due_before, urgent))
+        click.echo("no cases" + (" match what was asked" if asked else " yet: the first message a resident "
+                                 "sends opens one"), err=True)
 
 
 @case.command("show")

@@ -99,3 +99,22 @@ def test_db_copy_refuses_while_a_daemon_uses_the_source(tmp_path, gateway_proces
     assert daemon.stop() == 0
     copied = gateway("db", "copy", source, target)
     assert copied.returncode == 0 and "every table's count agrees" in copied.stdout
+
+
+def test_case_list_says_so_when_there_are_no_cases(tmp_path):
+    path = initialised(tmp_path)
+    empty = gateway("--config", path, "case", "list")
+    assert empty.returncode == 0 and empty.stdout == ""
+    assert empty.stderr.strip() == "no cases yet: the first message a resident sends opens one"
+    asked = gateway("--config", path, "case", "list", "--team", "rhosddu", "--json")
+    assert asked.returncode == 0 and asked.stdout == "" and asked.stderr.strip() == "no cases match what was asked"
+
+
+def test_the_first_start_makes_the_secret_file_and_says_so_at_info(tmp_path, gateway_process):
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"})
+    daemon = gateway_process(path, port)
+    line = wait_for(lambda: [l for l in daemon.log_text().splitlines() if "secret file" in l], 10,
+                    what="the secret file's log line")[0]
+    assert " INFO gateway: Made the secret file " in line and "WARNING" not in line
+    assert line.endswith("(mode 0600): the gateway's own secrets; keep a copy with your backups")
