@@ -80,9 +80,11 @@ def subscribers_add(ctx: click.Context, address: str, areas: tuple[str, ...], na
                  + (" (resubscribed with their new consent)" if resubscribe else ""), address)
     for why in left:
         click.echo(f"skipped {why}", err=True)
-    click.echo(f"{address.lower()}: {started} subscription(s) started" if started else
-               f"{address.lower()}: nothing started" + ("" if left else f" (already receives alerts for "
-                                                                      f"{', '.join(areas)})"))
+    if not started:   # nobody subscribed: a script must not read that as done
+        click.echo(f"Error: {address.lower()}: nothing started" + (" (see above)" if left else
+                   f" (already receives alerts for {', '.join(areas)})"), err=True)
+        ctx.exit(EXIT_NOT_FOUND)
+    click.echo(f"{address.lower()}: {started} subscription(s) started")
 
 
 @subscribers_group.command("remove")

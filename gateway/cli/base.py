@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import click
 
@@ -44,6 +45,8 @@ def _open_database(settings: config.Settings) -> None:
     """Open the configured database, which must exist and be current: only `init` and `run`
     create or migrate one (a typing slip in --config must not make an empty database)."""
     ctx = click.get_current_context()
+    if not database_reachable(settings.database):
+        ctx.exit(EXIT_CONFIG)
     if not db.database_exists(settings.database):
         click.echo(f"Error: there is no database at {settings.database}: create it with `gateway init` "
                    "(the daemon's `run` does so too), or check [gateway] database", err=True)
@@ -53,6 +56,22 @@ def _open_database(settings: config.Settings) -> None:
     if not db.schema_is_current():
         click.echo(f"Error: the database {settings.database} needs migrating: run `gateway init`", err=True)
         ctx.exit(EXIT_CONFIG)
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: a password given in it is masked."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:****@", url)
+
+
+def database_reachable(url: str, what: str = "[gateway] database") -> bool:
+    """Whether the database server answers; if not, say why in one line (the caller exits 2).
+    A SQLite file is always "reachable": whether it exists is asked separately."""
+    try:
+        db.database_exists(url)
+    except db.Unreachable as exc:
+        click.echo(f"Error: cannot reach the database at {shown_url(url)} ({what}): {exc}", err=True)
+        return False
+    return True
 
 
 def team_named(settings: config.Settings, key: str, param_hint: str) -> config.Team:

@@ -57,6 +57,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
     _open_database(settings)
     calendar = settings.calendar
     today = calendar.local(SystemClock().now()).date()
+    listed = 0
     for row in db.cases.cases(status, team):
         waiting_on_us = row.status == "open"
         if overdue and not (waiting_on_us and row.due_date < today):
@@ -65,6 +66,7 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
             continue
         if urgent and not row.urgent:
             continue
+        listed += 1
         started = calendar.local(db.as_datetime(row.clock_from or row.opened_at)).date()
         age = calendar.working_days_between(started, today)
         if as_json:
@@ -77,6 +79,10 @@ def case_list(ctx: click.Context, status: str | None, team: str | None, overdue:
             late = "  OVERDUE" if waiting_on_us and row.due_date < today else ""
             click.echo(f"{row.reference}\t{row.status}\t{row.team}\tdue {row.due_date}{late}\tage {age} wd\t"
                        f"{'urgent' if row.urgent else '-'}\t{row.subject}")
+    if not listed:   # on standard error: a script reading the list (or --json) sees an empty one
+        asked = any((status, team, overdue, due_before, urgent))
+        click.echo("no cases" + (" match what was asked" if asked else " yet: the first message a resident "
+                                 "sends opens one"), err=True)
 
 
 @case.command("show")
@@ -159,15 +165,17 @@ def case_reopen(ctx: click.Context, reference: str) -> None:
 @click.argument("reference")
 @click.argument("team")
 @click.option("--note", default="", help="Words for the new team, sent with the case.")
+@click.option("--by", "by", default="", help="Who is passing it on, as the record and the new team see it "
+              "(default: the OS user who runs the command).")
 @click.pass_context
-def case_assign(ctx: click.Context, reference: str, team: str, note: str) -> None:
+def case_assign(ctx: click.Context, reference: str, team: str, note: str, by: str) -> None:
     """Give a case to another team (KEY as in [team:KEY]); it gets the history and the first message."""
     from gateway.pipeline.officer import assign
 
     settings, context, _ = _act(ctx, reference)
     new = team_named(settings, team.lower(), "TEAM")
-    with db.atomic():
-        assign(context, new, _by(), note)
+    with db.atomic():   # credited to the person who passed it on, never to the team it leaves
+        assign(context, new, f"{by.strip()} ({_by()})" if by.strip() else _by(), note)
     click.echo(f"{context.case.reference} assigned to {new.key}; {new.mailbox} has been sent the case")
 
 

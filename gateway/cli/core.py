@@ -12,7 +12,8 @@ import click
 from gateway import config, db, logs
 from gateway.config import keyring as keyring_file
 from gateway.config.sections import welsh_name_gaps
-from gateway.cli.base import EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, main, need_secret
+from gateway.cli.base import (EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, database_reachable, main,
+                              need_secret)
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
 from gateway.errors import ConfigError, GatewayError
@@ -48,7 +49,10 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database, or bring its schema up to date; make the secret file if it is not there."""
-    settings, made = _with_secret_file(ctx, _settings(ctx))
+    settings = _settings(ctx)
+    if not database_reachable(settings.database):
+        ctx.exit(EXIT_CONFIG)
+    settings, made = _with_secret_file(ctx, settings)
     if made:
         click.echo(made)
     db.connect(settings.database, audit_key=settings.audit_key)
@@ -84,22 +88,34 @@ def run(ctx: click.Context) -> None:
     settings, made = _with_secret_file(ctx, settings)
     logs.configure(level, settings.log_format, settings.log_addresses, key=settings.audit_key,
                    own_domain=settings.domain)
-    if made:
-        logging.getLogger("gateway").warning(made)
+    if made:   # a first start, as it should be: nothing to warn about
+        logging.getLogger("gateway").info("%s%s: the gateway's own secrets; keep a copy with your backups",
+                                          made[0].upper(), made[1:])
     if not ctx.obj["verbose"]:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     for warning in settings.warnings:
         logging.getLogger("gateway").warning(warning)
+    if not database_reachable(settings.database):
+        ctx.exit(EXIT_CONFIG)
     try:
         svc = service.build(settings)
-    except Exception as exc:
+    except Exception as exc:   # the database or the config: the README's exit 2
         click.echo(f"Error: cannot start: {type(exc).__name__}: {exc}", err=True)
-        ctx.exit(1)
+        ctx.exit(EXIT_CONFIG)
     try:
         svc.run_until_signalled()
-    except GatewayError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        ctx.exit(1)
+    except GatewayError as exc:   # a port in use, a secret file gone: the config's to fix
+        click.echo(f"Error: {exc}{_in_use_hint(str(exc))}", err=True)
+        ctx.exit(EXIT_CONFIG)
+
+
+def _in_use_hint(error: str) -> str:
+    """What to do when a listening port is taken: most often another gateway (the README's
+    first daemon and the trial config both listen on 8025)."""
+    if "cannot listen" in error and "in use" in error:
+        return (" (another program, perhaps a gateway started earlier, is listening there: "
+                "stop it first, or give this config another port)")
+    return ""
 
 
 @main.command()
@@ -231,6 +247,8 @@ def inspect_command(ctx: click.Context, files: tuple[str, ...], as_json: bool) -
     settings = renderer = clock = None
     if ctx.obj["config"]:
         settings = _settings(ctx)
+        if not database_reachable(settings.database):
+            ctx.exit(EXIT_CONFIG)
         exists = db.database_exists(settings.database)
         if exists:
             db.connect(settings.database, audit_key=settings.keyring.audit_key)  # read as it is: nothing written

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import click
 
@@ -45,3 +47,31 @@ def rotate(ctx: click.Context) -> None:
                + (f", {dropped} past their grace removed." if dropped else "."))
     click.echo("A running daemon signs with it after `systemctl reload surgery-gateway` (SIGHUP) or a restart; "
                "every daemon sharing the database needs this same file.")
+
+
+@main.command("systemd-unit")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the unit to this new file (default: standard output).")
+@click.option("--credentials", "folder", default="/etc/surgery-gateway/credentials", show_default=True,
+              help="The folder root keeps the secret files in.")
+@click.pass_context
+def systemd_unit(ctx: click.Context, out: Path | None, folder: str) -> None:
+    """The systemd unit for this installation: this gateway command on this config, and a
+    LoadCredential= line for each secret file the config names by a bare name."""
+    from gateway.runtime import unit
+
+    settings = _settings(ctx)   # a config with problems is said so here, not at `systemctl start`
+    names = unit.credential_names(settings.path)
+    gateway = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "gateway" else \
+        str(Path(sys.executable).parent / "gateway")
+    text = unit.unit_text(gateway, str(settings.path.resolve()), names, folder.rstrip("/"))
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        click.echo(f"Error: --out: cannot write {out}: {exc.strerror or exc}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    click.echo(f"wrote {out}" + (f"; put {', '.join(names)} in {folder}/ (mode 0600, owned by root)" if names else ""))

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from gateway.promise import stats
-from gateway.cli.base import _open_database, _settings, date_given, main, team_named
+from gateway.cli.base import EXIT_CONFIG, _open_database, _settings, date_given, main, team_named
 from gateway.clock import SystemClock
 
 
@@ -60,5 +60,10 @@ def report_command(ctx: click.Context, month: str, out: Path) -> None:
         raise click.BadParameter(f"{month!r} is not a month (YYYY-MM, e.g. 2026-11)", param_hint="--month")
     settings = _settings(ctx)
     _open_database(settings)
-    out.write_text(report.render(settings, month, SystemClock().now()), encoding="utf-8")
+    page = report.render(settings, month, SystemClock().now())
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:   # no such folder, no permission: the command line's to fix
+        click.echo(f"Error: --out: cannot write {out}: {exc.strerror or exc}", err=True)
+        ctx.exit(EXIT_CONFIG)
     click.echo(f"wrote {out}")

@@ -64,16 +64,29 @@ class ListenerTls:
     key: Path
 
 
+# The value of the unit's SetCredential= stand-ins (runtime/unit.py): systemd hands it over
+# when a LoadCredential= file is missing, and it counts as no credential at all.
+ABSENT_CREDENTIAL = "absent"
+
+
 def secret_file(name: str, base: Path) -> Path:
     """Where a secret file named in the config is: absolute as given; relative, in
-    $CREDENTIALS_DIRECTORY when it is there, else beside the config file."""
+    $CREDENTIALS_DIRECTORY when it is there (and not the unit's stand-in), else beside the
+    config file."""
     path = Path(name)
     if path.is_absolute():
         return path
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    if credentials and (Path(credentials) / path).is_file():
+    if credentials and (Path(credentials) / path).is_file() and not _stand_in(Path(credentials) / path):
         return Path(credentials) / path
     return base / path
+
+
+def _stand_in(path: Path) -> bool:
+    try:
+        return path.stat().st_size < 64 and path.read_bytes().strip() == ABSENT_CREDENTIAL.encode()
+    except OSError:
+        return False
 
 
 def trust(reader, problems: list[str], police_default: tuple[str, ...], legacy_authserv: str,

@@ -18,8 +18,9 @@ import-linter). Callers get plain values, not rows."""
 from gateway.db import audit, bulletins, cases, cluster, health, intake, outbox, people, privacy
 from gateway.db import replay
 from gateway.db.connection import (as_datetime, atomic, close, connect, database_exists, migrate,
-                                   relaxed_durability_for_this_thread, schema_is_current, transient, utc)
+                                   relaxed_durability_for_this_thread, schema_is_current, transient, utc,
+                                   Unreachable)
 
 __all__ = ["as_datetime", "atomic", "audit", "bulletins", "cases", "close", "cluster", "connect", "database_exists", "health", "intake",
            "migrate", "outbox", "people", "privacy", "relaxed_durability_for_this_thread", "replay", "schema_is_current", "transient",
-           "utc"]
+           "Unreachable", "utc"]

@@ -395,16 +395,23 @@ def migrate(now: dt.datetime) -> list[str]:
     return applied
 
 
+class Unreachable(Exception):
+    """The database server could not be connected to (down, or the role, database or password
+    refused); the message is the server's or the driver's reason, in one line."""
+
+
 def database_exists(url: str) -> bool:
     """Whether the database the URL names is there (a SQLite file; for a server, one that
-    accepts the connection and holds our tables), without creating anything."""
+    accepts the connection and holds our tables), without creating anything. A server that
+    cannot be connected to raises Unreachable: "not there" would send a person to `init`."""
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///"):]).is_file()
+    connect(url)
     try:
-        connect(url)
-        return db.table_exists("schema_version")
-    except pw.OperationalError:
-        return False
+        db.obj.connect(reuse_if_open=True)   # once, at once: no reconnecting pauses for a question
+    except (pw.OperationalError, pw.InterfaceError) as exc:
+        raise Unreachable(" ".join(first_line(exc).split())) from None
+    return db.table_exists("schema_version")
 
 
 def schema_is_current() -> bool:

@@ -38,13 +38,38 @@ def _names() -> list[str]:
     return [m._meta.table_name for m in TABLES] + list(PLAIN_TABLES)
 
 
+def _daemons_using(source: pw.Database, now: dt.datetime, alive_seconds: float) -> list[str]:
+    """The daemons whose heartbeat in the source is fresher than `alive_seconds`, as
+    "host pid N (last seen S s ago)"."""
+    if not source.table_exists("daemon"):
+        return []
+    rows = source.execute_sql("SELECT host, pid, last_seen FROM daemon ORDER BY host, pid").fetchall()
+    ages = [(host, pid, (connection.utc(now) - connection.as_datetime(seen)).total_seconds()) for host, pid, seen in rows]
+    return [f"{host} pid {pid} (last seen {max(int(age), 0)} s ago)" for host, pid, age in ages if age <= alive_seconds]
+
+
 def copy(source_url: str, target_url: str, now: dt.datetime,
-         progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+         progress: Callable[[str, int], None] | None = None, alive_seconds: float = 30) -> dict[str, int]:
     """Copy every table of the source into the (empty) target; {table: rows}. The daemons
-    must be stopped first: mail arriving during the copy would be left behind."""
+    must be stopped first: mail arriving during the copy would be left behind, so a daemon
+    whose heartbeat is younger than `alive_seconds` refuses the copy. A database error (a
+    role without the right to create tables, a server gone) is a CopyRefused, in one line."""
+    try:
+        return _copy(source_url, target_url, now, progress, alive_seconds)
+    except pw.DatabaseError as exc:
+        raise CopyRefused(f"the copy stopped: {' '.join(connection.first_line(exc).split())} "
+                          "(the target may hold part of it: drop and create it again before another try)") from None
+
+
+def _copy(source_url: str, target_url: str, now: dt.datetime,
+          progress: Callable[[str, int], None] | None, alive_seconds: float) -> dict[str, int]:
     source = _open(source_url)
     if not connection.schema_is_current():
         raise CopyRefused(f"{source_url} is not a current gateway database: run `gateway init` on it first")
+    running = _daemons_using(source, now, alive_seconds)
+    if running:
+        raise CopyRefused(f"a daemon is using {source_url}: {'; '.join(running)}; stop it first "
+                          "(mail it takes during the copy would be left behind)")
     target = _open(target_url)   # the models are bound to the target from here on
     connection.migrate(now)
     full = [name for name in _names() if _count(target, name)]

@@ -148,6 +148,25 @@ def _unsubscribe(ctx: Context, address: str) -> tuple[str, str]:
     return "unsubscribed", f"{subscriber.address}: {ended} subscription(s) ended"
 
 
+def unsubscribed_elsewhere(ctx: Context, subscriber, lang: str) -> bool:
+    """The goodbye mail after the web page or a one-click POST ended a resident's
+    subscriptions (`ctx` from pipeline.without_message; no message to answer), as the mail
+    route sends it, and limited as every automatic reply is. Call inside the transaction
+    that ended them. False when the day's automatic replies to that address are used up."""
+    limit, now = ctx.settings.auto_replies_per_address_per_day, ctx.clock.now()
+    mailbox = limits.mailbox_of(subscriber.address)
+    db.cases.lock_for_this_transaction(None, mailbox)   # counted right beside the mail route's replies
+    if limit and db.outbox.queued_to_mailbox_since(mailbox, limits.AUTO_REPLIES, now - limits.DAY, limit) >= limit:
+        return False
+    envelope = compose.Envelope(from_name=SENDER_NAME.get(lang, SENDER_NAME["en"]),
+                                from_address=ctx.settings.surgery_address, to_address=subscriber.address,
+                                reply_to=ctx.settings.alerts_address, auto_submitted="auto-replied")
+    text = ctx.renderer.render("alerts/unsubscribed", lang, resident_name=subscriber.name)
+    enqueue_without_case(ctx, "alerts_unsubscribed", envelope, SUBJECTS["unsubscribed"].get(lang, SUBJECTS["unsubscribed"]["en"]),
+                         text, ALERT_PRIORITY)
+    return True
+
+
 def _officer_of(ctx: Context, area_key: str):
     """(area, team, []) when an authenticated officer of the area's team wrote; else (area,
     None, the reasons not), the sender check first: unauthenticated mail is held for that,

@@ -106,8 +106,12 @@ def held(ctx: Context, why: str, more: int = 0, since: dt.datetime | None = None
     how many `more` were held since their last notice (at `since`), each without one;
     `advice`: the INI line that lets an officer not yet in a team answer (pipeline.onboarding)."""
     since_words = _local(since, ctx.settings.timezone).strftime("%a %d %b %Y %H:%M %Z") if since else ""
+    # A forger chooses the display name ("PC Jones", "Inspector ..."), and the team's inbox
+    # would show it as the sender's: mail not shown to be the sender's goes by its address alone.
+    verified = ctx.verdict is not None and ctx.verdict.authenticated
+    shown = {} if verified else {"sender_name": f"{ctx.msg.from_address} (unverified)", "unverified": True}
     _to_team(ctx, "team/held", "team_held", "Held: ", why=why, more_held=more, held_since=since_words,
-             advice=advice or {})
+             advice=advice or {}, **shown)
 
 
 def officer_notice(ctx: Context, problem: str) -> None:
@@ -191,7 +195,7 @@ def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: obj
         db.cases.add_event(case, "attachments_held", ctx.clock.now(),
                         "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
     text = ctx.renderer.render(template, **(values | {"held_attachments": held} | extra))
-    envelope = team_envelope(ctx, team, msg.from_name or msg.from_address)
+    envelope = team_envelope(ctx, team, str(extra.get("sender_name") or msg.from_name or msg.from_address))
     if ctx.urgent or case.urgent:
         envelope = dataclasses.replace(envelope, high_priority=True)
     subject = compose.team_subject(msg.subject, case.reference, label)

@@ -43,7 +43,8 @@ def _stamp(value) -> str | None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
-    return db.as_datetime(value).isoformat(timespec="seconds") + "Z"
+    # db.utc: an aware moment (now) is turned to UTC first, so it never reads "+00:00Z"
+    return db.utc(db.as_datetime(value)).isoformat(timespec="seconds") + "Z"
 
 
 def _message(kind: str, row, folder: str) -> tuple[dict, dict[str, bytes]]:

@@ -35,6 +35,29 @@ def _svg(chart: pygal.Graph) -> str:
     return SCRIPT_RE.sub("", chart.render(is_unicode=True))
 
 
+def _whole_numbers(top: int) -> list[int]:
+    """Axis labels for a count of cases: whole numbers from 0, about ten of them at most."""
+    step = max(1, -(-top // 10))
+    return list(range(0, max(top, 1) + step, step))
+
+
+def _in_time_figure(figures: list[stats.TeamFigures]) -> str:
+    """The share answered within the promise as a chart, or in words where a chart would
+    show nothing (every share 0%, or no case's promise yet due): an empty chart misleads."""
+    shares = [r.in_time_share for r in figures if r.in_time_share is not None]
+    if not shares:
+        return ('<p id="in-time" class="words">Share answered within the promise: no case opened this month '
+                'has been answered or come past its date yet.</p>')
+    if not any(shares):
+        return ('<p id="in-time" class="words">Share answered within the promise: 0% for every team. No case '
+                'opened this month was answered within the promise.</p>')
+    chart = _chart(pygal.HorizontalBar, "Share answered within the promise", range=(0, 100),
+                   value_formatter=lambda v: f"{v:.0f}%")
+    for row in figures:
+        chart.add(row.name, [round(100 * row.in_time_share, 1) if row.in_time_share is not None else 0])
+    return f'<figure id="in-time">{_svg(chart)}</figure>'
+
+
 def month_span(month: str, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
     """The first moment of the month and of the next, in the [clock] zone."""
     start_day = dt.date.fromisoformat(f"{month}-01")
@@ -53,8 +76,10 @@ def render(settings: Settings, month: str, now: dt.datetime) -> str:
     mondays = sorted({monday for per in weeks.values() for monday in per}) or [start.date()]
     per_week = _chart(pygal.StackedBar, "Cases opened per week, by team", x_title="week beginning")
     per_week.x_labels = [f"{m:%d %b}" for m in mondays]
-    for row in figures:
-        per_week.add(row.name, [weeks.get(row.team, {}).get(m, 0) for m in mondays])
+    counts = {row.name: [weeks.get(row.team, {}).get(m, 0) for m in mondays] for row in figures}
+    for name, values in counts.items():
+        per_week.add(name, values)
+    per_week.y_labels = _whole_numbers(max([sum(week) for week in zip(*counts.values())] or [0]))
 
     answer = _chart(pygal.Box, f"Time to first answer, working hours (the promise: {promise_hours:g} h)",
                     box_mode="tukey", range=(0, max([promise_hours * 1.5] + [h for r in figures for h in r.hours])))
@@ -62,10 +87,7 @@ def render(settings: Settings, month: str, now: dt.datetime) -> str:
         answer.add(row.name, row.hours or [0])
     answer.add("the promise", [promise_hours] * 2, stroke_style={"dasharray": "6,4"})
 
-    in_time = _chart(pygal.HorizontalBar, "Share answered within the promise", range=(0, 100),
-                     value_formatter=lambda v: f"{v:.0f}%")
-    for row in figures:
-        in_time.add(row.name, [round(100 * row.in_time_share, 1) if row.in_time_share is not None else 0])
+    in_time = _in_time_figure(figures)
 
     def hours(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f} h"
@@ -91,12 +113,14 @@ figure {{ margin: 1.5em 0; }}
 <p>{total} case(s) opened for {html.escape(settings.domain)} between {start:%d %B} and {end - dt.timedelta(days=1):%d %B %Y}.
 Every resident is promised a reply within {settings.response_days} working days (weekends, England and Wales bank
 holidays and the force's closed days left out); working hours are {settings.clock.opens:%H:%M} to
-{settings.clock.closes:%H:%M}. Open and overdue are as of {calendar.local(now):%d %B %Y %H:%M}.</p>
+{settings.clock.closes:%H:%M}. Opened, answered, in time and the times to a first answer are about the cases opened in {start:%B}; the last two columns
+count every case still open or overdue on {calendar.local(now):%d %B %Y %H:%M}, whenever it was opened.</p>
 <table id="figures"><tr><th>Team</th><th>Opened</th><th>Answered</th><th>In time</th><th>Median to first answer</th>
-<th>90th percentile</th><th>Open now</th><th>Overdue now</th></tr>{rows}</table>
+<th>90th percentile</th><th>Still open today (opened in any month)</th>
+<th>Overdue today (opened in any month)</th></tr>{rows}</table>
 <figure id="per-week">{_svg(per_week)}</figure>
 <figure id="time-to-answer">{_svg(answer)}</figure>
-<figure id="in-time">{_svg(in_time)}</figure>
+{in_time}
 <p class="note">"In time": answered on or before the date the first message was promised, of the cases whose
 date has come or which were answered. Time to first answer counts working hours only. Made by
 <code>gateway report --month {html.escape(month)}</code> on {calendar.local(now):%d %B %Y}.</p>

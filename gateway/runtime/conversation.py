@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from gateway import db
 from gateway.mail.parse import parse
 
-NOTE_EVENTS = {"note", "assigned", "held", "reopened", "command_error"}
+# Closes (by `gateway case close` or an officer's #close) and pauses are part of the story too.
+NOTE_EVENTS = {"note", "assigned", "held", "reopened", "closed", "waiting", "seen", "command_error"}
 
 
 @dataclass(frozen=True)

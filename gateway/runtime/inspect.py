@@ -51,24 +51,26 @@ class Reading:
                + f" [answered in {'Welsh' if self.language == 'cy' else 'English'}]"]
         if self.came_by:
             out.append(f"  came by: {self.came_by}")
-        if self.sender_check:
-            out.append(f"  sender check: {self.sender_check}")
+        # Every field --json has is shown, an empty one as such: a missing line reads as "not looked at".
+        out.append(f"  sender check: {self.sender_check or 'none (no config: not checked)'}")
+        out.append(f"  automatic: {'yes' if self.auto_submitted else 'no'}")
         if self.urgent:
             out.append(f"  urgent: yes ({', '.join(self.urgent_why)}): the resident would be told to dial 999")
+        else:
+            out.append("  urgent: no")
         if self.bounce is not None:
             how = "permanent failure" if self.bounce["permanent"] else "not permanent"
             out.append(f"  bounce: {how} ({self.bounce['type']}, {self.bounce['reason']}) for "
                        + (", ".join(self.bounce["recipients"]) or "no address named")
                        + (f"; delivery {self.bounce['verp']}" if self.bounce.get("verp") else "")
                        + ("; the address would be suppressed" if self.bounce["suppress"] else ""))
-        out += [f"  attachment held: {held}" for held in self.attachments_held]
-        out += [f"  problem: {p}" for p in self.problems]
+        out += [f"  attachment held: {held}" for held in self.attachments_held] or ["  attachments held: none"]
+        out += [f"  problem: {p}" for p in self.problems] or ["  problems: none"]
         text = self.reply_text.strip("\n").splitlines()
-        if text:
-            out.append("  text:")
-            out += [f"    {line}" for line in text[:lines]]
-            if len(text) > lines:
-                out.append(f"    ... {len(text) - lines} more line(s) (--json shows them all)")
+        out.append("  text:" if text else "  text: none")
+        out += [f"    {line}" for line in text[:lines]]
+        if len(text) > lines:
+            out.append(f"    ... {len(text) - lines} more line(s) (--json shows them all)")
         return "\n".join(out)
 
     language_set: bool = field(default=False, repr=False)   # the case's own language was found
@@ -195,6 +197,18 @@ def _classify(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport
         reading.urgent = bool(reading.urgent_why)
 
 
+def _would_relay(msg: ParsedMessage, settings: Settings) -> str:
+    """The text a held reply would carry to the resident were it let through: trimmed, its
+    #commands left out, police addresses removed (as the officer's relay does)."""
+    from gateway.mail.scrub import police_addresses_removed
+    from gateway.pipeline.officer import COMMAND_RE
+
+    lines = reply_text(msg, sender=msg.from_name).split("\n")
+    while lines and (not lines[0].strip() or COMMAND_RE.match(lines[0])):
+        lines.pop(0)
+    return police_addresses_removed("\n".join(lines).strip(), settings.police_domains)
+
+
 def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings, renderer: Renderer,
             clock: Clock) -> None:
     mail_from = _envelope_sender(msg)
@@ -236,6 +250,10 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
         reading.problems.append(f"Message-ID {msg.message_id} is one the gateway sent")
     reading.auto_submitted = ctx.automatic is not None
     reading.reply_text = ctx.reply_text
+    if reading.kind == "held" and ctx.notes:   # what a person would ask first: why, and what it said
+        reading.problems.append(f"held: {ctx.notes[-1]}")
+        if not reading.reply_text and ctx.msg is not None:
+            reading.reply_text = _would_relay(ctx.msg, settings)
     reading.urgent, reading.urgent_why = bool(ctx.urgent), list(ctx.urgent)
     if ctx.msg is not None:
         reading.problems[:0] = ctx.msg.problems

@@ -16,6 +16,9 @@ from aiohttp import web
 
 from gateway import db
 from gateway.mail.addresses import verify_token
+from gateway.pipeline import without_message
+from gateway.pipeline.alerts import unsubscribed_elsewhere
+from gateway.render import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +84,13 @@ class Unsubscribe:
     async def unsubscribe(self, request: web.Request) -> web.Response:
         await request.read()  # "List-Unsubscribe=One-Click" from providers, or the form's empty body
         subscriber = await asyncio.to_thread(self._subscriber, request)
-        ended = await asyncio.to_thread(self._end, request)
         langs = _languages(request, subscriber)
+        ended = await asyncio.to_thread(self._end, request, langs)
         if ended is None:
             return _page(langs, "bad_title", lambda w: f"<p>{w['bad']}</p>", 404)
         return _page(langs, "done_title", lambda w: f"<p>{w['done']}</p>")
 
-    def _end(self, request: web.Request) -> int | None:
+    def _end(self, request: web.Request, langs: list[str]) -> int | None:
         subscriber = self._subscriber(request)
         if subscriber is None:
             return None
@@ -97,6 +100,10 @@ class Unsubscribe:
             if ended:
                 db.audit.append("unsubscribed", "resident (web page or one-click)", now, resident=subscriber.address,
                                 summary=f"{ended} subscription(s) ended")
+                # Confirmed by mail, as the mail route does (README), in the page's language.
+                lang = langs[0] if len(langs) == 1 else subscriber.language or "en"
+                context = without_message(self.server.settings, self.server.clock, Renderer(self.server.settings.templates))
+                unsubscribed_elsewhere(context, subscriber, lang)
         log.info("subscriber %s unsubscribed over HTTP (%s subscription(s) ended)", subscriber.id, ended)
         return ended
 

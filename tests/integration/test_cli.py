@@ -74,7 +74,7 @@ def test_inject_status_and_parked_commands(tmp_path):
     assert bad.returncode == 2 and "'one' is not an id" in bad.stderr
 
 
-def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
+def test_run_says_when_its_port_is_taken_and_exits_2(tmp_path):   # a config problem ([smtp] listen)
     import socket
 
     with socket.socket() as busy:
@@ -82,7 +82,7 @@ def test_run_says_when_its_port_is_taken_and_exits_1(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         result = gateway("--config", str(write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"})), "run")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"[smtp] listen: cannot listen on 127.0.0.1:{port}" in result.stderr
 
 

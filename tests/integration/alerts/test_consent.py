@@ -39,7 +39,7 @@ def test_an_import_never_brings_back_someone_who_unsubscribed(tmp_path):
     listed = gateway("--config", path, "subscribers", "list")
     assert "carol@example.net\t\thightown:ended" in listed.stdout
     again = gateway("--config", path, "subscribers", "add", "carol@example.net", "--area", "hightown")
-    assert "nothing started" in again.stdout and "they unsubscribed" in again.stderr
+    assert again.returncode == 1 and "nothing started" in again.stderr and "they unsubscribed" in again.stderr
     consented = gateway("--config", path, "subscribers", "add", "carol@example.net", "--area", "hightown",
                         "--resubscribe")
     assert "1 subscription(s) started" in consented.stdout
