@@ -31,7 +31,7 @@ from gateway.alerts import bulletins
 from gateway.runtime import outbound
 from gateway.privacy import anchor, retention
 from gateway.promise import reminders
-from gateway.runtime import descriptors, systemd
+from gateway.runtime import descriptors, recovery, systemd
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -71,6 +71,7 @@ class Service:
         if s.smtp_listen:
             descriptors.ensure(s)   # before the pipeline process starts: it inherits the limit
         language.warm()   # delivery renders bulletins in the reader's language: load the model first
+        recovery.take_back(socket.gethostname(), self.owner, self.clock.now())   # before anything claims
         self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
         self.pipeline.start()
         self.metrics = Metrics(s, self.clock, self.problems, lambda: self.pipeline.restarts if self.pipeline else 0)
