@@ -12,7 +12,7 @@
    Target: at least 0.5.
 
 Needs Debian's postfix (for smtp-sink) and `pip install aiosmtplib` (the `bench` extra).
-Usage: .venv/bin/python bench/bulletin.py [--subscribers N] [--deliver M] [--workers W]
+Usage: .venv-test/bin/python bench/bulletin.py [--subscribers N] [--deliver M] [--workers W]
 About 2 minutes with the defaults.
 """
 
