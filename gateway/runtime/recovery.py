@@ -57,7 +57,13 @@ def take_back(host: str, own: str, now: dt.datetime) -> int:
     """At a daemon's start, before its workers claim anything: free the work held by every
     daemon of this host that is gone; how many messages (stored and outgoing) were freed."""
     total = 0
-    for daemon, seen in sorted(db.cluster.lease_holders(now).items()):
+    try:
+        holders = db.cluster.lease_holders(now)
+    except Exception as exc:   # the database busy or away: the leases run out instead
+        log.warning("could not look for work held by gateway processes that are gone (%s: %s); "
+                    "it is taken again when its leases run out", type(exc).__name__, exc)
+        return 0
+    for daemon, seen in sorted(holders.items()):
         if not gone(daemon, host, own, seen, now):
             continue
         stored, outgoing = db.cluster.forget(daemon)
