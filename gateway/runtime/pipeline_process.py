@@ -170,9 +170,12 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
     # Named after the daemon (host:pid, see runtime.recovery); this daemon's only inbound
     # worker: whatever an earlier pipeline process of it held, it held when it died.
     owner = f"{socket.gethostname()}:{parent}:in"
-    freed, _ = db.cluster.take_back(owner + "#")
-    if freed:
-        log.warning("took back %s stored message(s) from this daemon's pipeline process before", freed)
+    try:
+        freed, _ = db.cluster.take_back(owner + "#")
+        if freed:
+            log.warning("took back %s stored message(s) from this daemon's pipeline process before", freed)
+    except Exception:   # the database busy: they are taken again when their leases run out
+        log.exception("could not take back the messages of this daemon's pipeline process before")
     renderer = Renderer(settings.templates)
     inbound = worker.InboundWorker(settings, SystemClock(), renderer, owner, delivered=delivered, wake=wake)
 

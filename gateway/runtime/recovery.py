@@ -56,19 +56,18 @@ def gone(daemon: str, host: str, own: str, seen: dt.datetime | None, now: dt.dat
 def take_back(host: str, own: str, now: dt.datetime) -> int:
     """At a daemon's start, before its workers claim anything: free the work held by every
     daemon of this host that is gone; how many messages (stored and outgoing) were freed."""
-    total = 0
     try:
-        holders = db.cluster.lease_holders(now)
+        return sum(_forget(daemon) for daemon, seen in sorted(db.cluster.lease_holders(now).items())
+                   if gone(daemon, host, own, seen, now))
     except Exception as exc:   # the database busy or away: the leases run out instead
-        log.warning("could not look for work held by gateway processes that are gone (%s: %s); "
+        log.warning("could not take back the work of gateway processes that are gone (%s: %s); "
                     "it is taken again when its leases run out", type(exc).__name__, exc)
         return 0
-    for daemon, seen in sorted(holders.items()):
-        if not gone(daemon, host, own, seen, now):
-            continue
-        stored, outgoing = db.cluster.forget(daemon)
-        total += stored + outgoing
-        if stored or outgoing:
-            log.warning("took back the work of %s, which is gone: %s stored and %s outgoing message(s), "
-                        "without waiting for their leases to run out", daemon, stored, outgoing)
-    return total
+
+
+def _forget(daemon: str) -> int:
+    stored, outgoing = db.cluster.forget(daemon)
+    if stored or outgoing:
+        log.warning("took back the work of %s, which is gone: %s stored and %s outgoing message(s), "
+                    "without waiting for their leases to run out", daemon, stored, outgoing)
+    return stored + outgoing

@@ -18,7 +18,7 @@ import pytest
 from gateway import db
 from gateway.runtime import recovery
 from tests.conftest import Relay
-from tests.helpers import db_rows, free_port, resident_mail, wait_for
+from tests.helpers import db_rows, resident_mail, wait_for
 from tests.integration.test_daemon import send, start
 
 pytestmark = pytest.mark.database
