@@ -72,6 +72,7 @@ class Service:
             descriptors.ensure(s)   # before the pipeline process starts: it inherits the limit
         language.warm()   # delivery renders bulletins in the reader's language: load the model first
         recovery.take_back(socket.gethostname(), self.owner, self.clock.now())   # before anything claims
+        outbound.Deliverer(s, self.clock, self.owner).relay_back()   # a restart tries deferred mail at once
         self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
         self.pipeline.start()
         self.metrics = Metrics(s, self.clock, self.problems, lambda: self.pipeline.restarts if self.pipeline else 0)

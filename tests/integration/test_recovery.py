@@ -99,3 +99,44 @@ def test_only_the_work_of_a_daemon_of_this_host_that_is_gone_is_taken_back(harne
     assert sorted(d.rcpt_to for d in freed) == ["r1@example.net", "r4@example.net"]
     assert db.cluster.take_turn("reminders", "new", now, 30)   # the dead daemon's turn let go
     assert [(h, pid) for h, pid, _, _ in db.cluster.daemons()] == [(host, alive)]
+
+
+def test_mail_deferred_while_the_relay_was_down_goes_at_once_when_the_daemon_is_started_again(tmp_path,
+                                                                                             gateway_process):
+    relay = Relay()   # not started: nothing listens there, each try is refused
+    gateway, port = start(tmp_path, gateway_process, relay.port, relay={"retry_delays": "1, 600"},
+                          worker={"lease_seconds": "300", "poll_seconds": "0.2", "delivery_workers": "2"})
+    for n in range(COUNT):
+        send(port, resident_mail(sender=f"r{n}@example.net", message_id=f"<down{n}@example.net>"), f"r{n}@example.net")
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from outbound where attempts >= 2") == [(2 * COUNT,)], 60,
+             what="every message tried twice, its next try ten minutes away")
+    gateway.stop(signal.SIGKILL)
+    relay.start()
+    try:
+        again = gateway_process(gateway.config_path, port)
+        relay.wait(2 * COUNT, timeout=60)   # within a minute of the restart, not at the next retry
+        time.sleep(1.5)
+        seen = arrived(relay)
+        assert len(seen) == 2 * COUNT and set(seen.values()) == {1}, seen.most_common(3)
+        assert again.stop() == 0
+    finally:
+        relay.stop()
+
+
+def test_mail_deferred_while_the_relay_was_down_goes_at_once_when_it_answers_again(tmp_path, gateway_process):
+    relay = Relay()
+    gateway, port = start(tmp_path, gateway_process, relay.port, relay={"retry_delays": "1, 600"})
+    for n in range(3):
+        send(port, resident_mail(sender=f"r{n}@example.net", message_id=f"<back{n}@example.net>"), f"r{n}@example.net")
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from outbound where attempts >= 2") == [(6,)], 60,
+             what="every message tried twice, its next try ten minutes away")
+    relay.start()
+    try:
+        send(port, resident_mail(sender="late@example.net", message_id="<late@example.net>"), "late@example.net")
+        relay.wait(8, timeout=30)   # the new message goes, and with it every one that waited for the relay
+        time.sleep(1.5)
+        seen = arrived(relay)
+        assert len(seen) == 8 and set(seen.values()) == {1}, seen.most_common(3)
+        assert gateway.stop() == 0
+    finally:
+        relay.stop()
