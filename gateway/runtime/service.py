@@ -7,9 +7,12 @@ SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand,
 audit trail (gateway/privacy/anchor.py), exit 0.
 Whatever was stored but not processed, or queued but not delivered, is picked up next start.
 SIGHUP (systemctl reload): read the config again; if it is sound, templates, teams, areas,
-limits, trust and the signing secrets (the secret file, after `gateway secret rotate`) change at
-once, in both processes (the SMTP door's recipients and the sender checks' DNS servers too), with no connection or message dropped; if not, its problems are
-logged and the old config is kept.
+limits, trust and the signing secrets (the secret file, after `gateway secret rotate`) change
+at once, in both processes (the SMTP door's recipients and the sender checks' DNS servers
+too), with no connection or message dropped; if not, its problems are logged and the old
+config is kept.
+At start, before anything claims work, the work of a gone daemon of this host is taken back
+(runtime.recovery) and mail deferred for want of the relay is made due.
 
 Under systemd (Type=notify) the daemon says READY=1 once it takes mail, WATCHDOG=1 while
 its pipeline process and delivery workers go round their loops, and STOPPING=1 (see
