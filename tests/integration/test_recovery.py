@@ -140,3 +140,22 @@ def test_mail_deferred_while_the_relay_was_down_goes_at_once_when_it_answers_aga
         assert gateway.stop() == 0
     finally:
         relay.stop()
+
+
+def test_a_pipeline_process_restarted_takes_back_at_once_what_the_dead_one_held(tmp_path, gateway_process, relay):
+    from tests.integration.test_daemon import pipeline_children
+
+    gateway, port = start(tmp_path, gateway_process, relay.port, trust={"dns_timeout_seconds": "5"},
+                          worker={"lease_seconds": "300", "poll_seconds": "0.2", "delivery_workers": "2"})
+    wait_for(lambda: len(pipeline_children(gateway.proc.pid)) == 1, what="the pipeline process")
+    first = pipeline_children(gateway.proc.pid)[0]
+    # Its sender's DNS never answers: the pipeline process holds the message while it waits.
+    send(port, resident_mail(sender="Sam <sam@silent.example>", message_id="<held@silent.example>"),
+         "sam@silent.example")
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where lease_owner is not null") == [(1,)], 20,
+             what="the pipeline process holding the message")
+    os.kill(first, signal.SIGKILL)
+    relay.wait(2, timeout=60)   # the next one takes it at once, not after lease_seconds
+    assert sorted(rcpts[0] for _, rcpts, _ in relay.received) == ["hightown.npt@police.example", "sam@silent.example"]
+    assert "took back 1 stored message(s) from this daemon's pipeline process before" in gateway.log_text()
+    assert gateway.stop() == 0
