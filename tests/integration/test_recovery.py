@@ -1,7 +1,9 @@
 """Issue 25, item 4: recovery in seconds. A daemon killed with SIGKILL while its delivery
 workers held leases (the relay hung) is started again with the relay back: every message
 reaches the relay at once, each once, not after [worker] lease_seconds (300). What a daemon
-of another host holds keeps the lease rule."""
+of another host holds keeps the lease rule. Mail deferred while the relay was down goes at
+once when the daemon starts again or the relay answers, not at its next retry; a pipeline
+process restarted takes back what the dead one held."""
 
 from __future__ import annotations
 
