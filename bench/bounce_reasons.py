@@ -6,7 +6,7 @@ mailbox or a refusal of our mail is, rightly, not suppressed: those are listed),
 the permanent ones are treated: suppressed at once (the address is gone), scored (a full
 mailbox, or a failure that gives no reason: suppressed only when it repeats over days) or
 never counted (a refusal because of us).
-Usage: .venv/bin/python bench/bounce_reasons.py [CORPORA_DIR]
+Usage: .venv-test/bin/python bench/bounce_reasons.py [CORPORA_DIR]
 """
 
 from __future__ import annotations

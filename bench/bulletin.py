@@ -14,7 +14,7 @@
 `--dkim` signs every copy (RSA 2048, `[dkim]` on), as a force that signs its mail does.
 
 Needs Debian's postfix (for smtp-sink) and `pip install aiosmtplib` (the `bench` extra).
-Usage: .venv/bin/python bench/bulletin.py [--subscribers N] [--deliver M] [--workers W] [--dkim]
+Usage: .venv-test/bin/python bench/bulletin.py [--subscribers N] [--deliver M] [--workers W] [--dkim]
 About 2 minutes with the defaults; `--subscribers 20 --deliver 10` is the suite's smoke run.
 """
 

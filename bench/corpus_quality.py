@@ -8,7 +8,7 @@ Prints:
     detected bounces whose failed address is right;
   - auto-reply false positives: people's mail (the reply corpora's .eml files and the
     labelled non-bounces that are not automatic) taken for robots.
-Usage: .venv/bin/python bench/corpus_quality.py [CORPORA_DIR]      (about 10 s)
+Usage: .venv-test/bin/python bench/corpus_quality.py [CORPORA_DIR]      (about 10 s)
 """
 
 from __future__ import annotations

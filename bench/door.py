@@ -9,7 +9,7 @@ left unanswered, and the size of the daemon's log.
 The daemon runs under RLIMIT_NOFILE --nofile SOFT:HARD (default 1024:1024, systemd's
 default soft limit, and a hard one it cannot raise: the harshest case). Targets: each
 genuine message within 1 s, the log under 1 MB. Usage:
-    .venv/bin/python bench/door.py [--idle N] [--spread K] [--nofile SOFT:HARD] [--seconds S]
+    .venv-test/bin/python bench/door.py [--idle N] [--spread K] [--nofile SOFT:HARD] [--seconds S]
                                    [--set KEY=VALUE ...]    (about 30 s)
 """
 

@@ -8,7 +8,7 @@ Prints the median and the 99th percentile, and how many confirmations carried a 
 
 The per-client limit and the minimum time on the page are off for the run (one client sends
 them all, at once); the per-address limits do not bite (every resident's address differs).
-Usage: .venv/bin/python bench/form.py [--submissions N] [--attachment KB]  (~30 s at 200)
+Usage: .venv-test/bin/python bench/form.py [--submissions N] [--attachment KB]  (~30 s at 200)
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and to the team's copy arriving at the relay (an aiosmtpd on loopback), and to t
 the N slow ones being handled. Target: the urgent acknowledgement within 2 s, whatever N.
 The daemon runs at the shipped defaults ([trust] dns_timeout_seconds = 3, lease 300 s)
 against the test world's DNS server on loopback, in this process.
-Usage: .venv/bin/python bench/head_of_line.py [--slow N] [--runs K]   (~40 s a run at 20)
+Usage: .venv-test/bin/python bench/head_of_line.py [--slow N] [--runs K]   (~40 s a run at 20)
 """
 
 from __future__ import annotations

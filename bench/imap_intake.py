@@ -8,7 +8,7 @@ to Processed. Then, in the same run and against the same server, a bare imapclie
 does the same IMAP work with no store (fetch BODY.PEEK[] 100 at a time, MOVE them): the
 ratio of the two is the gateway's share of what the stack allows. Prints both rates and the
 ratio for each run, and the medians. Usage:
-    .venv/bin/python bench/imap_intake.py [--messages 2000] [--runs 3]
+    .venv-test/bin/python bench/imap_intake.py [--messages 2000] [--runs 3]
 Takes about 15 s per run (most of it appending the messages).
 """
 

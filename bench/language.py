@@ -6,7 +6,7 @@ tests/data/language/traps.jsonl (English mail naming Welsh places or greeting in
 Welsh without diacritics or in texting forms), split into a development part and a
 held-out third (fixed by a hash of each id). Beside ours: py3langid on the raw text,
 restricted to Welsh and English; and lingua (lingua-language-detector), if installed.
-Usage: .venv/bin/python bench/language.py [CORPORA_DIR]
+Usage: .venv-test/bin/python bench/language.py [CORPORA_DIR]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ requiring STARTTLS and AUTH XOAUTH2).
 2. Per connection, in real time: a token from memory; a token fetched (HTTPS, MSAL); a relay
    connection with STARTTLS + AUTH XOAUTH2 against one with STARTTLS + AUTH PLAIN; the
    bytes of the AUTH line.
-Usage: .venv/bin/python bench/oauth_tokens.py [--hours 24] [--every 30] [--lifetime 3599] [--runs 50]
+Usage: .venv-test/bin/python bench/oauth_tokens.py [--hours 24] [--every 30] [--lifetime 3599] [--runs 50]
 About 10 s.
 """
 

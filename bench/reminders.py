@@ -3,7 +3,7 @@
 (default 10,000), the time of one check when nothing is due, when every case needs its
 reminder (N messages queued), and the next check (all sent already: nothing written).
 The daemon runs this check every [clock] check_seconds (60).
-Usage: .venv/bin/python bench/reminders.py [--cases N]  (~20 s at 10,000)"""
+Usage: .venv-test/bin/python bench/reminders.py [--cases N]  (~20 s at 10,000)"""
 
 from __future__ import annotations
 

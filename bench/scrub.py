@@ -12,7 +12,7 @@
 "replaced": how many spans became "[address removed]" (addresses side by side in HTML can
 become one); "police left": what is still there. Medians of R rounds of N calls each, in
 microseconds of CPU per call. Usage:
-.venv/bin/python bench/scrub.py [--calls N] [--rounds R]
+.venv-test/bin/python bench/scrub.py [--calls N] [--rounds R]
 """
 
 from __future__ import annotations

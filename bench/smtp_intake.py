@@ -11,7 +11,7 @@ Flow control ([smtp] in_flow_delay) is off by default here, to measure the door 
 with it on, as it is by default in the gateway, the door slows to the pipeline's pace once
 100 messages wait, which is its purpose (give --in-flow-delay 1 to see that).
 Needs Debian's postfix (smtp-source, smtp-sink). Usage:
-    .venv/bin/python bench/smtp_intake.py [--messages N] [--in-flow-delay S]    (about 40 s)
+    .venv-test/bin/python bench/smtp_intake.py [--messages N] [--in-flow-delay S]    (about 40 s)
 """
 
 from __future__ import annotations

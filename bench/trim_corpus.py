@@ -3,7 +3,7 @@
 
 Prints, per corpus and for a development and a held-out split, how many cases the gateway's
 trimmer gets exactly right. Usage:
-    .venv/bin/python bench/trim_corpus.py [--show dev|held-out|all] [CORPORA_DIR]
+    .venv-test/bin/python bench/trim_corpus.py [--show dev|held-out|all] [CORPORA_DIR]
 
 The split is fixed by a hash of each case's id (about 30% held out). Trimming rules were
 changed only while looking at development-split failures; the held-out figure shows how the

@@ -9,7 +9,7 @@ loopback (tests/servers/dns.py, dnslib), for the kinds of mail the gateway sees:
 
 each with a fresh resolver per message (nothing cached: the first message from a domain)
 and with one resolver for the run (cached: every later one, as in the daemon). Medians and
-90th percentiles of N messages. Then what DKIM-signing one outgoing message costs. Usage: .venv/bin/python bench/trust_check.py [--messages N]
+90th percentiles of N messages. Then what DKIM-signing one outgoing message costs. Usage: .venv-test/bin/python bench/trust_check.py [--messages N]
 """
 
 from __future__ import annotations

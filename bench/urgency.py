@@ -9,7 +9,7 @@ and false alarms of the development part only (--all: of both).
 --batches: instead, each independent batch in tests/data/emergency/independent (written by
 people who never saw the rules; see its SOURCES.md), per language, and which batch is never
 tuned on.
-Usage: .venv/bin/python bench/urgency.py [--all | --batches]
+Usage: .venv-test/bin/python bench/urgency.py [--all | --batches]
 """
 
 from __future__ import annotations

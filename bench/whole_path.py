@@ -19,7 +19,7 @@ daemon on PostgreSQL, and through two daemons on one PostgreSQL (the burst split
 ports), in one run; PostgreSQL is a throw-away server (tests/servers/postgres.py) with
 synchronous_commit on.
 Needs Debian's postfix (and postgresql for those runs).
-Usage: .venv/bin/python bench/whole_path.py [--messages N] [--dkim] [--backends LIST]  (~45 s a run at 10,000)
+Usage: .venv-test/bin/python bench/whole_path.py [--messages N] [--dkim] [--backends LIST]  (~45 s a run at 10,000)
 """
 
 from __future__ import annotations

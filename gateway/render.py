@@ -19,6 +19,17 @@ def packaged_templates() -> Path:
     return installed if (installed / "resident").is_dir() else package.parent / "templates"
 
 
+def read_all(folders: list[str]) -> jinja2.DictLoader:
+    """Every template of `folders` read now, into memory, the first folder's winning: a daemon
+    renders what it read at start or at its last reload, even if the files go meanwhile (its
+    package reinstalled under it, an administrator's edit half done)."""
+    found: dict[str, str] = {}
+    for folder in reversed(folders):
+        for path in sorted(Path(folder).rglob("*.j2")):
+            found[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
+    return jinja2.DictLoader(found)
+
+
 class Renderer:
     """Renders templates from an administrator's folder first, then the packaged ones."""
 
@@ -27,11 +38,12 @@ class Renderer:
 
     def reload(self, override: Path | None = None) -> None:
         """Read the templates afresh (on SIGHUP): until then, a template edited on disk is not
-        used, so an administrator's half-finished edit never reaches a resident."""
+        used, so an administrator's half-finished edit never reaches a resident (all are read
+        here, at once: jinja2 would otherwise read each the first time it is used)."""
         folders = [str(override)] if override else []
         folders.append(str(packaged_templates()))
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined, auto_reload=False,
+            loader=read_all(folders), undefined=jinja2.StrictUndefined, auto_reload=False,
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
     def render(self, name: str, language: str = DEFAULT_LANGUAGE, **context: object) -> str:

@@ -64,3 +64,45 @@ def turns() -> list[tuple[str, str, dt.datetime, dt.datetime | None]]:
     """(job, owner, held until, last done) of each piece of scheduled work, for `gateway status`."""
     return [(name, owner, as_datetime(until), as_datetime(done) if done else None) for name, owner, until, done in
             db.execute_sql("SELECT name, owner, until, last_done FROM job ORDER BY name").fetchall()]
+
+
+def daemon_of(owner: str) -> str:
+    """The daemon (host:pid) a lease or turn names: leases are named host:pid:worker#claim."""
+    return ":".join(owner.split("#", 1)[0].split(":")[:2])
+
+
+def lease_holders(now: dt.datetime) -> dict[str, dt.datetime | None]:
+    """Every daemon (host:pid) that holds work now, a lease on stored or outgoing mail or a turn
+    at scheduled work, or that has a heartbeat row, with when it was last seen (None: no row)."""
+    named = {daemon_of(owner) for sql, params in (
+        ("SELECT DISTINCT lease_owner FROM inbound WHERE state = 'queued' AND lease_owner IS NOT NULL", ()),
+        ("SELECT DISTINCT lease_owner FROM outbound WHERE state = 'queued' AND lease_owner IS NOT NULL", ()),
+        ("SELECT owner FROM job WHERE until > {p}".format(p=db.param), (utc(now),)))
+        for (owner,) in db.execute_sql(sql, params).fetchall()}
+    seen = {owner: as_datetime(last) for owner, last in
+            db.execute_sql("SELECT owner, last_seen FROM daemon").fetchall()}
+    return {daemon: seen.get(daemon) for daemon in named | set(seen)}
+
+
+def take_back(prefix: str) -> tuple[int, int]:
+    """Free at once the stored and outgoing mail held by claims whose name starts with
+    `prefix` (a process that is gone: its leases would otherwise hold the mail until they run
+    out); (stored messages, outgoing messages) freed. Their attempts stay counted: a message
+    that killed its worker must still be parked after a few."""
+    freed = []
+    for table in ("inbound", "outbound"):
+        cursor = db.execute_sql(f"UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE state = 'queued' "
+                                f"AND lease_owner IS NOT NULL AND substr(lease_owner, 1, {len(prefix)}) = {db.param}",
+                                (prefix,))
+        freed.append(cursor.rowcount)
+    return freed[0], freed[1]
+
+
+def forget(daemon: str) -> tuple[int, int]:
+    """A daemon (host:pid) that is gone: its mail freed (take_back), its turns at scheduled work
+    let go, its heartbeat row removed; (stored messages, outgoing messages) freed."""
+    with db.atomic():
+        freed = take_back(daemon + ":")
+        give_up_turns(daemon)
+        daemon_gone(daemon)
+    return freed

@@ -171,3 +171,14 @@ def mark_skipped(outbound_id: int, why: str, lease: str | None = None) -> None:
 def reschedule(outbound_id: int, at: dt.datetime, error: str, lease: str | None = None) -> None:
     Outbound.update(next_attempt_at=utc(at), lease_owner=None, lease_until=None,
                     last_error=error).where(_held(outbound_id, lease)).execute()
+
+
+def retry_deferred_now(now: dt.datetime) -> int:
+    """Make due now the mail waiting for its next try because the relay could not be reached
+    or used (not mail the relay itself answered 4xx, nor an acknowledgement waiting under
+    [limits] acks_per_hour): at a daemon's start, and when the relay answers again after an
+    outage, rather than at the growing [relay] retry_delays. How many rows."""
+    cursor = db.execute_sql("UPDATE outbound SET next_attempt_at = {p} WHERE state = 'queued' AND next_attempt_at > {p} "
+                            "AND attempts > 0 AND last_error IS NOT NULL AND substr(last_error, 1, 15) <> 'relay answered ' "
+                            "AND substr(last_error, 1, 8) <> 'waiting:'".format(p=db.param), (utc(now), utc(now)))
+    return cursor.rowcount

@@ -143,9 +143,20 @@ class IntakeHandler:
     def __init__(self, settings: Settings, clock: Clock, stored: threading.Event,
                  relay_down: threading.Event | None = None):
         self.settings, self.clock, self.stored = settings, clock, stored
-        self.locals = known_locals(settings)
+        self._locals: tuple[object, set[str]] = ((), set())
         self.committer = GroupCommitter(clock)
         self.in_flow = InFlow(settings.in_flow_delay, settings.in_flow_backlog, clock, relay_down)
+
+    @property
+    def locals(self) -> set[str]:
+        """The local parts taken now: made again whenever a reload has swapped the teams or
+        the areas (gateway.config.apply_reload replaces them whole)."""
+        key, known = self._locals
+        now = (self.settings.teams, self.settings.areas)
+        if key != now:   # the same objects compare at once
+            known = known_locals(self.settings)
+            self._locals = (now, known)
+        return known
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:

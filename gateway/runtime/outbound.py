@@ -147,11 +147,19 @@ class Deliverer:
             db.outbox.mark_sent(row.id, self.clock.now())
             if self.relay_down is not None and self.relay_down.is_set():
                 self.relay_down.clear()
+                self.relay_back()
             self._tally("sent")
             if row.bulletin is None or log.isEnabledFor(logging.DEBUG):
                 log.log(logging.DEBUG if row.bulletin else logging.INFO, "outbound %s (%s) delivered to %s",
                         row.id, row.purpose, row.rcpt_to, extra=self._about(row))
         return True
+
+    def relay_back(self) -> None:
+        """The relay can be reached (again, or as this daemon starts): what waits only because
+        it could not goes now, not at its next retry (up to hours away after a long outage)."""
+        due = db.outbox.retry_deferred_now(self.clock.now())
+        if due:
+            log.info("%s message(s) deferred because the relay could not be reached or used are tried now", due)
 
     def _about(self, row: db.outbox.Delivery) -> dict:
         return logs.about(outbound=row.id, message_id=row.message_id,

@@ -4,8 +4,8 @@ The pipeline (parse, screen, thread, route, compose) is the CPU-heavy part of ha
 message; in the main process it competed with the SMTP door and delivery for one GIL. The
 two processes share the database (SQLite writers queue on store's lock file) and wake each
 other through Doorbells. The child is killed by Linux when the main process dies, even on
-kill -9, and the main process restarts it if it dies alone: a message it held is taken
-again when its lease runs out, and its transaction was never committed.
+kill -9, and the main process restarts it if it dies alone: the new one takes back at once
+the messages the dead one held (its transaction was never committed).
 """
 
 from __future__ import annotations
@@ -167,7 +167,15 @@ def main(settings: Settings, wake: Doorbell, delivered: Doorbell, level: int, pa
     from gateway.mail import language
 
     language.warm()   # before the first claim: loading the model must not eat a lease
-    owner = f"{socket.gethostname()}:{os.getpid()}:in"
+    # Named after the daemon (host:pid, see runtime.recovery); this daemon's only inbound
+    # worker: whatever an earlier pipeline process of it held, it held when it died.
+    owner = f"{socket.gethostname()}:{parent}:in"
+    try:
+        freed, _ = db.cluster.take_back(owner + "#")
+        if freed:
+            log.warning("took back %s stored message(s) from this daemon's pipeline process before", freed)
+    except Exception:   # the database busy: they are taken again when their leases run out
+        log.exception("could not take back the messages of this daemon's pipeline process before")
     renderer = Renderer(settings.templates)
     inbound = worker.InboundWorker(settings, SystemClock(), renderer, owner, delivered=delivered, wake=wake)
 

@@ -7,9 +7,12 @@ SIGTERM or SIGINT: stop accepting mail, let each worker finish the item in hand,
 audit trail (gateway/privacy/anchor.py), exit 0.
 Whatever was stored but not processed, or queued but not delivered, is picked up next start.
 SIGHUP (systemctl reload): read the config again; if it is sound, templates, teams, areas,
-limits and the signing secrets (the secret file, after `gateway secret rotate`) change at
-once, in both processes, with no connection or message dropped; if not, its problems are
-logged and the old config is kept.
+limits, trust and the signing secrets (the secret file, after `gateway secret rotate`) change
+at once, in both processes (the SMTP door's recipients and the sender checks' DNS servers
+too), with no connection or message dropped; if not, its problems are logged and the old
+config is kept.
+At start, before anything claims work, the work of a gone daemon of this host is taken back
+(runtime.recovery) and mail deferred for want of the relay is made due.
 
 Under systemd (Type=notify) the daemon says READY=1 once it takes mail, WATCHDOG=1 while
 its pipeline process and delivery workers go round their loops, and STOPPING=1 (see
@@ -31,7 +34,7 @@ from gateway.alerts import bulletins
 from gateway.runtime import outbound
 from gateway.privacy import anchor, retention
 from gateway.promise import reminders
-from gateway.runtime import descriptors, systemd
+from gateway.runtime import descriptors, recovery, systemd
 from gateway.mail import language
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -71,6 +74,8 @@ class Service:
         if s.smtp_listen:
             descriptors.ensure(s)   # before the pipeline process starts: it inherits the limit
         language.warm()   # delivery renders bulletins in the reader's language: load the model first
+        recovery.take_back(socket.gethostname(), self.owner, self.clock.now())   # before anything claims
+        outbound.Deliverer(s, self.clock, self.owner).relay_back()   # a restart tries deferred mail at once
         self.pipeline = PipelineProcess(s, self.inbound_wake, self.outbound_wake, logging.getLogger().level)
         self.pipeline.start()
         self.metrics = Metrics(s, self.clock, self.problems, lambda: self.pipeline.restarts if self.pipeline else 0)
@@ -87,8 +92,7 @@ class Service:
         self._thread("reminders", reminders.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
         self._thread("retention", retention.run_purge_loop, s, self.clock, self.owner)
         self._thread("anchor", anchor.run_loop, s, self.clock, self.renderer, self.outbound_wake, self.owner)
-        if s.areas:   # (a reload that adds the first area starts bulletins only at the next restart)
-            self._thread("bulletins", bulletins.run_fan_out_loop, s, self.clock, self.outbound_wake, self.owner)
+        self._start_bulletins()
         if s.http_listen:
             from gateway.web.server import WebServer
 
@@ -122,6 +126,13 @@ class Service:
         interval = systemd.watchdog_interval()
         if interval:
             self._thread("watchdog", self._watchdog, interval)
+
+    def _start_bulletins(self) -> None:
+        """Bulletin fan-out runs once there are alert areas: at start, or after the reload that
+        adds the first one."""
+        if self.settings.areas and not any(t.name == "bulletins" for t in self.threads):
+            self._thread("bulletins", bulletins.run_fan_out_loop, self.settings, self.clock, self.outbound_wake,
+                         self.owner)
 
     def _status(self) -> str:
         s = self.settings
@@ -186,6 +197,7 @@ class Service:
             self.pipeline.reload(new)
         config.apply_reload(self.settings, new)
         self.renderer.reload(self.settings.templates)
+        self._start_bulletins()
         if needs_restart:
             log.warning("reload: these changed but take effect only on restart: %s", ", ".join(needs_restart))
         log.info("configuration reloaded from %s (%s)", path, ", ".join(changed) or "templates re-read")

@@ -70,8 +70,7 @@ class InboundWorker:
         self.delivered = delivered
         self.wake = wake if wake is not None else threading.Event()   # new mail, or a check done
         self.zones = trust_zones.ZoneWatch(settings.trust.dns_timeout)
-        self.resolver = Resolver(settings.trust.dns_servers, settings.trust.dns_timeout)
-        self.resolver.observe = self.zones.observe
+        self.resolver = self._resolver()
         # Sender checks wait on DNS, not on the CPU: they are made side by side.
         self.checks = SenderChecks(CHECKERS, PER_ZONE, self.zones.fast, self.wake.set)
         self.leases: dict[int, str] = {}   # inbound id -> the claim that holds it
@@ -79,10 +78,29 @@ class InboundWorker:
         self.waits: dict[str, dt.datetime] = {}   # sender or Message-ID -> until when its mail was put back
         self.renewed = time.monotonic()
 
+    def _resolver(self) -> Resolver:
+        """A resolver for [trust] dns_servers and dns_timeout_seconds as they are now."""
+        trust = self.settings.trust
+        self.dns = (trust.dns_servers, trust.dns_timeout)
+        resolver = Resolver(*self.dns)
+        resolver.observe = self.zones.observe
+        self.zones.slow_after = trust.dns_timeout / 2
+        return resolver
+
+    def _follow_reload(self) -> None:
+        """A reload may have changed [trust] dns_servers or dns_timeout_seconds: the next
+        sender check asks the new servers (messages in hand keep the resolver they were read with)."""
+        trust = self.settings.trust
+        if (trust.dns_servers, trust.dns_timeout) != self.dns:
+            self.resolver = self._resolver()
+            log.info("sender checks now ask %s", ", ".join(f"{h}:{p}" for h, p in trust.dns_servers)
+                     or "the system's resolvers")
+
     def process_one(self) -> bool:
         """Claim what is stored (while fewer than HELD are in hand), start their sender checks
         and process every message whose check is done; False when nothing is stored or in
         hand. With nothing done, waits until a check finishes or new mail rings `wake`."""
+        self._follow_reload()
         self._keep_leases()
         claimed = self._claim() if len(self.held) <= HELD - BATCH else 0
         if self.held:

@@ -26,6 +26,21 @@ def test_readme_opens_with_the_run_command_then_the_test_command():
     assert test_command in ci.splitlines(), ".ci/run must run README.md's test command verbatim"
 
 
+def test_the_test_command_never_touches_the_run_commands_virtual_environment():
+    """Run in order, the second command must not reinstall the package under the daemon the
+    first one started (issue 25: the daemon then failed with TemplateNotFound)."""
+    run_command, test_command = readme_commands()[:2]
+    run_venv = re.match(r"python3 -m venv (\S+) ", run_command).group(1)
+    test_venv = re.match(r"python3 -m venv (\S+) ", test_command).group(1)
+    assert test_venv != run_venv and f" {run_venv}/" not in test_command
+    assert f"{test_venv}/" in (ROOT / ".gitignore").read_text().split()
+    # Developers' tools (pytest, lint-imports, the benchmarks) live in the tests' environment.
+    for path in [ROOT / "README.md", ROOT / "bench" / "run_all", *sorted((ROOT / "bench").glob("*.py")),
+                 ROOT / "bench" / "README.md"]:
+        for tool in ("python", "pip install -e", "lint-imports", "pytest"):
+            assert f"{run_venv}/bin/{tool}" not in path.read_text(), f"{path.name} runs {tool} from {run_venv}"
+
+
 def test_the_example_config_runs_and_writes_readable_mail_to_the_spool(tmp_path, gateway_process):
     port = free_port()
     example = (ROOT / "gateway.ini.example").read_text()
