@@ -1,7 +1,7 @@
 """Screenshots of the online surgery form (issue 27) for README.md and docs/form/, and
 axe-core's findings on each page shown (docs/form/axe-results.json).
 
-    .venv/bin/python tools/form_screenshots.py [--out docs/form]
+    .venv-test/bin/python tools/form_screenshots.py [--out docs/form]
 
 Starts the daemon with [http] form = on over loopback (a relay of its own, a database in a
 temporary folder), opens the form in Debian's headless Chromium at 1280 and 375 pixels wide,
