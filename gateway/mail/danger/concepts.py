@@ -152,7 +152,11 @@ CONCEPTS: dict[str, re.Pattern] = {
     "law_question": _any(
         r"am i allowed", r"are we allowed", r"is it (?:legal|illegal|allowed|an offence|against the law)", r"legal to",
         r"illegal", r"can i (?:carry|hit|use|keep|own|get done)", r"can u get done", r"what (?:is|'s) the law", r"the law (?:on|says)",
-        r"licen[cs]e", r"cyfreithlon", r"yn erbyn y gyfraith", r"ga i (?:gario|daro|ddefnyddio)", r"y gyfraith", r"trwydded"),
+        r"licen[cs]e", r"certificate", r"renewal", r"licensing", r"what (?:are|is) the rules?", r"the rules (?:on|about|for)",
+        r"do i need (?:a|to)", r"is there a (?:law|rule)", r"(?:is it|would it be) (?:a crime|an offence)",
+        r"cyfreithlon", r"yn erbyn y gyfraith", r"ga i (?:gario|daro|ddefnyddio)", r"y gyfraith", r"trwydded",
+        r"tystysgrif", r"adnewyddu", r"(?:ydi|ydy|yw) hi'?n drosedd", r"(?:beth|be) (?:yw|ydi|ydy)'?r rheolau", r"y rheolau",
+        r"oes (?:rhaid|angen) (?:i mi|i fi|imi)", r"(?:ydw|ydi|ydy) i'?n cael", r"a (?:yw|ydyw)'?n anghyfreithlon", r"anghyfreithlon"),
     "media": _any(
         r"news", r"bbc", r"itv", r"paper", r"article", r"tiktok", r"facebook", r"instagram", r"youtube", r"film", r"movie",
         r"documentary", r"series", r"netflix", r"game", r"call of duty", r"gta", r"fortnite", r"novel", r"book", r"script",
@@ -164,7 +168,8 @@ CONCEPTS: dict[str, re.Pattern] = {
     "animals": _any(
         r"dogs?", r"cats?", r"fox(?:es)?", r"sheep", r"lambs?", r"chickens?", r"hens?", r"seagulls?", r"gulls?", r"pigeons?",
         r"badgers?", r"rats?", r"horses?", r"cows?", r"birds?", r"spaniel", r"ci", r"cŵn", r"cwn", r"cath", r"cathod", r"llwynog",
-        r"defaid", r"dafad", r"ŵyn", r"ieir", r"gwylanod", r"ceffyl", r"gwartheg", r"adar"),
+        r"defaid", r"dafad", r"ŵyn", r"wyn", r"ieir", r"gwylanod", r"ceffyl", r"gwartheg", r"adar", r"crows?", r"magpies?",
+        r"brain", r"pi[oa]d", r"lambs?", r"cwningod", r"rabbits?"),
     "sport_hobby": _any(
         r"cricket", r"football", r"rugby", r"golf", r"clay pigeon", r"archery", r"boxing", r"martial arts", r"karate",
         r"fencing", r"paintball", r"airsoft", r"shooting (?:club|range|ground)", r"club", r"match", r"pitch", r"league",
