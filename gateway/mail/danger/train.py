@@ -6,6 +6,8 @@ the update goes to that window), picks the threshold by five-fold cross-validati
 least TARGET_RECALL of urgent messages are flagged, and writes weights.bin. Deterministic: the
 same data gives the same file. Pure Python; a few minutes on one core.
 --check: cross-validation figures only, no file written.
+--corrections FILE: also train on officers' corrections, the output of
+`gateway urgent corrections --json` (it holds residents' words: keep it out of the repository).
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ def load(names: list[str]) -> list[dict]:
         path = DATA / name
         if path.exists():
             rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def corrections(path: Path) -> list[dict]:
+    """Officers' #urgent and #noturgent, as labelled rows like the batches'."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            found = json.loads(line)
+            rows.append({"id": f"correction-{found['case']}-{found['at']}", "urgent": found["label"] == "urgent",
+                         "lang": found.get("language") or "en", "text": found["text"]})
     return rows
 
 
@@ -112,8 +125,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="cross-validation only")
     parser.add_argument("--out", default=str(Path(__file__).with_name("weights.bin")))
+    parser.add_argument("--corrections", type=Path, help="gateway urgent corrections --json output")
     args = parser.parse_args()
-    rows = load(TRAIN)
+    rows = load(TRAIN) + (corrections(args.corrections) if args.corrections else [])
     rng = random.Random(11)
     rng.shuffle(rows)
     started = time.monotonic()
@@ -124,7 +138,8 @@ def main() -> None:
     if args.check:
         return
     weights = fit(items)
-    meta = {"trained_on": sorted({n for n in TRAIN if (DATA / n).exists()}), "messages": len(rows),
+    meta = {"trained_on": sorted({n for n in TRAIN if (DATA / n).exists()}) + (["corrections"] if args.corrections else []),
+            "messages": len(rows),
             "cross_validated": rates(scored, threshold), "never_trained_on": HELD_OUT}
     Path(args.out).write_bytes(model.dump(weights, threshold, meta))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size // 1024} KB) in {time.monotonic() - started:.0f} s")

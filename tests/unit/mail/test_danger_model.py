@@ -84,3 +84,14 @@ def test_danger_buried_in_a_long_email_is_found():
 ])
 def test_danger_words_without_the_situation_are_not_flagged(text):
     assert not urgency.assess(text).urgent, (text, urgency.assess(text).why)
+
+
+def test_officers_corrections_become_training_rows(tmp_path):
+    found = tmp_path / "corrections.jsonl"
+    found.write_text(json.dumps({"label": "not_urgent", "text": "Subject\nthe storm nearly killed us", "case": "SG-1",
+                                 "by": "pc@police.example", "at": "2026-12-03T10:00:00Z", "language": "en"}) + "\n"
+                     + json.dumps({"label": "urgent", "text": "Pwnc\nmae o tu allan eto", "case": "SG-2",
+                                   "by": "pc@police.example", "at": "2026-12-03T11:00:00Z", "language": "cy"}) + "\n")
+    rows = train.corrections(found)
+    assert [(r["urgent"], r["lang"]) for r in rows] == [(False, "en"), (True, "cy")]
+    assert train.prepare(rows)[1][1] == 1.0
