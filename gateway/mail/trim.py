@@ -8,7 +8,8 @@ line of underscores). The reply is the text above the first splitter or quote; t
 a ">" quote that closes the message (a sign-off under the quote) is kept too; a message that
 starts with the quote (bottom-posting) keeps what follows it. Then the signature goes: a
 "-- " delimiter, "Sent from my ..." lines, confidentiality footers, a closing
-"Regards,\\nName" block, and, when the sender's name is known, a block signed with it.
+"Regards,\\nName" block, and, when the sender's name is known, a block signed with it (those
+rules are in gateway.mail.signature).
 Forwarded messages are kept whole: what was forwarded is the point of them.
 
 Never trims to nothing: if nothing would be left, the whole text is kept.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u200b\ufeff"), None) | {0xA0: " "}
+from gateway.mail.signature import INVISIBLE, without_signature
 
 WROTE = (r"wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|het volgende geschreven|"
          r"ha scritto|escreveu|skrev|napisał\(a\)|napisała|napisał|ysgrifennodd|написал\(а\)|"
@@ -65,41 +66,6 @@ HEADER_ANCHOR = re.compile(
     r"^\s*[*>]?\s*(from|date|sent|von|de|van|da|fra|från|od|от|差出人|lähettäjä|oddi wrth|gan|"
     r"datum|dyddiad|gesendet|envoyé|verzonden|wysłano|отправлено|送信日時)\s*:", re.IGNORECASE)
 
-SIGNATURE_DELIMITER = re.compile(r"^(--\s*|—+)$")
-# "Sent from my iPhone", "Get Outlook for Android", "Anfonwyd o fy iPhone": short, no sentence.
-MOBILE = re.compile(
-    r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|envoyé depuis|envoyé avec|"
-    r"enviado desde|enviado de|enviado con|enviado do|von meinem|gesendet von|gesendet mit|"
-    r"verzonden (met|vanaf|van)|verstuurd (met|vanaf|van)|skickat från|sendt fra|wysłane z|wysłano z|"
-    r"anfonwyd o|anfonwyd gyda|inviato da|inviato dal|отправлено с|отправлено из|lähetetty)\s+"
-    r"[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
-FOOTER = re.compile(
-    r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
-    r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
-    r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
-    r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended))", re.IGNORECASE)
-VALEDICTION_WORDS = (
-    r"kind(est)? regards|best regards|warm(est)? regards|regards|best wishes|best|"
-    r"many thanks|sincerely|yours (sincerely|faithfully|truly)|yours|cheers|"
-    r"pozdrawiam|z poważaniem|z powazaniem|pozdrowienia|"
-    r"med venlig hilsen|venlig hilsen|kærlig hilsen|kh|mvh|vennlig hilsen|med vennlig hilsen|hilsen|"
-    r"med vänliga hälsningar|vänliga hälsningar|hälsningar|"
-    r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|gruß|lg|"
-    r"cordialement|bien à vous|salutations|"
-    r"saludos|un saludo|atentamente|cumprimentos|atenciosamente|"
-    r"met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|groet|"
-    r"cordiali saluti|distinti saluti|saluti|"
-    r"cofion( cynnes| gorau)?|yn gywir|gyda dymuniadau gorau|"
-    r"с уважением|よろしくお願いします")
-VALEDICTION = re.compile(rf"^\s*({VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?|thx|diolch|{VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
-DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")
-CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\(\d{3}\)\s?)\d{2,4}[\s.-]?\d{3}"
-                     r"[\s.-]?\d{3,4}\b|\b\d{3}-\d{3}-\d{4}\b")
-RULE = re.compile(r"-{4,}")
-MAX_SIGNATURE_LINES = 8
-MAX_FOOTER_LINES = 20       # lines with text under a "-- " or a footer's first line, at most
 MAX_LINES = 5000            # a pathological message is scanned only this far
 
 
@@ -128,9 +94,9 @@ def _trim(text: str, sender: str) -> str:
     history = _first(kinds, ("splitter", "quote"))
     if "forward" in kinds[:history]:          # a forward: sign the note above it off, keep the rest
         at = kinds.index("forward")
-        return "\n".join(_without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
+        return "\n".join(without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
     reply = _reply_lines(lines, kinds)
-    reply = _without_signature(reply, sender)
+    reply = without_signature(reply, sender)
     # Trailing lines with no letter or digit: rules, and the invisible marks some clients
     # leave under a reply (Gmail's U+1427, for one).
     while reply and (not reply[-1].strip() or re.fullmatch(r"\s*[-_=*]{3,}\s*", reply[-1])
@@ -283,82 +249,3 @@ def _closing_text(lines: list[str], kinds: list[str], cut: int) -> list[str]:
 
 def _first(kinds: list[str], wanted: tuple[str, ...]) -> int:
     return next((i for i, kind in enumerate(kinds) if kind in wanted), len(kinds))
-
-
-def _without_signature(lines: list[str], sender: str) -> list[str]:
-    for i, line in enumerate(lines):
-        clean = line.translate(INVISIBLE).rstrip()
-        # Only when what follows is the size of a signature or footer: a line of prose that
-        # reads like one ("This email is to confirm...") in a long answer is not its end.
-        if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]) \
-                and sum(1 for rest in lines[i + 1:] if rest.strip()) <= MAX_FOOTER_LINES:
-            lines = lines[:i]
-            break
-        if MOBILE.match(clean) and _has_text(lines[:i]) and not _has_text(lines[i + 1:i + 3]):
-            lines = lines[:i]
-            break
-    for _ in range(3):  # a list footer under a signature under the text: peel them one by one
-        shorter = _without_trailing_block(lines, sender)
-        if len(shorter) == len(lines):
-            break
-        lines = shorter
-    return lines
-
-
-def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
-    """Drop a closing block: 'Regards,\\nName', '-Name', a few short lines with contact details,
-    or a block signed with the sender's name."""
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    if not lines:
-        return lines
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    tail = filled[-2 * MAX_SIGNATURE_LINES:]
-    names = _sender_names(sender)
-    for k, i in enumerate(tail):
-        clean = lines[i].translate(INVISIBLE).strip()
-        block = [lines[j] for j in tail[k:]]   # the lines with text from here to the end
-        if filled[0] >= i:   # no text above
-            continue
-        if RULE.fullmatch(clean) and lines[i - 1].strip() == "" and any(CONTACT.search(b) for b in block):
-            return lines[:i]
-        if len(block) > MAX_SIGNATURE_LINES:
-            continue
-        if VALEDICTION.match(clean) and 1 < len(block) <= 5 and all(len(b) <= 100 for b in block[1:]) \
-                and (NAME_LINE.match(block[1]) or any(CONTACT.search(b) for b in block)):
-            return lines[:i]
-        if names and len(clean) <= 60 and any(re.search(rf"\b{re.escape(n)}\b", clean.lower()) for n in names) \
-                and len(block) <= MAX_SIGNATURE_LINES:
-            start = i
-            while start and lines[start - 1].strip() and i - start < 4:
-                start -= 1
-            if start and VALEDICTION_LIKE.match(lines[start - 1]):
-                start -= 1
-            if _has_text(lines[:start]):
-                return lines[:start]
-        if i == tail[-1] and DASH_NAME.match(clean) and len(clean) <= 30:
-            return lines[:i]
-        if lines[i - 1].strip() == "" and len(block) <= 6 and all(len(b) <= 80 for b in block) \
-                and any(CONTACT.search(b) for b in block) and NAME_LINE.match(block[0]) \
-                and not any(b.rstrip().endswith((".", "?", "!")) and len(b.split()) > 6 for b in block):
-            return lines[:i]
-    return lines
-
-
-
-TITLES = {"mr", "mrs", "ms", "miss", "dr", "pc", "psc", "sgt", "insp", "the", "team", "police"}
-
-
-def _sender_names(sender: str) -> list[str]:
-    """Lower-case forms of the sender's name to look for in a signature."""
-    sender = sender.strip().lower()
-    if not sender:
-        return []
-    if "@" in sender:
-        return [sender]  # an address alone: its local part is too often a common word
-    words = [w for w in re.split(r"[\s,]+", sender) if len(w) > 2 and w not in TITLES]
-    return [sender] + words
-
-
-def _has_text(lines: list[str]) -> bool:
-    return any(line.strip() for line in lines)
