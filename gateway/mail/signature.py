@@ -1,8 +1,10 @@
 """Signatures, as the trimmer takes them off the end of a reply's new text.
 
 Pure functions over lines. What goes: a "-- " delimiter and what follows it, "Sent from my ..."
-lines, confidentiality footers, a closing "Regards,\\nName" block, a few short lines with contact
-details, and, when the sender's name is known, a block signed with it. gateway.mail.trim calls
+lines, confidentiality footers (the Welsh Language Standards statement among them), the signature
+block under a sign-off (the sign-off is the writer's and stays), a closing "Regards,\\nName" when
+nothing else is under it (then it is the signature), a few short lines with contact details,
+and, when the sender's name is known, a block signed with it. gateway.mail.trim calls
 `without_signature` once the quoted history is gone.
 """
 
@@ -24,7 +26,9 @@ FOOTER = re.compile(
     r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
     r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
     r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
-    r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended))", re.IGNORECASE)
+    r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended)|"
+    # The Welsh Language Standards statement of Welsh public bodies, in either language.
+    r"rydym yn croesawu gohebiaeth|we welcome correspondence in welsh)", re.IGNORECASE)
 VALEDICTION_WORDS = (
     r"kind(est)? regards|best regards|warm(est)? regards|regards|best wishes|best|"
     r"many thanks|sincerely|yours (sincerely|faithfully|truly)|yours|cheers|"
@@ -39,7 +43,8 @@ VALEDICTION_WORDS = (
     r"cofion( cynnes| gorau)?|yn gywir|gyda dymuniadau gorau|"
     r"с уважением|よろしくお願いします")
 VALEDICTION = re.compile(rf"^\s*({VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?|thx|diolch|{VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
+VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?( again)?|thx|(gyda )?diolch( yn fawr)?|{VALEDICTION_WORDS})"
+                              r"\s*[,.!]?\s*$", re.IGNORECASE)
 NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
 DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")
 CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\(\d{3}\)\s?)\d{2,4}[\s.-]?\d{3}"
@@ -51,28 +56,31 @@ MAX_FOOTER_LINES = 20       # lines with text under a "-- " or a footer's first 
 
 def without_signature(lines: list[str], sender: str) -> list[str]:
     """The lines of a reply without its signature, mobile line, footer or closing block."""
+    cut = False
     for i, line in enumerate(lines):
         clean = line.translate(INVISIBLE).rstrip()
         # Only when what follows is the size of a signature or footer: a line of prose that
         # reads like one ("This email is to confirm...") in a long answer is not its end.
         if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]) \
                 and sum(1 for rest in lines[i + 1:] if rest.strip()) <= MAX_FOOTER_LINES:
-            lines = lines[:i]
+            lines, cut = lines[:i], True
             break
         if MOBILE.match(clean) and _has_text(lines[:i]) and not _has_text(lines[i + 1:i + 3]):
-            lines = lines[:i]
+            lines, cut = lines[:i], True
             break
     for _ in range(3):  # a list footer under a signature under the text: peel them one by one
-        shorter = _without_trailing_block(lines, sender)
+        # A closing "Regards,\nName" is the signature only when nothing of the kind is under it.
+        shorter = _without_trailing_block(lines, sender, closing=not cut)
         if len(shorter) == len(lines):
             break
-        lines = shorter
+        lines, cut = shorter, True
     return lines
 
 
-def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
-    """Drop a closing block: 'Regards,\\nName', '-Name', a few short lines with contact details,
-    or a block signed with the sender's name."""
+def _without_trailing_block(lines: list[str], sender: str, closing: bool) -> list[str]:
+    """Drop a closing block: the signature block under a sign-off, 'Regards,\\nName' when it is
+    `closing` the message, '-Name', a few short lines with contact details, or a block signed
+    with the sender's name."""
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     if not lines:
@@ -89,7 +97,9 @@ def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
             return lines[:i]
         if len(block) > MAX_SIGNATURE_LINES:
             continue
-        if VALEDICTION.match(clean) and 1 < len(block) <= 5 and all(len(b) <= 100 for b in block[1:]) \
+        if _signature_under_sign_off(lines, i, block):
+            return lines[:i + 2]
+        if closing and VALEDICTION.match(clean) and 1 < len(block) <= 5 and all(len(b) <= 100 for b in block[1:]) \
                 and (NAME_LINE.match(block[1]) or any(CONTACT.search(b) for b in block)):
             return lines[:i]
         if names and len(clean) <= 60 and any(re.search(rf"\b{re.escape(n)}\b", clean.lower()) for n in names) \
@@ -108,6 +118,31 @@ def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
                 and not any(b.rstrip().endswith((".", "?", "!")) and len(b.split()) > 6 for b in block):
             return lines[:i]
     return lines
+
+
+def _signature_under_sign_off(lines: list[str], i: int, block: list[str]) -> bool:
+    """'Kind regards,\\nSian', a blank line, then a block of short lines that say no sentence
+    (name and rank, team, force, telephone): the sign-off is the writer's, the block is not."""
+    if not (VALEDICTION_LIKE.match(lines[i]) and len(block) > 2 and NAME_LINE.match(lines[i + 1])
+            and i + 2 < len(lines) and not lines[i + 2].strip()):
+        return False
+    return all(_signature_line(b) for b in block[2:])
+
+
+CONNECTIVES = {"and", "the", "for", "of", "a'r", "ac", "yr", "ext"}
+
+
+def _signature_line(line: str) -> bool:
+    """A line of a signature block: contact details, or a name, rank, role or organisation,
+    which have few lower-case words ('The reg was WN21 ABC' is an afterthought, not a role)."""
+    line = line.strip()
+    if len(line) > 100 or re.match(r"p\.?s\b", line, re.IGNORECASE) or (
+            line.endswith((".", "?", "!")) and len(line.split()) >= 3):
+        return False
+    if CONTACT.search(line) or "|" in line:
+        return True
+    lower = [w for w in re.findall(r"[^\W\d_][\w'’]*", line) if w[0].islower() and w not in CONNECTIVES]
+    return len(lower) < 2
 
 
 TITLES = {"mr", "mrs", "ms", "miss", "dr", "pc", "psc", "sgt", "insp", "the", "team", "police"}

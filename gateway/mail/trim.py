@@ -4,12 +4,14 @@ Pure functions over text. The model (after Mailgun's talon and GitHub's email_re
 each line is text, blank, quoted (">") or a *splitter*: the line a client writes above the
 history it quotes ("On ... wrote:" in many languages, "-----Original Message-----", an
 Outlook "From: / Sent: / To: / Subject:" block, a date-and-address attribution, Outlook's
-line of underscores). The reply is the text above the first splitter or quote; text after
-a ">" quote that closes the message (a sign-off under the quote) is kept too; a message that
-starts with the quote (bottom-posting) keeps what follows it. Then the signature goes: a
-"-- " delimiter, "Sent from my ..." lines, confidentiality footers, a closing
-"Regards,\\nName" block, and, when the sender's name is known, a block signed with it (those
-rules are in gateway.mail.signature).
+line of underscores). The reply is the text above the first splitter or quote, and the
+writer's own unquoted lines between and after the ">" quotes under it: answers written point
+by point inside the quote, a sign-off under it, a bottom-posted reply. History that is not
+quoted (an Outlook header block over the old message) holds none of the writer's words. A ">"
+quote inside the writer's text above the history is theirs and stays. Then the signature goes
+(gateway.mail.signature): a "-- " delimiter, "Sent from my ..." lines, confidentiality
+footers, a signature block under a sign-off (the sign-off stays), a closing "Regards,\\nName"
+with nothing under it, and, when the sender's name is known, a block signed with it.
 Forwarded messages are kept whole: what was forwarded is the point of them.
 
 Never trims to nothing: if nothing would be left, the whole text is kept.
@@ -126,9 +128,14 @@ def _kind(lines: list[str], i: int) -> str:
 
 def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
     """A ">" quote with the writer's text right above and below it, and no attribution, is
-    quoted inside the reply (answering point by point), not history under it: keep it."""
+    quoted inside the reply (answering point by point), not history under it: keep it. Only
+    above the history: a quote after an attribution, or in a message that starts with one, is
+    what the writer answered (their answers between the quotes are kept by `_answers`)."""
+    history = _first(kinds, ("splitter",))
+    if _first(kinds, ("text",)) > _first(kinds, ("quote", "splitter")):
+        return kinds
     i = 0
-    while i < len(kinds):
+    while i < history:
         if kinds[i] != "quote":
             i += 1
             continue
@@ -148,8 +155,9 @@ def _attribution(lines: list[str], i: int) -> bool:
         return False
     # The cheap tests first: most lines are none of these, and the patterns are long.
     ends = line.rstrip().endswith((":", "--"))
-    if ends and ATTRIBUTION.match(line) and (ATTRIBUTION_START.match(line) or EMAIL.search(line)
-                                             or DATE.search(line) or re.match(r"^[\s-]*-{2,}", line)):
+    if ends and ATTRIBUTION.match(line) and not _prose_after_verb(line) and (
+            ATTRIBUTION_START.match(line) or EMAIL.search(line) or DATE.search(line)
+            or re.match(r"^[\s-]*-{2,}", line)):
         return True
     # A date-and-address attribution, which clients wrap after "<" or before the address.
     has_at = ["@" in part for part in lines[i:i + 3]]
@@ -178,6 +186,14 @@ def _attribution(lines: list[str], i: int) -> bool:
             if re.search(rf"\b({WROTE})\b\s*:?\s*$", nxt.strip(), re.IGNORECASE):
                 return len(joined) < 500
     return False
+
+
+def _prose_after_verb(line: str) -> bool:
+    """'... I wrote it down in the log book like you suggested:' is the writer's sentence: after
+    the verb an attribution has at most a name and an address ('schrieb Hans <h@x.de>:')."""
+    match = ATTRIBUTION.match(line)
+    tail = line[match.end(1):].rstrip().rstrip(":-").strip() if match else ""
+    return len(tail.split()) >= 5 and not re.search(r"[@<\d]", tail)
 
 
 def _wrapped_attribution(lines: list[str], i: int) -> bool:
@@ -219,32 +235,67 @@ def _reply_lines(lines: list[str], kinds: list[str]) -> list[str]:
     cut = _first(kinds, ("splitter", "quote"))
     if cut == len(lines):
         return lines
-    before = lines[:cut]
+    answers = _answers(lines, kinds, cut)
     if any(k == "text" for k in kinds[:cut]):
-        return before + _closing_text(lines, kinds, cut)
-    # Nothing above the history: a bottom-posted reply, or a header block on top of the text.
+        return lines[:cut] + answers
+    if answers:   # bottom-posted, or answered point by point under the attribution
+        return answers
+    # Nothing above the history and nothing under a quote: a header block on top of the text.
     after = cut
     while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
         after += 1
     if kinds[cut] == "splitter" and "quote" not in kinds[cut:after]:
         return _reply_lines(lines[after:], kinds[after:]) if after < len(lines) else []
-    rest = lines[after:]
-    rest_kinds = kinds[after:]
-    if "splitter" in rest_kinds or "quote" in rest_kinds:
-        return _reply_lines(rest, rest_kinds)
-    return rest
+    return []
 
 
-def _closing_text(lines: list[str], kinds: list[str], cut: int) -> list[str]:
-    """Unquoted text after a ">" quote that runs to the end (a reply wrapped round a quote)."""
-    after = cut
-    while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
-        after += 1
-    if after >= len(lines) or "quote" not in kinds[cut:after]:
-        return []
-    if any(k in ("splitter", "quote") for k in kinds[after:]):
-        return []
-    return lines[after:]
+def _answers(lines: list[str], kinds: list[str], cut: int) -> list[str]:
+    """The writer's own lines inside the history from `cut`: the unquoted text between and
+    after the ">" quotes that follow an attribution or header block (answers point by point,
+    a sign-off under the quote). History that is not quoted (an Outlook header over the old
+    message) holds none of theirs."""
+    kept: list[str] = []
+    i = cut
+    while i < len(lines) and kinds[i] != "forward":
+        i = _past_header(lines, kinds, i)
+        if i >= len(lines) or kinds[i] != "quote":
+            break
+        while i < len(lines) and (kinds[i] in ("quote", "blank") or lines[i].lstrip().startswith(">")):
+            i += 1
+        start = i
+        while i < len(lines) and kinds[i] in ("text", "blank"):
+            i += 1
+        block = lines[start:i]
+        while block and not block[-1].strip():
+            block.pop()
+        if block and not _wrapped_out_of_quote(lines, start, i):
+            kept += ([""] if kept else []) + block
+    return kept
+
+
+def _wrapped_out_of_quote(lines: list[str], start: int, end: int) -> bool:
+    """One line glued between two quoted lines that carries on the one above it (a link or a
+    sentence the client wrapped without its ">"), not an answer."""
+    above, line = lines[start - 1].rstrip(), lines[start].strip()
+    return end == start + 1 and end < len(lines) and lines[end].lstrip().startswith(">") \
+        and above.lstrip().startswith(">") and not above.endswith((".", "?", "!", ":", ";")) \
+        and not line[:1].isupper()
+
+
+def _past_header(lines: list[str], kinds: list[str], i: int) -> int:
+    """The first line after the attribution or header block at `i`: blank lines, and the
+    To:/Subject: lines of a header block (wrapped or not) under its From:/Sent:, are part of it."""
+    header = False
+    while i < len(lines):
+        line = lines[i].translate(INVISIBLE)
+        wrapped = header and kinds[i - 1] != "blank" and (line[:1].isspace() or (
+            i + 1 < len(lines) and HEADER.match(lines[i + 1].translate(INVISIBLE))))
+        if kinds[i] in ("splitter", "blank") or (header and (HEADER.match(line) or wrapped)):
+            header = header or kinds[i] == "splitter"
+            i += 1
+            continue
+        break
+    return i
 
 
 def _first(kinds: list[str], wanted: tuple[str, ...]) -> int:
