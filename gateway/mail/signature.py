@@ -20,15 +20,19 @@ MOBILE = re.compile(
     r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|envoyé depuis|envoyé avec|"
     r"enviado desde|enviado de|enviado con|enviado do|von meinem|gesendet von|gesendet mit|"
     r"verzonden (met|vanaf|van)|verstuurd (met|vanaf|van)|skickat från|sendt fra|wysłane z|wysłano z|"
-    r"anfonwyd o|anfonwyd gyda|inviato da|inviato dal|отправлено с|отправлено из|lähetetty)\s+"
-    r"[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
+    r"anfonwyd o|anfonwyd gyda|cael outlook ar gyfer|inviato da|inviato dal|отправлено с|отправлено из|"
+    r"lähetetty)\s+[\w®™'’.()&+ -]{1,40}?\s*(<https?://[^\s>]{1,100}>)?\s*$", re.IGNORECASE)
 FOOTER = re.compile(
     r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
     r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
     r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
     r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended)|"
+    r"mae'r neges( e-?bost)? hon|mae'r wybodaeth (sydd )?yn yr e-?bost hwn|ymwadiad:|"
+    r"os (nad chi yw'r derbynnydd|ydych wedi derbyn (yr e-?bost|y neges) h[wo]n)|"
     # The Welsh Language Standards statement of Welsh public bodies, in either language.
-    r"rydym yn croesawu gohebiaeth|we welcome correspondence in welsh)", re.IGNORECASE)
+    r"rydym yn croesawu gohebiaeth|we welcome correspondence in welsh|"
+    r"please consider the environment before printing|think before you print|"
+    r"ystyriwch yr amgylchedd cyn argraffu|meddyliwch cyn argraffu)", re.IGNORECASE)
 VALEDICTION_WORDS = (
     r"kind(est)? regards|best regards|warm(est)? regards|regards|best wishes|best|"
     r"many thanks|sincerely|yours (sincerely|faithfully|truly)|yours|cheers|"
@@ -43,7 +47,8 @@ VALEDICTION_WORDS = (
     r"cofion( cynnes| gorau)?|yn gywir|gyda dymuniadau gorau|"
     r"с уважением|よろしくお願いします")
 VALEDICTION = re.compile(rf"^\s*({VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?( again)?|thx|(gyda )?diolch( yn fawr)?|{VALEDICTION_WORDS})"
+VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?( again)?|thx|with (many |best )?thanks|all the best|take care|"
+                              rf"(gyda )?diolch( yn fawr)?|(pob )?hwyl( fawr)?|{VALEDICTION_WORDS})"
                               r"\s*[,.!]?\s*$", re.IGNORECASE)
 NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
 DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")

@@ -171,3 +171,29 @@ def test_a_link_the_client_wrapped_out_of_the_quote_is_not_an_answer():
 def test_point_by_point_answers_without_blank_lines_under_an_attribution_are_kept():
     text = "On Mon, 7 Dec 2026 at 10:00, PC Jones <pc@police.example> wrote:\n> Which night?\nTuesday.\n> A car?\nNo.\n"
     assert lines(trim(text)) == ["Tuesday.", "No."]
+
+
+# Mobile lines and footers in both languages ---------------------------------------------------
+
+def test_outlook_mobile_lines_in_welsh_and_with_their_link_go():
+    assert trim("Diolch, fe wna i.\n\nCael Outlook ar gyfer Android\n") == "Diolch, fe wna i."
+    assert trim("Will do.\n\nGet Outlook for iOS<https://aka.ms/o0ukef>\n") == "Will do."
+
+
+def test_welsh_disclaimers_go():
+    for footer in ("Mae'r neges hon yn gyfrinachol ac wedi'i bwriadu ar gyfer y derbynnydd yn unig.",
+                   "Ymwadiad: Barn yr awdur yw unrhyw farn a fynegir.",
+                   "Os ydych wedi derbyn y neges hon mewn camgymeriad, rhowch wybod i ni."):
+        assert trim(f"Byddwn yno ddydd Gwener.\n\n{footer}\n") == "Byddwn yno ddydd Gwener."
+
+
+def test_a_print_footer_goes_and_the_sign_off_above_it_stays():
+    for footer in ("Please consider the environment before printing this email.",
+                   "Ystyriwch yr amgylchedd cyn argraffu'r e-bost hwn."):
+        assert trim(f"{ANSWER}\n\nKind regards,\nTom\n\n{footer}\n") == f"{ANSWER}\n\nKind regards,\nTom"
+
+
+def test_more_sign_offs_stay_above_their_signature_block():
+    for sign_off in ("Take care,", "All the best,", "With thanks,", "Hwyl fawr,", "Diolch yn fawr,"):
+        text = f"{ANSWER}\n\n{sign_off}\nAnn\n\nAnn Jones\nChair, Hill Street Residents' Association\n"
+        assert trim(text) == f"{ANSWER}\n\n{sign_off}\nAnn"
