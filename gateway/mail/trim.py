@@ -92,7 +92,7 @@ def reply_text(msg, sender: str = "") -> str:
 
 def _trim(text: str, sender: str) -> str:
     lines = _split_shared_lines(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")[:MAX_LINES]
-    kinds = _inline_quotes_as_text([_kind(lines, i) for i in range(len(lines))])
+    kinds = _inline_quotes_as_text(lines, [_kind(lines, i) for i in range(len(lines))])
     history = _first(kinds, ("splitter", "quote"))
     if "forward" in kinds[:history]:          # a forward: sign the note above it off, keep the rest
         at = kinds.index("forward")
@@ -126,11 +126,12 @@ def _kind(lines: list[str], i: int) -> str:
     return "text"
 
 
-def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
-    """A ">" quote with the writer's text right above and below it, and no attribution, is
-    quoted inside the reply (answering point by point), not history under it: keep it. Only
-    above the history: a quote after an attribution, or in a message that starts with one, is
-    what the writer answered (their answers between the quotes are kept by `_answers`)."""
+def _inline_quotes_as_text(lines: list[str], kinds: list[str]) -> list[str]:
+    """A ">" quote with the writer's text right above it, and more of their text or the start
+    of the history (an unquoted attribution or header block) below it, is the writer's: quoted
+    inside the reply (answering point by point, or a log they pasted), not history. Only above
+    the history: a quote after an attribution, or in a message that starts with one, is what
+    the writer answered (their answers between the quotes are kept by `_answers`)."""
     history = _first(kinds, ("splitter",))
     if _first(kinds, ("text",)) > _first(kinds, ("quote", "splitter")):
         return kinds
@@ -143,7 +144,8 @@ def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
         while end < len(kinds) and kinds[end] in ("quote", "blank"):
             end += 1
         before = next((k for k in reversed(kinds[:i]) if k != "blank"), None)
-        if before == "text" and end < len(kinds) and kinds[end] == "text":
+        below = kinds[end] if end < len(kinds) else "end"
+        if before == "text" and (below == "text" or below == "splitter" and not lines[end].lstrip().startswith(">")):
             kinds[i:end] = ["text" if k == "quote" else k for k in kinds[i:end]]
         i = end
     return kinds

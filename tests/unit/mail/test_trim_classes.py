@@ -197,3 +197,15 @@ def test_more_sign_offs_stay_above_their_signature_block():
     for sign_off in ("Take care,", "All the best,", "With thanks,", "Hwyl fawr,", "Diolch yn fawr,"):
         text = f"{ANSWER}\n\n{sign_off}\nAnn\n\nAnn Jones\nChair, Hill Street Residents' Association\n"
         assert trim(text) == f"{ANSWER}\n\n{sign_off}\nAnn"
+
+
+def test_the_writers_own_quote_marked_lines_right_above_the_attribution_stay():
+    text = ("Speeds on Saturday:\n> 35mph: 17\n> 40mph: 4\n\n"
+            "On Mon, 7 Dec 2026 at 10:00, PC Jones <pc@police.example> wrote:\n> Send the speeds.\n")
+    assert trim(text) == "Speeds on Saturday:\n> 35mph: 17\n> 40mph: 4"
+
+
+def test_a_quoted_attribution_under_the_text_is_still_history():
+    text = ("Will do.\n\n> On 8 Dec 2026, at 10:00, Hightown Neighbourhood Policing Team\n"
+            "> <npt@police.example> wrote:\n>\n> Can you send the photo?\n")
+    assert trim(text) == "Will do."
