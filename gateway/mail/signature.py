@@ -126,10 +126,11 @@ def _without_trailing_block(lines: list[str], sender: str, closing: bool) -> lis
 
 
 def _signature_under_sign_off(lines: list[str], i: int, block: list[str]) -> bool:
-    """'Kind regards,\\nSian', a blank line, then a block of short lines that say no sentence
-    (name and rank, team, force, telephone): the sign-off is the writer's, the block is not."""
+    """'Kind regards,\\nSian', then (after a blank line or glued under it) a block of short lines
+    that say no sentence (name and rank, team, force, telephone): the sign-off is the writer's,
+    the block is not."""
     if not (VALEDICTION_LIKE.match(lines[i]) and len(block) > 2 and NAME_LINE.match(lines[i + 1])
-            and i + 2 < len(lines) and not lines[i + 2].strip()):
+            and i + 2 < len(lines)):
         return False
     return all(_signature_line(b) for b in block[2:])
 

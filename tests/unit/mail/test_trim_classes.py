@@ -209,3 +209,13 @@ def test_a_quoted_attribution_under_the_text_is_still_history():
     text = ("Will do.\n\n> On 8 Dec 2026, at 10:00, Hightown Neighbourhood Policing Team\n"
             "> <npt@police.example> wrote:\n>\n> Can you send the photo?\n")
     assert trim(text) == "Will do."
+
+
+def test_a_sign_off_stays_above_a_signature_block_glued_under_it():
+    text = f"{ANSWER}\n\nKind regards,\nSian Roberts\nPCSO 5520\nHightown Neighbourhood Policing Team\n101\n"
+    assert trim(text) == f"{ANSWER}\n\nKind regards,\nSian Roberts"
+
+
+def test_a_sign_off_with_the_known_senders_name_still_goes_with_its_block():
+    text = f"{ANSWER}\n\nKind regards,\nSian\n\nPCSO 5520 Sian Roberts\nHightown Neighbourhood Policing Team\n101\n"
+    assert trim(text, sender="Sian Roberts") == ANSWER
