@@ -27,7 +27,11 @@ FOOTER = re.compile(
     r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
     r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
     r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended)|"
-    r"mae'r neges( e-?bost)? hon|mae'r wybodaeth (sydd )?yn yr e-?bost hwn|ymwadiad:|"
+    r"any (views|opinions) (or opinions )?(expressed|presented) (in this (e-?mail|message) )?are (those|solely)|"
+    r"(all )?(e-?mails?|communications?) (sent )?(to (and|or) from|from (and|or) to) .{0,60}"
+    r"(may|will) be (monitored|recorded)|"
+    r"mae'r neges( e-?bost)? hon|mae'r wybodaeth (sydd )?yn yr e-?bost hwn|ymwadiad:|barn yr awdur yw|"
+    r"gall negeseuon e-?bost .{0,60}gael eu (monitro|cofnodi)|"
     r"os (nad chi yw'r derbynnydd|ydych wedi derbyn (yr e-?bost|y neges) h[wo]n)|"
     # The Welsh Language Standards statement of Welsh public bodies, in either language.
     r"rydym yn croesawu gohebiaeth|we welcome correspondence in welsh|"

@@ -219,3 +219,11 @@ def test_a_sign_off_stays_above_a_signature_block_glued_under_it():
 def test_a_sign_off_with_the_known_senders_name_still_goes_with_its_block():
     text = f"{ANSWER}\n\nKind regards,\nSian\n\nPCSO 5520 Sian Roberts\nHightown Neighbourhood Policing Team\n101\n"
     assert trim(text, sender="Sian Roberts") == ANSWER
+
+
+def test_views_and_monitoring_disclaimers_go_in_both_languages():
+    for footer in ("Any views or opinions expressed in this email are those of the author alone.",
+                   "Emails sent to and from the Force may be monitored and recorded.",
+                   "Barn yr awdur yw unrhyw farn a fynegir yn y neges hon.",
+                   "Gall negeseuon e-bost i'r Heddlu ac oddi wrtho gael eu monitro a'u cofnodi."):
+        assert trim(f"Byddwn yno ddydd Gwener.\n\nDiolch,\nHuw\n\n{footer}\n") == "Byddwn yno ddydd Gwener.\n\nDiolch,\nHuw"
