@@ -4,11 +4,14 @@ Pure functions over text. The model (after Mailgun's talon and GitHub's email_re
 each line is text, blank, quoted (">") or a *splitter*: the line a client writes above the
 history it quotes ("On ... wrote:" in many languages, "-----Original Message-----", an
 Outlook "From: / Sent: / To: / Subject:" block, a date-and-address attribution, Outlook's
-line of underscores). The reply is the text above the first splitter or quote; text after
-a ">" quote that closes the message (a sign-off under the quote) is kept too; a message that
-starts with the quote (bottom-posting) keeps what follows it. Then the signature goes: a
-"-- " delimiter, "Sent from my ..." lines, confidentiality footers, a closing
-"Regards,\\nName" block, and, when the sender's name is known, a block signed with it.
+line of underscores). The reply is the text above the first splitter or quote, and the
+writer's own unquoted lines between and after the ">" quotes under it: answers written point
+by point inside the quote, a sign-off under it, a bottom-posted reply. History that is not
+quoted (an Outlook header block over the old message) holds none of the writer's words. A ">"
+quote inside the writer's text above the history is theirs and stays. Then the signature goes
+(gateway.mail.signature): a "-- " delimiter, "Sent from my ..." lines, confidentiality
+footers, a signature block under a sign-off (the sign-off stays), a closing "Regards,\\nName"
+with nothing under it, and, when the sender's name is known, a block signed with it.
 Forwarded messages are kept whole: what was forwarded is the point of them.
 
 Never trims to nothing: if nothing would be left, the whole text is kept.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u200b\ufeff"), None) | {0xA0: " "}
+from gateway.mail.signature import INVISIBLE, without_signature
 
 WROTE = (r"wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|het volgende geschreven|"
          r"ha scritto|escreveu|skrev|napisał\(a\)|napisała|napisał|ysgrifennodd|написал\(а\)|"
@@ -65,41 +68,6 @@ HEADER_ANCHOR = re.compile(
     r"^\s*[*>]?\s*(from|date|sent|von|de|van|da|fra|från|od|от|差出人|lähettäjä|oddi wrth|gan|"
     r"datum|dyddiad|gesendet|envoyé|verzonden|wysłano|отправлено|送信日時)\s*:", re.IGNORECASE)
 
-SIGNATURE_DELIMITER = re.compile(r"^(--\s*|—+)$")
-# "Sent from my iPhone", "Get Outlook for Android", "Anfonwyd o fy iPhone": short, no sentence.
-MOBILE = re.compile(
-    r"^\s*(sent from|sent with|sent using|sent via|get outlook for|envoyé de|envoyé depuis|envoyé avec|"
-    r"enviado desde|enviado de|enviado con|enviado do|von meinem|gesendet von|gesendet mit|"
-    r"verzonden (met|vanaf|van)|verstuurd (met|vanaf|van)|skickat från|sendt fra|wysłane z|wysłano z|"
-    r"anfonwyd o|anfonwyd gyda|inviato da|inviato dal|отправлено с|отправлено из|lähetetty)\s+"
-    r"[\w®™'’.()&+ -]{1,40}?\s*$", re.IGNORECASE)
-FOOTER = re.compile(
-    r"^\s*(\W{0,3}\s*)?(this (e-?mail|message|communication)( and any (files|attachments)[^.]{0,40})? "
-    r"(is|are|may be|may contain|contains?|and its attachments) |the information (contained )?in this "
-    r"(e-?mail|message)|confidentiality notice|disclaimer:|privileged (and|&) confidential|"
-    r"mae'r e-?bost hwn|rhybudd:|if you (have received|are not the intended))", re.IGNORECASE)
-VALEDICTION_WORDS = (
-    r"kind(est)? regards|best regards|warm(est)? regards|regards|best wishes|best|"
-    r"many thanks|sincerely|yours (sincerely|faithfully|truly)|yours|cheers|"
-    r"pozdrawiam|z poważaniem|z powazaniem|pozdrowienia|"
-    r"med venlig hilsen|venlig hilsen|kærlig hilsen|kh|mvh|vennlig hilsen|med vennlig hilsen|hilsen|"
-    r"med vänliga hälsningar|vänliga hälsningar|hälsningar|"
-    r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|gruß|lg|"
-    r"cordialement|bien à vous|salutations|"
-    r"saludos|un saludo|atentamente|cumprimentos|atenciosamente|"
-    r"met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|groet|"
-    r"cordiali saluti|distinti saluti|saluti|"
-    r"cofion( cynnes| gorau)?|yn gywir|gyda dymuniadau gorau|"
-    r"с уважением|よろしくお願いします")
-VALEDICTION = re.compile(rf"^\s*({VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-VALEDICTION_LIKE = re.compile(rf"^\s*(thanks?( you)?|thx|diolch|{VALEDICTION_WORDS})\s*[,.!]?\s*$", re.IGNORECASE)
-NAME_LINE = re.compile(r"^\s*[^\W\d_][\w.'-]*( [\w.'-]+){0,3}\s*$")
-DASH_NAME = re.compile(r"^\s*[-/~]\s?[A-Z][\w.'-]*( [\w.'-]+){0,2}\s*$")
-CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|(?:\+44\s?|\b0|\(\d{3}\)\s?)\d{2,4}[\s.-]?\d{3}"
-                     r"[\s.-]?\d{3,4}\b|\b\d{3}-\d{3}-\d{4}\b")
-RULE = re.compile(r"-{4,}")
-MAX_SIGNATURE_LINES = 8
-MAX_FOOTER_LINES = 20       # lines with text under a "-- " or a footer's first line, at most
 MAX_LINES = 5000            # a pathological message is scanned only this far
 
 
@@ -124,13 +92,13 @@ def reply_text(msg, sender: str = "") -> str:
 
 def _trim(text: str, sender: str) -> str:
     lines = _split_shared_lines(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")[:MAX_LINES]
-    kinds = _inline_quotes_as_text([_kind(lines, i) for i in range(len(lines))])
+    kinds = _inline_quotes_as_text(lines, [_kind(lines, i) for i in range(len(lines))])
     history = _first(kinds, ("splitter", "quote"))
     if "forward" in kinds[:history]:          # a forward: sign the note above it off, keep the rest
         at = kinds.index("forward")
-        return "\n".join(_without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
+        return "\n".join(without_signature(lines[:at], sender) + [""] + lines[at:]).strip()
     reply = _reply_lines(lines, kinds)
-    reply = _without_signature(reply, sender)
+    reply = without_signature(reply, sender)
     # Trailing lines with no letter or digit: rules, and the invisible marks some clients
     # leave under a reply (Gmail's U+1427, for one).
     while reply and (not reply[-1].strip() or re.fullmatch(r"\s*[-_=*]{3,}\s*", reply[-1])
@@ -158,11 +126,17 @@ def _kind(lines: list[str], i: int) -> str:
     return "text"
 
 
-def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
-    """A ">" quote with the writer's text right above and below it, and no attribution, is
-    quoted inside the reply (answering point by point), not history under it: keep it."""
+def _inline_quotes_as_text(lines: list[str], kinds: list[str]) -> list[str]:
+    """A ">" quote with the writer's text right above it, and more of their text or the start
+    of the history (an unquoted attribution or header block) below it, is the writer's: quoted
+    inside the reply (answering point by point, or a log they pasted), not history. Only above
+    the history: a quote after an attribution, or in a message that starts with one, is what
+    the writer answered (their answers between the quotes are kept by `_answers`)."""
+    history = _first(kinds, ("splitter",))
+    if _first(kinds, ("text",)) > _first(kinds, ("quote", "splitter")):
+        return kinds
     i = 0
-    while i < len(kinds):
+    while i < history:
         if kinds[i] != "quote":
             i += 1
             continue
@@ -170,7 +144,8 @@ def _inline_quotes_as_text(kinds: list[str]) -> list[str]:
         while end < len(kinds) and kinds[end] in ("quote", "blank"):
             end += 1
         before = next((k for k in reversed(kinds[:i]) if k != "blank"), None)
-        if before == "text" and end < len(kinds) and kinds[end] == "text":
+        below = kinds[end] if end < len(kinds) else "end"
+        if before == "text" and (below == "text" or below == "splitter" and not lines[end].lstrip().startswith(">")):
             kinds[i:end] = ["text" if k == "quote" else k for k in kinds[i:end]]
         i = end
     return kinds
@@ -182,8 +157,9 @@ def _attribution(lines: list[str], i: int) -> bool:
         return False
     # The cheap tests first: most lines are none of these, and the patterns are long.
     ends = line.rstrip().endswith((":", "--"))
-    if ends and ATTRIBUTION.match(line) and (ATTRIBUTION_START.match(line) or EMAIL.search(line)
-                                             or DATE.search(line) or re.match(r"^[\s-]*-{2,}", line)):
+    if ends and ATTRIBUTION.match(line) and not _prose_after_verb(line) and (
+            ATTRIBUTION_START.match(line) or EMAIL.search(line) or DATE.search(line)
+            or re.match(r"^[\s-]*-{2,}", line)):
         return True
     # A date-and-address attribution, which clients wrap after "<" or before the address.
     has_at = ["@" in part for part in lines[i:i + 3]]
@@ -212,6 +188,14 @@ def _attribution(lines: list[str], i: int) -> bool:
             if re.search(rf"\b({WROTE})\b\s*:?\s*$", nxt.strip(), re.IGNORECASE):
                 return len(joined) < 500
     return False
+
+
+def _prose_after_verb(line: str) -> bool:
+    """'... I wrote it down in the log book like you suggested:' is the writer's sentence: after
+    the verb an attribution has at most a name and an address ('schrieb Hans <h@x.de>:')."""
+    match = ATTRIBUTION.match(line)
+    tail = line[match.end(1):].rstrip().rstrip(":-").strip() if match else ""
+    return len(tail.split()) >= 5 and not re.search(r"[@<\d]", tail)
 
 
 def _wrapped_attribution(lines: list[str], i: int) -> bool:
@@ -253,112 +237,68 @@ def _reply_lines(lines: list[str], kinds: list[str]) -> list[str]:
     cut = _first(kinds, ("splitter", "quote"))
     if cut == len(lines):
         return lines
-    before = lines[:cut]
+    answers = _answers(lines, kinds, cut)
     if any(k == "text" for k in kinds[:cut]):
-        return before + _closing_text(lines, kinds, cut)
-    # Nothing above the history: a bottom-posted reply, or a header block on top of the text.
+        return lines[:cut] + answers
+    if answers:   # bottom-posted, or answered point by point under the attribution
+        return answers
+    # Nothing above the history and nothing under a quote: a header block on top of the text.
     after = cut
     while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
         after += 1
     if kinds[cut] == "splitter" and "quote" not in kinds[cut:after]:
         return _reply_lines(lines[after:], kinds[after:]) if after < len(lines) else []
-    rest = lines[after:]
-    rest_kinds = kinds[after:]
-    if "splitter" in rest_kinds or "quote" in rest_kinds:
-        return _reply_lines(rest, rest_kinds)
-    return rest
+    return []
 
 
-def _closing_text(lines: list[str], kinds: list[str], cut: int) -> list[str]:
-    """Unquoted text after a ">" quote that runs to the end (a reply wrapped round a quote)."""
-    after = cut
-    while after < len(lines) and kinds[after] in ("splitter", "quote", "blank"):
-        after += 1
-    if after >= len(lines) or "quote" not in kinds[cut:after]:
-        return []
-    if any(k in ("splitter", "quote") for k in kinds[after:]):
-        return []
-    return lines[after:]
+def _answers(lines: list[str], kinds: list[str], cut: int) -> list[str]:
+    """The writer's own lines inside the history from `cut`: the unquoted text between and
+    after the ">" quotes that follow an attribution or header block (answers point by point,
+    a sign-off under the quote). History that is not quoted (an Outlook header over the old
+    message) holds none of theirs."""
+    kept: list[str] = []
+    i = cut
+    while i < len(lines) and kinds[i] != "forward":
+        i = _past_header(lines, kinds, i)
+        if i >= len(lines) or kinds[i] != "quote":
+            break
+        while i < len(lines) and (kinds[i] in ("quote", "blank") or lines[i].lstrip().startswith(">")):
+            i += 1
+        start = i
+        while i < len(lines) and kinds[i] in ("text", "blank"):
+            i += 1
+        block = lines[start:i]
+        while block and not block[-1].strip():
+            block.pop()
+        if block and not _wrapped_out_of_quote(lines, start, i):
+            kept += ([""] if kept else []) + block
+    return kept
+
+
+def _wrapped_out_of_quote(lines: list[str], start: int, end: int) -> bool:
+    """One line glued between two quoted lines that carries on the one above it (a link or a
+    sentence the client wrapped without its ">"), not an answer."""
+    above, line = lines[start - 1].rstrip(), lines[start].strip()
+    return end == start + 1 and end < len(lines) and lines[end].lstrip().startswith(">") \
+        and above.lstrip().startswith(">") and not above.endswith((".", "?", "!", ":", ";")) \
+        and not line[:1].isupper()
+
+
+def _past_header(lines: list[str], kinds: list[str], i: int) -> int:
+    """The first line after the attribution or header block at `i`: blank lines, and the
+    To:/Subject: lines of a header block (wrapped or not) under its From:/Sent:, are part of it."""
+    header = False
+    while i < len(lines):
+        line = lines[i].translate(INVISIBLE)
+        wrapped = header and kinds[i - 1] != "blank" and (line[:1].isspace() or (
+            i + 1 < len(lines) and HEADER.match(lines[i + 1].translate(INVISIBLE))))
+        if kinds[i] in ("splitter", "blank") or (header and (HEADER.match(line) or wrapped)):
+            header = header or kinds[i] == "splitter"
+            i += 1
+            continue
+        break
+    return i
 
 
 def _first(kinds: list[str], wanted: tuple[str, ...]) -> int:
     return next((i for i, kind in enumerate(kinds) if kind in wanted), len(kinds))
-
-
-def _without_signature(lines: list[str], sender: str) -> list[str]:
-    for i, line in enumerate(lines):
-        clean = line.translate(INVISIBLE).rstrip()
-        # Only when what follows is the size of a signature or footer: a line of prose that
-        # reads like one ("This email is to confirm...") in a long answer is not its end.
-        if i and (SIGNATURE_DELIMITER.match(clean) or FOOTER.match(clean)) and _has_text(lines[:i]) \
-                and sum(1 for rest in lines[i + 1:] if rest.strip()) <= MAX_FOOTER_LINES:
-            lines = lines[:i]
-            break
-        if MOBILE.match(clean) and _has_text(lines[:i]) and not _has_text(lines[i + 1:i + 3]):
-            lines = lines[:i]
-            break
-    for _ in range(3):  # a list footer under a signature under the text: peel them one by one
-        shorter = _without_trailing_block(lines, sender)
-        if len(shorter) == len(lines):
-            break
-        lines = shorter
-    return lines
-
-
-def _without_trailing_block(lines: list[str], sender: str) -> list[str]:
-    """Drop a closing block: 'Regards,\\nName', '-Name', a few short lines with contact details,
-    or a block signed with the sender's name."""
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    if not lines:
-        return lines
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    tail = filled[-2 * MAX_SIGNATURE_LINES:]
-    names = _sender_names(sender)
-    for k, i in enumerate(tail):
-        clean = lines[i].translate(INVISIBLE).strip()
-        block = [lines[j] for j in tail[k:]]   # the lines with text from here to the end
-        if filled[0] >= i:   # no text above
-            continue
-        if RULE.fullmatch(clean) and lines[i - 1].strip() == "" and any(CONTACT.search(b) for b in block):
-            return lines[:i]
-        if len(block) > MAX_SIGNATURE_LINES:
-            continue
-        if VALEDICTION.match(clean) and 1 < len(block) <= 5 and all(len(b) <= 100 for b in block[1:]) \
-                and (NAME_LINE.match(block[1]) or any(CONTACT.search(b) for b in block)):
-            return lines[:i]
-        if names and len(clean) <= 60 and any(re.search(rf"\b{re.escape(n)}\b", clean.lower()) for n in names) \
-                and len(block) <= MAX_SIGNATURE_LINES:
-            start = i
-            while start and lines[start - 1].strip() and i - start < 4:
-                start -= 1
-            if start and VALEDICTION_LIKE.match(lines[start - 1]):
-                start -= 1
-            if _has_text(lines[:start]):
-                return lines[:start]
-        if i == tail[-1] and DASH_NAME.match(clean) and len(clean) <= 30:
-            return lines[:i]
-        if lines[i - 1].strip() == "" and len(block) <= 6 and all(len(b) <= 80 for b in block) \
-                and any(CONTACT.search(b) for b in block) and NAME_LINE.match(block[0]) \
-                and not any(b.rstrip().endswith((".", "?", "!")) and len(b.split()) > 6 for b in block):
-            return lines[:i]
-    return lines
-
-
-
-TITLES = {"mr", "mrs", "ms", "miss", "dr", "pc", "psc", "sgt", "insp", "the", "team", "police"}
-
-
-def _sender_names(sender: str) -> list[str]:
-    """Lower-case forms of the sender's name to look for in a signature."""
-    sender = sender.strip().lower()
-    if not sender:
-        return []
-    if "@" in sender:
-        return [sender]  # an address alone: its local part is too often a common word
-    words = [w for w in re.split(r"[\s,]+", sender) if len(w) > 2 and w not in TITLES]
-    return [sender] + words
-
-
-def _has_text(lines: list[str]) -> bool:
-    return any(line.strip() for line in lines)
