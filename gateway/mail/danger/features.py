@@ -39,7 +39,7 @@ def names(tokens: list[str]) -> set[str]:
 def hashed(feature_names: set[str]) -> list[tuple[int, int]]:
     """(bucket, sign) for each name: a signed hash, so collisions cancel out on average."""
     out = []
-    for name in feature_names:
+    for name in sorted(feature_names):   # sorted: sums in the same order in every process, so training is repeatable
         h = zlib.crc32(name.encode())
         out.append((h & MASK, 1 if h & 0x80000000 else -1))
     return out
