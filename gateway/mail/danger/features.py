@@ -33,7 +33,11 @@ def names(tokens: list[str]) -> set[str]:
     """The word features of one stretch of text (a message, or a window of it). Word pairs and
     runs of letters were tried and dropped: on a few thousand messages they learn the writers'
     habits, not the danger (cross-validated, they raised false alarms at the same recall)."""
-    return {"b:"} | {"w:" + t for t in tokens}
+    # Words with digits in them (house numbers, postcodes, phone numbers, times) are left out:
+    # the people who wrote the training messages gave addresses far more often in urgent ones
+    # than residents do, which taught the model that a number is a sign of danger. Times
+    # that matter ("at 3", "am bump") are read by the concepts.
+    return {"b:"} | {"w:" + t for t in tokens if not any(c.isdigit() for c in t)}
 
 
 def hashed(feature_names: set[str]) -> list[tuple[int, int]]:
