@@ -220,3 +220,37 @@ def test_an_officers_answer_to_a_resident_without_email_is_not_sent_and_the_offi
     assert notice["To"] == "pc.jones@police.example" and "This resident has no email" in notice.get_content()
     officer_reply(harness, "#close", message_id="<o2@police.example>")
     assert db_rows_here('SELECT status FROM "case"') == [("closed",)] and harness.outbox("resident_answer") == []
+
+
+def test_a_second_tab_and_an_older_page_still_send_and_a_mismatched_page_says_it_expired(
+        tmp_path, gateway_process, relay):
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
+    browser = FormClient(base)
+    browser.get("/surgery")
+    first_tab, cookie = browser.token, browser.cookie
+    browser.get("/surgery")                                   # a second tab: the browser's cookie is kept
+    second_tab = browser.token
+    assert browser.cookie == cookie and second_tab != first_tab
+    sent = []
+    for token, text in ((first_tab, "Litter on Hill Street"), (second_tab, "Graffiti on the bridge")):
+        browser.token = token
+        answer = browser.send(open_page=False, message=text, email="ann@example.net")
+        shown = visible_text(answer.text)
+        assert answer.status == 200 and "Message sent" in shown, shown
+        sent.append(re.search(r"Your reference is (SRG-\d{4}-\d{4})", shown).group(1))
+    assert len(set(sent)) == 2
+
+    other = FormClient(base)
+    other.get("/surgery")
+    other.token = second_tab                                  # a page made for another browser's cookie
+    stale = other.send(open_page=False, message="Dog fouling by the school", email="bob@example.net")
+    shown = visible_text(stale.text)
+    assert stale.status == 400 and "This page had expired: press the button again" in shown
+    assert "cookie" not in shown and ">Dog fouling by the school</textarea>" in stale.text   # what was typed is kept
+    assert other.send(open_page=False, message="Dog fouling by the school", email="bob@example.net").status == 200
+
+    ids = [m for m, in db_rows(tmp_path, "SELECT message_id FROM inbound")]
+    assert len(ids) == 3 and all(i.endswith(".form@surgery.example.org>") for i in ids)
+    assert not any(c in i for i in ids for c in (cookie, other.cookie))   # nothing of the cookie
+    assert daemon.stop() == 0
+    assert cookie not in daemon.log_text() and other.cookie not in daemon.log_text()
