@@ -159,7 +159,8 @@ class SurgeryForm:
         return form_mail.Submission(
             message=values["message"], email=values["email"], phone=values["phone"].strip(),
             phone_only=filled.phone_only, name=values["name"], place=values["place"],
-            area_name=area.name if area else "", language=lang, trap=filled.trap,
+            area_name=area.name if area else "", area=area.key if area else "", language=lang,
+            trap=filled.trap,
             files=tuple((f.filename, f.content_type, f.file.read()) for f in files))
 
     def _store(self, submission: form_mail.Submission, client: str, message_id: str) -> int:
@@ -176,9 +177,9 @@ class SurgeryForm:
 
     def _recipient(self, submission: form_mail.Submission) -> str:
         """The surgery's address; an area chosen from the list writes to its team's address
-        (routed there as mail written to a team's address is)."""
+        (the pipeline routes it by the area's key, and the team's copy says so)."""
         settings = self.server.settings
-        area = next((a for a in settings.areas if a.name == submission.area_name), None)
+        area = settings.area(submission.area) if submission.area else None
         team = settings.team(area.team) if area else None
         return team.address if team else settings.surgery_address
 
