@@ -197,7 +197,7 @@ def _team_values(ctx: Context) -> dict:
 
 
 def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
-    settings, msg, case, team = ctx.settings, ctx.msg, ctx.case, ctx.team
+    msg, case, team = ctx.msg, ctx.case, ctx.team
     values = _team_values(ctx)
     original, files, held = _attachments_for_team(ctx)
     if held:
