@@ -48,9 +48,10 @@ _CODE = re.compile(r"AADSTS(\d+)")
 class TokenError(TemporaryFailure):
     """No token: said as Microsoft's code and what to do; mail waits and is retried."""
 
-    def __init__(self, message: str, code: int | None = None, outage: bool = False):
+    def __init__(self, message: str, code: int | None = None, outage: bool = False, plain: str = ""):
         super().__init__(message)
         self.code, self.outage = code, outage
+        self.plain = plain or message   # the reason alone, without what the daemon does about it
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,23 @@ class Tokens:
         return self._app
 
     def _outage(self, exc: BaseException) -> TokenError:
-        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        error = TokenError(f"[oauth2] the token service {self.oauth.authority} cannot be reached "
-                           f"({type(exc).__name__}: {text}); mail waits and it is tried again", outage=True)
+        plain = f"[oauth2] the token service {self.oauth.authority} cannot be reached ({_reason(exc)})"
+        error = TokenError(f"{plain}; mail waits and it is tried again", outage=True, plain=plain)
         self.problem = str(error)
         return error
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, whole and on one line. requests wraps urllib3's MaxRetryError, whose
+    reason is the real cause ("Failed to resolve 'login.microsoftonline.com' ([Errno -2] Name
+    or service not known)"): that is said, without the pool's and connection's descriptions."""
+    found = exc
+    if found.args and isinstance(found.args[0], BaseException):     # requests' ConnectionError
+        found = found.args[0]
+    if isinstance(getattr(found, "reason", None), BaseException):   # urllib3's MaxRetryError
+        found = found.reason
+    text = re.sub(r"^(<[^>]*>|\w+\([^)]*\)): ", "", " ".join(str(found).split()))
+    return f"{type(found).__name__}: {text or 'no detail'}"
 
 
 def _session(oauth: OAuth2):

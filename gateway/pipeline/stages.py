@@ -233,6 +233,10 @@ def route(ctx: Context) -> None:
         ctx.team = settings.team(ctx.case.team) or settings.default_team
         ctx.routed_by = "existing case"
         return
+    chosen = settings.area(ctx.form.area) if ctx.form is not None and ctx.form.area else None
+    if chosen and settings.team(chosen.team):   # the resident chose it from the form's list
+        ctx.team, ctx.routed_by = settings.team(chosen.team), f"area chosen on the form ({chosen.name})"
+        return
     by_address = {t.address: t for t in settings.teams}
     written_to = []
     for address in ctx.rcpt_tos + ctx.msg.to + ctx.msg.cc:

@@ -175,7 +175,8 @@ def test_missing_consent_and_an_unknown_tenant_are_named(tmp_path, entra, exchan
     parts["oauth2"].update(more)
     result = gateway("--config", str(write_config(tmp_path, **parts)), "relay", "check")
     assert result.returncode == 2 and words in result.stdout, result.stdout + result.stderr
-    assert "connect" not in result.stdout     # nothing is tried without a token
+    assert "connect  ok:" in result.stdout    # the connection is tried all the same; the login is not
+    assert "login    FAILED: not tried without a token (see the token line)" in result.stdout
 
 
 def test_no_permission_on_the_mailbox_is_said_at_the_login_step(tmp_path, entra, exchange, mailbox):
@@ -217,6 +218,37 @@ def test_relay_and_imap_check_show_each_step_and_exit_0(tmp_path, entra, exchang
     assert "login    ok: XOAUTH2 as gw" in imap.stdout and "folder 'INBOX' holds 1 message(s)" in imap.stdout
     bulletins = gateway("--config", str(path), "relay", "check", "--bulletins")
     assert bulletins.returncode == 0 and "no [relay:bulletins]: bulletins leave by [relay]" in bulletins.stdout
+
+
+UNRESOLVABLE = "https://login.microsoftonline.invalid"   # no such name: as login.microsoftonline.com with no network
+
+
+def _no_token_lines(result) -> list[str]:
+    """The check's steps when no token could be had: the token's whole reason on one line, in the
+    check's own words, then the connection and TLS tried all the same, the login not."""
+    lines = result.stdout.splitlines()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert [line.split()[0] for line in lines] == ["token", "connect", "tls", "login"], result.stdout
+    assert lines[0].startswith(f"token    FAILED: [oauth2] the token service {UNRESOLVABLE} cannot be reached "
+                               "(NameResolutionError: Failed to resolve 'login.microsoftonline.invalid' ([Errno ")
+    assert lines[0].endswith("))") and "mail waits" not in result.stdout
+    assert lines[1].startswith("connect  ok: 127.0.0.1:") and lines[2].startswith("tls      ok: ")
+    return lines
+
+
+def test_relay_check_without_the_token_service_says_why_whole_and_still_tries_the_relay(tmp_path, entra, exchange):
+    parts = sections(tmp_path, entra, exchange)
+    parts["oauth2"]["authority"] = UNRESOLVABLE
+    lines = _no_token_lines(gateway("--config", str(write_config(tmp_path, **parts)), "relay", "check"))
+    assert lines[3] == "login    FAILED: not tried without a token (see the token line)"
+    assert exchange.received == []
+
+
+def test_imap_check_without_the_token_service_says_why_whole_and_still_tries_the_mailbox(tmp_path, entra, mailbox):
+    parts = sections(tmp_path, entra, mailbox=mailbox)
+    parts["oauth2"]["authority"] = UNRESOLVABLE
+    lines = _no_token_lines(gateway("--config", str(write_config(tmp_path, **parts)), "imap", "check"))
+    assert lines[3] == "login    FAILED: XOAUTH2 as gw: not tried without a token (see the token line)"
 
 
 def test_a_certificate_credential_gets_a_token(tmp_path, entra, exchange):
