@@ -235,6 +235,14 @@ def claim_key(now: dt.datetime) -> bool:
     return not key_problems()
 
 
+def written() -> bool:
+    """Whether this database already holds an audit trail or a bound audit key: data keyed by
+    a secret file, which a new secret file cannot read (it must be restored, not made again)."""
+    if not db.table_exists("audit_key"):
+        return False
+    return db.execute_sql("SELECT 1 FROM audit_key UNION ALL SELECT 1 FROM audit").fetchone() is not None
+
+
 def key_problems() -> list[str]:
     """Why the bound audit key is not this trail's (none when it is, or none is known yet)."""
     row = db.execute_sql("SELECT fingerprint FROM audit_key WHERE id = 1").fetchone()
