@@ -138,6 +138,8 @@ def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident:
     """The record of a case event (db.cases.add_event): the free words of a note or reason
     stay with the case, and addresses are left out of the summary."""
     summary = detail.split(": ", 1)[0] if kind in FREE_TEXT else detail
+    # the line already says "by <actor>": a detail that says it too would read it twice
+    summary = summary.replace(f" by {actor}", "").removeprefix(f"by {actor}").lstrip(":; ")
     append(ACTIONS.get(kind, kind), actor, now, case_ref, resident, without_addresses(summary)[:300], detail)
 
 
