@@ -78,6 +78,9 @@ def test_the_report_labels_today_apart_from_the_month_and_says_in_words_when_non
     assert "<th>Open now</th>" not in page and "<th>Still open today (opened in any month)</th>" in page
     assert "No case opened this month was answered within the promise." in page
     assert "Share answered within the promise" not in "".join(re.findall(r"<svg.*?</svg>", page, re.DOTALL))
+    assert "Time to first answer, working hours (the promise: 40 h): no case opened this month has been " \
+        "answered yet." in page   # no boxes drawn at 0 hours
+    assert "Time to first answer" not in "".join(re.findall(r"<svg.*?</svg>", page, re.DOTALL))
     week_chart = re.search(r'<figure id="per-week">(.*?)</figure>', page, re.DOTALL).group(1)
     y_axis = re.search(r'<g class="axis y[^"]*">(.*?)</g>\s*</g>', week_chart, re.DOTALL).group(1)
     labels = re.findall(r"<text[^>]*>([^<]+)</text>", y_axis)
