@@ -199,3 +199,5 @@ def test_quarantined_mail_shows_why(harness, tmp_path):
     assert "upstream spam verdict: X-Spam-Flag: YES" in listed.stdout, listed.stdout
     shown = gateway("--config", path, "queue", "show", f"in:{spam}")
     assert "why          upstream spam verdict: X-Spam-Flag: YES" in shown.stdout, shown.stdout
+    assert "state        quarantined\n" in shown.stdout and "state        done" not in shown.stdout
+    assert shown.stdout.count("upstream spam verdict: X-Spam-Flag: YES") == 1, shown.stdout   # the reason once
