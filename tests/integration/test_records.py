@@ -50,9 +50,10 @@ def test_an_administrators_assign_is_credited_to_the_person_not_the_old_team(har
     by = gateway("--config", path, "case", "assign", "SRG-2026-0001", "hightown", "--by", "Sgt Evans")
     assert by.returncode == 0, by.stderr
     text = harness.outbox("team_assigned")[-1].get_body(("plain",)).get_content()
-    assert f"from the Rhosddu Neighbourhood Policing Team by Sgt Evans ({user})." in text
+    person = f"Sgt Evans ({getpass.getuser()}, gateway case)"   # one pair of brackets, not two
+    assert f"from the Rhosddu Neighbourhood Policing Team by {person}." in text
     shown = gateway("--config", path, "case", "show", "SRG-2026-0001").stdout
-    assert f"from rhosddu to hightown by Sgt Evans ({user})" in shown
+    assert f"from rhosddu to hightown by {person}" in shown
 
 
 def test_a_subject_access_export_says_when_in_plain_iso_8601(harness, tmp_path):
