@@ -38,9 +38,10 @@ def new_case(ctx: Context) -> None:
         db.cases.save(case)
         db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     db.cases.remember_message_id(msg.message_id, case, "in")
-    db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
+    # "routed to acton (written to acton@...)": routed_by says how, not who
+    db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} ({ctx.routed_by})", ctx.inbound_id)
     db.audit.append("routed", "gateway", now, case.reference, case.resident_address,
-                    f"to {ctx.team.key} by {ctx.routed_by}")
+                    f"to {ctx.team.key} ({ctx.routed_by})")
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
     other_teams(ctx)
     judged = ctx.verdict
