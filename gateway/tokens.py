@@ -87,15 +87,23 @@ def mailbox_advice(token: Token, role: str, username: str) -> str:
             + (", and enable SMTP AUTH on the mailbox" if role.startswith("SMTP") else ""))
 
 
+_ERROR = re.compile(r"[a-z_]{1,40}")   # OAuth 2.0's error codes (invalid_client, ...): nothing else is shown
+
+
 def explain(oauth: OAuth2, error: str, description: str) -> TokenError:
-    """Microsoft's error answer as a TokenError in plain words."""
+    """Microsoft's error answer as a TokenError in plain words: the AADSTS code (or OAuth
+    error code) and our own words, never the service's description, which a proxy or a
+    wrong authority may fill with the request it was sent, client secret and all."""
     found = _CODE.search(description or "")
     code = int(found.group(1)) if found else None
-    first = (description or error or "no answer").splitlines()[0].strip()
     advice = ADVICE.get(code or -1, "").format(secret=oauth.secret_name)
-    label = f"AADSTS{code}" if code else (error or "error")
-    text = f"{label}: {advice}" if advice else (first if first.startswith(label) else f"{label}: {first}")
-    return TokenError(f"[oauth2] no token from {oauth.authority_url}: {text}", code)
+    kind = error if _ERROR.fullmatch(error or "") else ""
+    label = f"AADSTS{code}" if code else (kind or "no error code")
+    if not advice:
+        advice = (f"an error the gateway does not know ({kind or 'no OAuth error code'}): look {label} up in "
+                  "Microsoft's Entra error codes" if code else
+                  "the token service gave no AADSTS code (is [oauth2] authority right, or is a proxy answering?)")
+    return TokenError(f"[oauth2] no token from {oauth.authority_url}: {label}: {advice}", code)
 
 
 class Tokens:

@@ -347,3 +347,46 @@ def test_check_config_warns_of_bulletins_through_exchange_online_and_names_oauth
     for text in ("[oauth2] client_id: is required: the app registration's Application (client) ID",
                  "[oauth2] client_secret_file: give client_secret_file or certificate_file"):
         assert text in result.stdout, result.stdout
+
+
+LEAK = "secret=SUPERSECRET"
+
+
+def test_an_unknown_code_shows_the_code_and_our_words_never_the_services_text(
+        tmp_path, gateway_process, entra, exchange):
+    """A proxy or a wrong authority may echo the request, secret and all, in its error
+    description: the check, the outbox, the log and /healthz give only the code."""
+    entra.grants.unknown = f"Bad request. client_id=abc&{LEAK}&scope=x\r\nmore"
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange))
+    check = gateway("--config", str(path), "relay", "check")
+    assert check.returncode == 2 and "AADSTS9999999" in check.stdout, check.stdout
+    assert "SUPERSECRET" not in check.stdout + check.stderr
+    rows = _deliver(tmp_path, entra, exchange)
+    assert "AADSTS9999999" in rows[0].last_error and "SUPERSECRET" not in " ".join(r.last_error or "" for r in rows)
+
+    http, smtp = free_port(), free_port()
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange), smtp={"listen": f"127.0.0.1:{smtp}"},
+                        http={"listen": f"127.0.0.1:{http}", "base_url": f"http://127.0.0.1:{http}"})
+    daemon = gateway_process(path, smtp)
+
+    def health() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5) as answer:
+                return answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.read().decode()
+
+    wait_for(lambda: "AADSTS9999999" in health(), 20, what="/healthz to name the refusal")
+    assert "SUPERSECRET" not in health()
+    assert daemon.stop() == 0
+    assert "AADSTS9999999" in daemon.log_text() and "SUPERSECRET" not in daemon.log_text()
+
+
+def test_a_relays_refusal_is_shown_as_its_code_and_a_short_plain_summary(tmp_path, entra, exchange):
+    entra.grants.mailboxes = ("someone.else@surgery.example.org",)   # so the relay refuses the login
+    exchange.refusal = f"535 5.7.3 Authentication unsuccessful {LEAK} dXNlcj1zdXJnZXJ5QGV4YW1wbGUub3Jn"
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange))
+    check = gateway("--config", str(path), "relay", "check")
+    assert check.returncode == 2
+    assert "(535 5.7.3 Authentication unsuccessful)" in check.stdout, check.stdout
+    assert "SUPERSECRET" not in check.stdout + check.stderr and "dXNlcj1" not in check.stdout + check.stderr
