@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+import traceback
 from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -93,8 +94,11 @@ class SurgeryForm:
         except web.HTTPException:
             raise
         except Exception as exc:  # whatever it is, the resident gets a page; no text of theirs is logged
-            log.error("the online form failed%s: %s", f" after storing inbound {stored['id']}" if stored else "",
-                      type(exc).__name__)
+            # where (the gateway's last line in it), not the message: that may hold the resident's words
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = next((f for f in reversed(frames) if "/gateway/" in f.filename), frames[-1])
+            log.error("the online form failed%s: %s at %s:%s", f" after storing inbound {stored['id']}" if stored else "",
+                      type(exc).__name__, where.filename, where.lineno)
             return form_fallback.page(lang, HEADERS, self.server.settings.surgery_address, bool(stored),
                                       stored.get("phone_only", False))
 
@@ -110,23 +114,31 @@ class SurgeryForm:
         client = self._client(request)
         submission = self._submission(filled, lang, files, request.cookies.get(COOKIE, ""))
         message_id = f"<{nonce}.form@{self.server.settings.domain}>"
-        async with self._one_at_a_time(client):   # counted and stored as one step for each client
-            earlier = await asyncio.to_thread(db.intake.first_with_message_id, message_id)
-            if earlier is not None and not self._same(earlier, submission, client):
-                # this page was sent before with something else: say so, keep the text, give a fresh page
-                filled.errors.insert(0, ("message", "err_resent"))
-                return self._form(request, lang, filled, status=409)
-            if earlier is None:
-                inbound_id, raw, wait_until = await asyncio.to_thread(self._store, submission, client, message_id)
-                if inbound_id is None:
-                    return self._page("try_later", lang, status=429, time=self._local(wait_until))
-            else:   # the same button pressed again by the same browser with the same words: the first counts
-                inbound_id, raw = earlier.id, bytes(earlier.raw)
+        kept = await self._store_once(request, lang, filled, submission, client, message_id)
+        if isinstance(kept, web.Response):
+            return kept
+        inbound_id, raw = kept
         stored.update(id=inbound_id, phone_only=submission.phone_only)
         if self.server.wake is not None:
             self.server.wake.set()
-        log.info("stored inbound %s from the online form (client %s)", inbound_id, client)
         return await self._confirmation(lang, inbound_id, message_id, submission, raw)
+
+    async def _store_once(self, request: web.Request, lang: str, filled: form_check.Filled,
+                          submission: form_mail.Submission, client: str, message_id: str):
+        """(id, raw) of the stored message, or the page to show instead: the form again when
+        this page was sent before with other words, "try again after" over the client's limit."""
+        async with self._one_at_a_time(client):   # counted and stored as one step for each client
+            earlier = await asyncio.to_thread(db.intake.first_with_message_id, message_id)
+            if earlier is not None and self._same(earlier, submission, client):
+                return earlier.id, bytes(earlier.raw)   # the same button pressed again: the first counts
+            if earlier is not None:   # sent before with something else: say so, keep it, give a fresh page
+                filled.errors.insert(0, ("message", "err_resent"))
+                return self._form(request, lang, filled, status=409)
+            inbound_id, raw, wait_until = await asyncio.to_thread(self._store, submission, client, message_id)
+        if inbound_id is None:
+            return self._page("try_later", lang, status=429, time=self._local(wait_until))
+        log.info("stored inbound %s from the online form (client %s)", inbound_id, client)
+        return inbound_id, raw
 
     def _checked(self, request: web.Request, post) -> tuple[form_check.Filled, list, str]:
         """The fields checked, the files, and the page's nonce; the token's problems first."""

@@ -75,12 +75,16 @@ def test_a_saved_web_page_uploaded_as_multipart_related_reaches_the_team(tmp_pat
 def test_a_page_that_breaks_after_storing_still_says_the_message_is_taken(tmp_path, gateway_process, relay):
     broken = tmp_path / "templates" / "web"
     broken.mkdir(parents=True)
-    (broken / "confirmation.html.j2").write_text("{{ no_such_value }}")   # an administrator's mistake
-    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port,
+    (broken / "confirmation.html.j2").write_text("{{ no_such_value }}")   # an administrator's mistakes
+    (broken / "try_later.html.j2").write_text("{{ no_such_value }}")
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port, http={"form_per_client_per_hour": "1"},
                                          gateway={"templates": str(tmp_path / "templates")})
     done = FormClient(base).send(message="Litter in the park", email="ann@example.net")
     shown = visible_text(done.text)
     assert done.status == 200 and "We have your message" in shown and "Internal Server Error" not in shown
+    refused = FormClient(base).send(message="Bins not collected", email="bob@example.net")   # breaks before storing
+    assert "Sorry, we could not take your message: please try again, or email surgery@surgery.example.org" in \
+        visible_text(refused.text) and "Internal Server Error" not in refused.text
     assert db_rows(tmp_path, "SELECT mail_from FROM inbound") == [("ann@example.net",)]
     assert daemon.stop() == 0
 
@@ -105,13 +109,16 @@ def test_a_page_sent_again_with_other_text_is_not_dropped_and_shows_no_reference
 
 
 def test_the_same_page_sent_twice_gives_its_own_reference_to_its_own_browser(tmp_path, gateway_process, relay):
-    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
-    browser = FormClient(base)
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port, http={"proxy_networks": "127.0.0.1/32"})
+    browser = FormClient(base, headers={"X-Forwarded-For": "203.0.113.5"})
     first = browser.send(message="Bins not collected", email="first@example.net")
     reference = re.search(REFERENCE, visible_text(first.text)).group(1)
     # the confirmation has no token: the browser still holds the page's, as a refresh would send it
     twice = browser.send(open_page=False, message="Bins not collected", email="first@example.net")
     assert re.search(REFERENCE, visible_text(twice.text)).group(1) == reference
+    browser.headers["X-Forwarded-For"] = "198.51.100.7"   # the same page and words from another client
+    elsewhere = browser.send(open_page=False, message="Bins not collected", email="first@example.net")
+    assert "This page had already been sent" in visible_text(elsewhere.text) and reference not in elsewhere.text
     assert db_rows(tmp_path, "SELECT count(*) FROM inbound") == [(1,)]
     assert daemon.stop() == 0
 
