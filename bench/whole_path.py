@@ -84,7 +84,8 @@ def run(args, backend: str, daemons: int, pg=None) -> dict:
             home.mkdir()
             if signing:
                 shutil.copy(folder / "dkim.key", home / "dkim.key")
-            config = write_config(home, gateway={"database": url}, smtp={"listen": f"127.0.0.1:{port}"},
+            config = write_config(home, gateway={"database": url}, smtp={"listen": f"127.0.0.1:{port}",
+                                                                  "max_connections_per_client": "100"},
                                   relay={"host": "127.0.0.1", "port": str(sink_port)},
                                   worker={"delivery_workers": str(args.workers), "poll_seconds": "0.2"},
                                   limits={"acks_per_sender_per_day": "0", "new_cases_per_sender_per_hour": "0",

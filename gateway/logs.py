@@ -103,6 +103,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+QUIET_LIBRARIES = ("peewee", "psycopg", "psycopg.pool")
+
+
 def configure(level: int, log_format: str = "text", addresses: str = "full", process: str = "",
               key: bytes = b"", own_domain: str = "") -> None:
     """Send the log to standard error (the journal, under systemd) in the chosen form; `key`
@@ -116,3 +119,5 @@ def configure(level: int, log_format: str = "text", addresses: str = "full", pro
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:   # at DEBUG they log each SQL statement with its values: bodies, names, subjects
+        logging.getLogger(name).setLevel(max(level, logging.INFO))

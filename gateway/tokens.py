@@ -48,9 +48,10 @@ _CODE = re.compile(r"AADSTS(\d+)")
 class TokenError(TemporaryFailure):
     """No token: said as Microsoft's code and what to do; mail waits and is retried."""
 
-    def __init__(self, message: str, code: int | None = None, outage: bool = False):
+    def __init__(self, message: str, code: int | None = None, outage: bool = False, plain: str = ""):
         super().__init__(message)
         self.code, self.outage = code, outage
+        self.plain = plain or message   # the reason alone, without what the daemon does about it
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,23 @@ def mailbox_advice(token: Token, role: str, username: str) -> str:
             + (", and enable SMTP AUTH on the mailbox" if role.startswith("SMTP") else ""))
 
 
+_ERROR = re.compile(r"[a-z_]{1,40}")   # OAuth 2.0's error codes (invalid_client, ...): nothing else is shown
+
+
 def explain(oauth: OAuth2, error: str, description: str) -> TokenError:
-    """Microsoft's error answer as a TokenError in plain words."""
+    """Microsoft's error answer as a TokenError in plain words: the AADSTS code (or OAuth
+    error code) and our own words, never the service's description, which a proxy or a
+    wrong authority may fill with the request it was sent, client secret and all."""
     found = _CODE.search(description or "")
     code = int(found.group(1)) if found else None
-    first = (description or error or "no answer").splitlines()[0].strip()
     advice = ADVICE.get(code or -1, "").format(secret=oauth.secret_name)
-    label = f"AADSTS{code}" if code else (error or "error")
-    text = f"{label}: {advice}" if advice else (first if first.startswith(label) else f"{label}: {first}")
-    return TokenError(f"[oauth2] no token from {oauth.authority_url}: {text}", code)
+    kind = error if _ERROR.fullmatch(error or "") else ""
+    label = f"AADSTS{code}" if code else (kind or "no error code")
+    if not advice:
+        advice = (f"an error the gateway does not know ({kind or 'no OAuth error code'}): look {label} up in "
+                  "Microsoft's Entra error codes" if code else
+                  "the token service gave no AADSTS code (is [oauth2] authority right, or is a proxy answering?)")
+    return TokenError(f"[oauth2] no token from {oauth.authority_url}: {label}: {advice}", code)
 
 
 class Tokens:
@@ -176,11 +185,23 @@ class Tokens:
         return self._app
 
     def _outage(self, exc: BaseException) -> TokenError:
-        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        error = TokenError(f"[oauth2] the token service {self.oauth.authority} cannot be reached "
-                           f"({type(exc).__name__}: {text}); mail waits and it is tried again", outage=True)
+        plain = f"[oauth2] the token service {self.oauth.authority} cannot be reached ({_reason(exc)})"
+        error = TokenError(f"{plain}; mail waits and it is tried again", outage=True, plain=plain)
         self.problem = str(error)
         return error
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, whole and on one line. requests wraps urllib3's MaxRetryError, whose
+    reason is the real cause ("Failed to resolve 'login.microsoftonline.com' ([Errno -2] Name
+    or service not known)"): that is said, without the pool's and connection's descriptions."""
+    found = exc
+    if found.args and isinstance(found.args[0], BaseException):     # requests' ConnectionError
+        found = found.args[0]
+    if isinstance(getattr(found, "reason", None), BaseException):   # urllib3's MaxRetryError
+        found = found.reason
+    text = re.sub(r"^(<[^>]*>|\w+\([^)]*\)): ", "", " ".join(str(found).split()))
+    return f"{type(found).__name__}: {text or 'no detail'}"
 
 
 def _session(oauth: OAuth2):

@@ -25,6 +25,7 @@ from gateway.render import Renderer
 from gateway.runtime.worker import InboundWorker
 from tests import helpers
 from tests.helpers import ready_settings, free_port, wait_for, write_config
+from tests.servers.lifeline import die_with_parent
 
 
 BACKENDS = tuple(os.environ.get("GATEWAY_TEST_BACKENDS", "sqlite,postgresql").split(","))
@@ -161,7 +162,7 @@ class GatewayProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(self.config_path), "run"],
                                      stdout=handle, stderr=subprocess.STDOUT, cwd=self.config_path.parent,
                                      env={**os.environ, **self.env} if self.env else None,
-                                     preexec_fn=self._limit if self.nofile else None)
+                                     preexec_fn=die_with_parent(then=self._limit if self.nofile else None))
         if self.port:
             wait_for(self._listening, 15, what=f"the gateway to listen on port {self.port}\n{self.log_text()}")
         return self

@@ -31,11 +31,35 @@ def _settings(ctx: click.Context) -> config.Settings:
 
 
 def need_secret(settings: config.Settings) -> None:
-    """Exit 2 saying to run `gateway init` when the secret file has not been made yet."""
+    """Exit 2 when there is no secret file: saying to run `gateway init` for a new
+    installation, or to restore the file from a backup when the database already has data."""
     if not settings.keyring.ready:
-        click.echo(f"Error: there is no secret file at {settings.keyring.file} yet ([gateway] secret_file): "
-                   "run `gateway init`, which makes it (the daemon's `run` does so too)", err=True)
+        if secret_lost(settings):
+            click.echo(f"Error: {lost_secret_advice(settings)}", err=True)
+        else:
+            click.echo(f"Error: there is no secret file at {settings.keyring.file} yet ([gateway] secret_file): "
+                       "run `gateway init`, which makes it (the daemon's `run` does so too)", err=True)
         click.get_current_context().exit(EXIT_CONFIG)
+
+
+def secret_lost(settings: config.Settings) -> bool:
+    """Whether the secret file is missing for a database that already has an audit trail
+    (written with the key in that file): a new file would not fit it."""
+    if settings.keyring.ready or settings.keyring.file.exists():
+        return False
+    try:
+        if not db.database_exists(settings.database):
+            return False
+    except db.Unreachable:
+        return False   # said where the database is needed
+    db.connect(settings.database)
+    return db.audit.written()
+
+
+def lost_secret_advice(settings: config.Settings) -> str:
+    return (f"there is no secret file at {settings.keyring.file} ([gateway] secret_file), but the database "
+            f"{shown_url(settings.database)} already has an audit trail written with the key in it: restore the "
+            "secret file from your backup (`gateway init` makes one only for a new installation)")
 
 
 EXIT_NOT_FOUND = 1   # what a command was asked about does not exist, or some of the items failed

@@ -26,7 +26,10 @@ def case() -> None:
     """Look at cases, and close, reopen, assign or note them."""
 
 
-def _by() -> str:
+def _by(person: str = "") -> str:
+    """Who did it, as the record says: the OS user, or the person --by names and the OS user."""
+    if person.strip():
+        return f"{person.strip()} ({getpass.getuser()}, gateway case)"
     return f"{getpass.getuser()} (gateway case)"
 
 
@@ -138,6 +141,9 @@ def case_close(ctx: click.Context, reference: str, why: str) -> None:
     """Close a case (no mail to the resident: an officer's #close says goodbye)."""
     _, context, now = _act(ctx, reference)
     row = context.case
+    if row.status == "closed":   # nothing to do: no second record
+        click.echo(f"{row.reference} already closed")
+        return
     with db.atomic():
         row.status, row.updated_at = "closed", db.utc(now)
         db.cases.save(row)
@@ -175,7 +181,7 @@ def case_assign(ctx: click.Context, reference: str, team: str, note: str, by: st
     settings, context, _ = _act(ctx, reference)
     new = team_named(settings, team.lower(), "TEAM")
     with db.atomic():   # credited to the person who passed it on, never to the team it leaves
-        assign(context, new, f"{by.strip()} ({_by()})" if by.strip() else _by(), note)
+        assign(context, new, _by(by), note)
     click.echo(f"{context.case.reference} assigned to {new.key}; {new.mailbox} has been sent the case")
 
 

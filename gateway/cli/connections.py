@@ -1,6 +1,8 @@
 """`gateway relay check [--bulletins]` and the steps of `gateway imap check`: each step shown
 on its own line (token, connection, TLS, login), so an administrator sees which one failed
-and why (for a token, Microsoft's AADSTS code and what to do). Exit 0 only when all pass."""
+and why (for a token, Microsoft's AADSTS code and what to do). A token that cannot be had
+does not stop the connection and TLS from being tried (no network at all, or only the token
+service unreachable?); the login is then not tried. Exit 0 only when all pass."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def token_step(oauth: OAuth2 | None) -> bool:
     try:
         token = provider(oauth).token()
     except TokenError as exc:
-        say("token", False, str(exc))
+        say("token", False, exc.plain)   # the whole reason; what the daemon would do is not said here
         return False
     roles = ", ".join(token.roles()) or "none"
     say("token", True, f"from {oauth.authority_url} for {oauth.client_id}, good for "
@@ -64,23 +66,17 @@ def relay_check(ctx: click.Context, bulletins: bool) -> None:
 
 
 def _relay_steps(settings: config.Settings, target) -> bool:
-    from gateway.runtime.relay import connect, log_in
+    from gateway.runtime.relay import log_in
 
     login = target.login
-    if login.auth == "oauth2" and not token_step(settings.oauth2):
+    token = login.auth != "oauth2" or token_step(settings.oauth2)
+    smtp = _relay_connect(settings, target)
+    if smtp is None:
         return False
     try:
-        smtp = connect(settings, target)
-    except OSError as exc:
-        say("connect", False, f"{target.where}: {type(exc).__name__}: {exc}")
-        return False
-    except TemporaryFailure as exc:
-        say("connect", True, target.where)
-        say("tls", False, str(exc))
-        return False
-    say("connect", True, f"{target.where}: {(smtp.ehlo_resp or b'').decode('utf-8', 'replace').partition(chr(10))[0]}")
-    say("tls", True, login.security if login.security != "none" else "none ([%s] security = none)" % target.section)
-    try:
+        if not token:
+            say("login", False, "not tried without a token (see the token line)")
+            return False
         say("login", True, log_in(settings, target, smtp))
         return True
     except TemporaryFailure as exc:
@@ -93,6 +89,25 @@ def _relay_steps(settings: config.Settings, target) -> bool:
             pass
 
 
+def _relay_connect(settings: config.Settings, target) -> smtplib.SMTP | None:
+    """Connect and TLS, each said: the connection, or None."""
+    from gateway.runtime.relay import connect
+
+    try:
+        smtp = connect(settings, target)
+    except OSError as exc:
+        say("connect", False, f"{target.where}: {type(exc).__name__}: {exc}")
+        return None
+    except TemporaryFailure as exc:
+        say("connect", True, target.where)
+        say("tls", False, str(exc))
+        return None
+    say("connect", True, f"{target.where}: {(smtp.ehlo_resp or b'').decode('utf-8', 'replace').partition(chr(10))[0]}")
+    security = target.login.security
+    say("tls", True, security if security != "none" else "none ([%s] security = none)" % target.section)
+    return smtp
+
+
 def imap_steps(cfg: config.Imap, oauth: OAuth2 | None):
     """The steps of `gateway imap check` up to the login, each said: (the client logged in,
     "") or (None, what went wrong, for the error line)."""
@@ -102,8 +117,7 @@ def imap_steps(cfg: config.Imap, oauth: OAuth2 | None):
     from gateway.tokens import TokenError
 
     where, how = f"{cfg.host}:{cfg.port}", "XOAUTH2" if cfg.auth == "oauth2" else "password"
-    if cfg.auth == "oauth2" and not token_step(oauth):
-        return None, "no token from [oauth2] (see the token line)"
+    token = cfg.auth != "oauth2" or token_step(oauth)
     try:
         client = open_connection(cfg)
     except FAULTS as exc:
@@ -115,6 +129,10 @@ def imap_steps(cfg: config.Imap, oauth: OAuth2 | None):
                      f"{type(exc).__name__}: {error_text(exc)}"
     say("connect", True, where)
     say("tls", True, cfg.security if cfg.security != "none" else "none ([imap] security = none)")
+    if not token:
+        say("login", False, f"{how} as {cfg.username}: not tried without a token (see the token line)")
+        client.shutdown()
+        return None, "no token from [oauth2] (see the token line)"
     try:
         if cfg.auth == "oauth2":
             oauth2_login(client, cfg, oauth)

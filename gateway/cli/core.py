@@ -14,6 +14,7 @@ from gateway.config import keyring as keyring_file
 from gateway.config.sections import welsh_name_gaps
 from gateway.cli.base import (EXIT_CONFIG, EXIT_NOT_FOUND, ItemId, _open_database, _settings, database_reachable, main,
                               need_secret)
+from gateway.cli.base import lost_secret_advice, secret_lost
 from gateway.clock import SystemClock
 from gateway.mail.bounce_reasons import BECAUSE_OF_US
 from gateway.errors import ConfigError, GatewayError
@@ -65,7 +66,11 @@ def init(ctx: click.Context) -> None:
 
 def _with_secret_file(ctx: click.Context, settings: config.Settings) -> tuple[config.Settings, str]:
     """The settings with the secret file read, made first if it is not there (init and run
-    only); and what was done to the file, "" for nothing."""
+    only); and what was done to the file, "" for nothing. Exit 2 when the file is missing
+    for a database that has data: a new file would not fit it, the backup's would."""
+    if secret_lost(settings):
+        click.echo(f"Error: {lost_secret_advice(settings)}", err=True)
+        ctx.exit(EXIT_CONFIG)
     try:
         keyring, done = keyring_file.ensure(settings.keyring, dt.datetime.now(dt.timezone.utc).date())
     except OSError as exc:

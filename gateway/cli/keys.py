@@ -64,7 +64,8 @@ def systemd_unit(ctx: click.Context, out: Path | None, folder: str) -> None:
     names = unit.credential_names(settings.path)
     gateway = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "gateway" else \
         str(Path(sys.executable).parent / "gateway")
-    text = unit.unit_text(gateway, str(settings.path.resolve()), names, folder.rstrip("/"))
+    text = unit.unit_text(gateway, str(settings.path.resolve()), names, folder.rstrip("/"),
+                          unit.writable_folders(settings), unit.readme())
     if out is None:
         click.echo(text, nl=False)
         return

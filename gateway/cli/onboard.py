@@ -76,9 +76,17 @@ def officer_check(ctx: click.Context, address: str, selectors: tuple[str, ...]) 
                          *_dns_lines(found)):
         click.echo(f"  {label + ':':<17} {value}")
     verdict, ok = _verdict(address, roles, found)
+    if not roles and not _police(settings, found.domain):   # a resident's address: nothing to add anywhere
+        verdict = (f"not relayed: {address} is not a police address ({found.domain} is not in, or under, "
+                   f"[trust] police_domains: {', '.join(settings.police_domains)})")
     click.echo(verdict)
     if not ok:
         ctx.exit(EXIT_NOT_FOUND)
+
+
+def _police(settings: config.Settings, domain: str) -> bool:
+    """Whether the domain is a police domain, or under one, as the gateway decides it."""
+    return any(domain == d or domain.endswith("." + d) for d in settings.police_domains)
 
 
 def _roles(settings: config.Settings, address: str) -> list[str]:

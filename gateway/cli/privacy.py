@@ -68,6 +68,10 @@ def export_command(ctx: click.Context, resident: str, out: Path) -> None:
         raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
     settings = _settings(ctx)
     _open_database(settings)
+    held = db.privacy.held_about(address, access.sent_by(address))
+    if not (held.cases or held.other_messages or held.other_mail or held.subscriber or held.suppression):
+        click.echo(f"Nothing is held about {address}: no export written.", err=True)   # as erase says
+        ctx.exit(EXIT_NOT_FOUND)
     data = access.export(settings, address, out, SystemClock().now(), _by("export"))
     messages = sum(len(c["messages_from_you"]) + len(c["mail_to_you"]) for c in data["cases"]) \
         + len(data["other_messages_from_you"]) + len(data["other_mail_to_you"])

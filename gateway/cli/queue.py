@@ -41,7 +41,8 @@ def queue_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """One item in full: its envelope, state and reason (in:<id> or out:<id>)."""
     _open_database(_settings(ctx))
     row = _item(ctx, item_id)
-    fields = ({"id": item_id, "state": row.state, "kind": row.kind, "received_at": str(row.received_at),
+    quarantined = isinstance(row, db.intake.Message) and row.state == "done" and row.kind == "quarantine"
+    fields = ({"id": item_id, "state": "quarantined" if quarantined else row.state, "kind": row.kind, "received_at": str(row.received_at),
                "mail_from": row.mail_from, "rcpt_tos": row.rcpt_tos.split("\n"), "message_id": row.message_id,
                "size": row.size, "stage": row.stage,
                "why": (row.error or "").strip().splitlines()[-1] if row.error else "", "error": row.error}
@@ -53,6 +54,8 @@ def queue_show(ctx: click.Context, item_id: str, as_json: bool) -> None:
         click.echo(json.dumps(fields))
     else:
         for key, value in fields.items():
+            if key == "error" and (value or "").strip() == fields["why"]:
+                continue   # a one-line error is the reason already shown
             click.echo(f"{key:12} {value}")
 
 

@@ -7,6 +7,7 @@ folder that holds the config file, so every command finds the same files whereve
 from __future__ import annotations
 
 import configparser
+import difflib
 import re
 import zoneinfo
 from pathlib import Path
@@ -71,8 +72,12 @@ def read_parser(path: Path) -> configparser.ConfigParser:
         raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"]) from exc
+    except configparser.MissingSectionHeaderError as exc:   # configparser's own words take three lines
+        raise ConfigError([f"{path} line {exc.lineno}: {exc.line.strip()!r} comes before any [section] header: "
+                           "every key belongs under one, e.g. [gateway]"]) from exc
     except configparser.Error as exc:
-        raise ConfigError([f"{path} is not a valid INI file: {exc.message}"]) from exc
+        raise ConfigError([f"{path} is not a valid INI file: "
+                           + "; ".join(line.strip() for line in exc.message.splitlines() if line.strip())]) from exc
     return parser
 
 
@@ -227,7 +232,8 @@ def _check_sections(parser: configparser.ConfigParser, problems: list[str]) -> N
             continue
         for key in parser.options(section):
             if key not in KNOWN_KEYS[kind]:
-                problems.append(f"[{section}] {key}: unknown key")
+                near = difflib.get_close_matches(key, sorted(KNOWN_KEYS[kind]), n=1)
+                problems.append(f"[{section}] {key}: unknown key" + (f" (did you mean {near[0]}?)" if near else ""))
 
 
 def _check_database_url(value: str) -> str | None:

@@ -138,6 +138,8 @@ def case_event(kind: str, actor: str, now: dt.datetime, case_ref: str, resident:
     """The record of a case event (db.cases.add_event): the free words of a note or reason
     stay with the case, and addresses are left out of the summary."""
     summary = detail.split(": ", 1)[0] if kind in FREE_TEXT else detail
+    # the line already says "by <actor>": a detail that says it too would read it twice
+    summary = summary.replace(f" by {actor}", "").removeprefix(f"by {actor}").lstrip(":; ")
     append(ACTIONS.get(kind, kind), actor, now, case_ref, resident, without_addresses(summary)[:300], detail)
 
 
@@ -233,6 +235,14 @@ def claim_key(now: dt.datetime) -> bool:
     db.execute_sql(f"INSERT INTO audit_key (id, fingerprint, legacy_until, at) SELECT 1, {db.param}, "
                    f"COALESCE(MAX(id), 0), {db.param} FROM audit WHERE true ON CONFLICT (id) DO NOTHING", (_fingerprint(), utc(now)))
     return not key_problems()
+
+
+def written() -> bool:
+    """Whether this database already holds an audit trail or a bound audit key: data keyed by
+    a secret file, which a new secret file cannot read (it must be restored, not made again)."""
+    if not db.table_exists("audit_key"):
+        return False
+    return db.execute_sql("SELECT 1 FROM audit_key UNION ALL SELECT 1 FROM audit").fetchone() is not None
 
 
 def key_problems() -> list[str]:

@@ -40,6 +40,7 @@ class Submission:
     name: str = ""
     place: str = ""          # their postcode or area, as typed
     area_name: str = ""      # an area chosen from the list
+    area: str = ""           # that area's key (the team is chosen by it)
     language: str = "en"
     files: tuple[tuple[str, str, bytes], ...] = ()   # (name, content type, data)
     trap: bool = False       # the hidden field people never see was filled in
@@ -54,6 +55,8 @@ class Facts:
     email_given: bool = True
     trap: bool = False
     digest: str = ""
+    area: str = ""           # the key of the area chosen from the form's list
+    phone: str = ""          # the number to phone, when the resident has no email
     extra: dict = field(default_factory=dict)
 
 
@@ -82,6 +85,8 @@ def build(form: Submission, to: str, client: str, message_id: str, now: dt.datet
     msg["Content-Language"] = form.language
     facts = [f"client={client}", f"lang={form.language}", f"email={'none' if form.phone_only else 'given'}"]
     facts += [f"digest={form.digest}"] if form.digest else []
+    facts += [f"area={form.area}"] if form.area else []
+    facts += [f"phone={_line(form.phone)}"] if form.phone_only else []   # PHONE_RE: no ";" or "="
     msg[HEADER] = "; ".join(facts + (["trap=filled"] if form.trap else []))
     details = [(words["name"], form.name), (words["phone"], form.phone), (words["place"], form.place),
                (words["area"], form.area_name)]
@@ -103,7 +108,17 @@ def facts(header_value: str) -> Facts:
     pairs = dict(part.strip().partition("=")[::2] for part in header_value.split(";") if "=" in part)
     return Facts(client=pairs.get("client", "")[:64], language="cy" if pairs.get("lang") == "cy" else "en",
                  email_given=pairs.get("email") != "none", trap=pairs.get("trap") == "filled",
-                 digest=pairs.get("digest", "")[:64])
+                 digest=pairs.get("digest", "")[:64], area=pairs.get("area", "")[:64],
+                 phone=pairs.get("phone", "")[:32])
+
+
+def phone_of(found: Facts, address: str) -> str:
+    """The number to phone a resident without email: as typed on the form, or (for a message
+    stored before the form recorded it) the digits of their stand-in address."""
+    if found.phone:
+        return found.phone
+    digits = address.partition("@")[0].removeprefix("phone-")
+    return digits if digits.isdigit() else "(see the message)"
 
 
 def describe(found: Facts) -> str:

@@ -219,22 +219,31 @@ def _extra(text: str, phrases: tuple[str, ...]) -> list[str]:
     return [p for p in phrases if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", flat)]
 
 
+RULE_PATTERNS = (*((kind, pattern) for kind, pattern in DANGER.items()),
+                 ("live", LIVE), ("past", PAST), ("not_event", NOT_AN_EVENT), ("joking", JOKING))
+ANY_RULE = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in RULE_PATTERNS), re.IGNORECASE)
+
+
 def rule_names(chunk: str) -> set[str]:
     """What the clause rules see in a stretch of text, as features for the model."""
-    found = {f"r:{kind}" for kind, pattern in DANGER.items() if pattern.search(chunk)}
-    for name, pattern in (("live", LIVE), ("past", PAST), ("not_event", NOT_AN_EVENT), ("joking", JOKING)):
-        if pattern.search(chunk):
-            found.add(f"r:{name}")
-    if found and rules(chunk).urgent:
+    if not ANY_RULE.search(chunk):   # one search instead of a dozen where there is nothing
+        return set()
+    found = {f"r:{name}" for name, pattern in RULE_PATTERNS if pattern.search(chunk)}
+    if found & {f"r:{kind}" for kind in DANGER} and rules(chunk).urgent:
         found.add("r:flag")
     return found
 
 
 def window_features(text: str) -> list[tuple[str, set[str]]]:
-    """Each window of the message with the model's features of it (shared with training)."""
+    """Each window of the message with the model's features of it (shared with training).
+    Each sentence is read once; a window has what its sentences have, and the pairs of the
+    situations and rule findings among them."""
+    sentences = features.sentences(text)
+    words = [features.names(features.words(s)) for s in sentences]
+    found = [rule_names(s) | concepts.names(s) for s in sentences]
     out = []
-    for chunk in features.windows(text):
-        found = sorted(rule_names(chunk) | concepts.names(chunk))
-        pairs = {f"x:{a}&{b}" for i, a in enumerate(found) for b in found[i + 1:]}
-        out.append((chunk, features.names(features.words(chunk)) | set(found) | pairs))
+    for lo, hi in features.spans(len(sentences)):
+        situations = sorted(set().union(*found[lo:hi]))
+        pairs = {f"x:{a}&{b}" for i, a in enumerate(situations) for b in situations[i + 1:]}
+        out.append((" ".join(sentences[lo:hi]), set().union({"b:"}, *words[lo:hi]) | set(situations) | pairs))
     return out

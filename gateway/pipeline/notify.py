@@ -38,9 +38,10 @@ def new_case(ctx: Context) -> None:
         db.cases.save(case)
         db.cases.add_event(case, "urgent", now, "danger now: " + ", ".join(ctx.urgent), ctx.inbound_id)
     db.cases.remember_message_id(msg.message_id, case, "in")
-    db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} by {ctx.routed_by}", ctx.inbound_id)
+    # "routed to acton (written to acton@...)": routed_by says how, not who
+    db.cases.add_event(case, "opened", now, f"routed to {ctx.team.key} ({ctx.routed_by})", ctx.inbound_id)
     db.audit.append("routed", "gateway", now, case.reference, case.resident_address,
-                    f"to {ctx.team.key} by {ctx.routed_by}")
+                    f"to {ctx.team.key} ({ctx.routed_by})")
     _to_team(ctx, "team/new_case", "team_new_case", "", routed_by=ctx.routed_by)
     other_teams(ctx)
     judged = ctx.verdict
@@ -183,19 +184,29 @@ def _attachments_for_team(ctx: Context) -> tuple[bytes | None, tuple, list[tuple
     return None, tuple((a.name, a.content_type, a.data) for a in judged if not a.held), held
 
 
-def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
-    settings, msg, case, team = ctx.settings, ctx.msg, ctx.case, ctx.team
-    values = dict(reference=case.reference, team_name=team.name, resident_name=msg.from_name,
+def _team_values(ctx: Context) -> dict:
+    """What a team's copy shows of the message and its case."""
+    msg, case = ctx.msg, ctx.case
+    values = dict(reference=case.reference, team_name=ctx.team.name, resident_name=msg.from_name,
                   resident_address=msg.from_address, subject=msg.subject, text=msg.text,
-                  received=_local(ctx.received_at, settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
+                  received=_local(ctx.received_at, ctx.settings.timezone).strftime("%a %d %b %Y %H:%M %Z"),
                   due_date=in_words(case.due_date), problems=msg.problems, urgent=ctx.urgent,
-                  sender_check=sender_check(ctx), resident_language=case.language)
+                  sender_check=sender_check(ctx), resident_language=case.language, phone_only=False, phone="")
+    if ctx.form is not None and not ctx.form.email_given:   # "please phone me": no address to show or answer
+        values |= dict(phone_only=True, phone=form.phone_of(ctx.form, msg.from_address))
+    return values
+
+
+def _to_team(ctx: Context, template: str, purpose: str, label: str, **extra: object) -> None:
+    msg, case, team = ctx.msg, ctx.case, ctx.team
+    values = _team_values(ctx)
     original, files, held = _attachments_for_team(ctx)
     if held:
         db.cases.add_event(case, "attachments_held", ctx.clock.now(),
                         "; ".join(f"{name}: {why}" for name, why in held)[:500], ctx.inbound_id)
     text = ctx.renderer.render(template, **(values | {"held_attachments": held} | extra))
-    envelope = team_envelope(ctx, team, str(extra.get("sender_name") or msg.from_name or msg.from_address))
+    resident = msg.from_name or (f"phone {values['phone']}" if values["phone_only"] else msg.from_address)
+    envelope = team_envelope(ctx, team, str(extra.get("sender_name") or resident))
     if ctx.urgent or case.urgent:
         envelope = dataclasses.replace(envelope, high_priority=True)
     subject = compose.team_subject(msg.subject, case.reference, label)

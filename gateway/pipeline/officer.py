@@ -107,7 +107,8 @@ def _relay(ctx: Context, text: str, closing: bool, waiting: bool = False) -> Non
                                resident_name=case.resident_name, resident_address=case.resident_address,
                                body=body, status="closed" if closing else "waiting for the resident" if waiting
                                else "answered")
-    enqueue(ctx, "team_sent_copy", team_envelope(ctx, ctx.team, case.resident_name or case.resident_address),
+    # From "Answer sent to the resident via <team>": it is the officer's answer, not the resident's mail
+    enqueue(ctx, "team_sent_copy", team_envelope(ctx, ctx.team, "Answer sent to the resident"),
             compose.team_subject(case.subject, case.reference, "Sent to resident: "), copy, 3)
     # An answer stops the case's clock; #waiting pauses it until the resident writes again.
     case.status = "closed" if closing else "waiting" if waiting else "answered"

@@ -8,7 +8,10 @@ the message was refused for policy, size or reputation; a failure that gives no 
 counted like a soft one, suppressed only when it repeats over days), and, when it was a reply to a
 resident, tells the case's team
 so they can reach the resident another way. A complaint (ARF) suppresses too. A delay is
-only recorded. Read receipts are left to the robot check (no answer, no suppression).
+only recorded. Only a report to a valid signed VERP address changes anyone's standing, and
+only that of the address its outbound message went to: any other report or complaint
+(to the surgery or a team address, a bad signature, another address named) is kept and
+shown like any bounce but suppresses and scores no one. Read receipts are left to the robot check (no answer, no suppression).
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ def reports(ctx: Context) -> None:
         return
     now = ctx.clock.now()
     recipients = report.recipients or ([outbound.rcpt_to] if outbound is not None else [])
+    vouched = _vouched_for(recipients, outbound)
     if report.kind == "complaint" or (report.kind == "bounce" and report.permanent and report.address_is_dead):
-        for address in recipients:
+        for address in vouched:
             _suppress(address, "complaint" if report.kind == "complaint" else "bounce", now)
     elif bounce_reasons.scored(report.reason or "unknown"):
-        for address in recipients:
+        for address in vouched:
             if db.people.count_soft_bounce(address, now):
                 _suppress(address, "bounce", now)
     if report.because_of_us:
@@ -54,8 +58,21 @@ def reports(ctx: Context) -> None:
         db.cases.add_event(case, report.kind, now, f"{', '.join(recipients)}: {report.detail}"[:500], ctx.inbound_id)
         if report.kind == "bounce" and report.permanent and outbound.purpose in RESIDENT_PURPOSES:
             _tell_team(ctx, case, outbound, report)
+    unvouched = "" if vouched or report.kind == "delay" else (
+        "; not to a signed bounce address of ours for that address, so nobody's standing changed")
     raise Discard("bounce", f"{report.reason or report.kind}: {report.kind} for "
-                            f"{', '.join(recipients) or 'an unknown address'}")
+                            f"{', '.join(recipients) or 'an unknown address'}{unvouched}")
+
+
+def _vouched_for(recipients: list[str], outbound: db.outbox.Delivery | None) -> list[str]:
+    """The addresses this report may suppress or score: only the recipient of the outbound
+    message whose signed VERP address it reached. Anyone can write a delivery report or an
+    ARF complaint naming any address and send it to any of our addresses; only the
+    recipient's own mail servers (or the recipient) know the signed bounce address of a
+    message we sent them."""
+    if outbound is None:
+        return []
+    return [address for address in recipients if address.lower() == outbound.rcpt_to.lower()]
 
 
 ADMIN_NOTICE_HOURS = 1   # one notice per reason an hour at most

@@ -156,11 +156,31 @@ def _officer_problems(ctx: Context) -> list[str]:
     # A DKIM-signed message is tied by what its signature covered (replay.problems); other routes as before.
     if case and not replay.by_signature(ctx) and ctx.threaded_by not in ("reply address", "References"):
         problems.append("tied to the case only by the reference in its subject, which anyone can write")
+    if case and ctx.threaded_by in ("subject reference", "References") and not _written_to_gateway(ctx):
+        problems.append(NOT_SENT_TO_US)
     problems += replay.problems(ctx)
     team = ctx.settings.team(case.team) if case else None
     if case and (team is None or not ctx.settings.may_speak_for(team, msg.from_address)):
         problems.append(f"{msg.from_address} is not an officer of the case's team")
     return problems
+
+
+NOT_SENT_TO_US = ("addressed to none of the gateway's addresses: an officer's mail about the case that was not "
+                  "sent to the gateway")
+
+
+def _written_to_gateway(ctx: Context) -> bool:
+    """Whether To or Cc names the surgery address, a team address or the case's reply
+    address. An officer's internal mail about a case (To: a colleague; Exchange does not
+    sign To) carries the case in its subject and a valid signature: anyone with a copy could
+    send it to surgery@ and have it relayed to the resident as the team's answer."""
+    settings, own = ctx.settings, {a.lower() for a in _own_addresses(ctx)}
+    for address in ctx.msg.to + ctx.msg.cc:
+        local, domain = split(address)
+        if f"{base_local(local)}@{domain}" in own or verify_reply_address(
+                address, settings.secrets, settings.domain) == ctx.case.reference:
+            return True
+    return False
 
 
 def _hold(ctx: Context, why: str, tell_officer: bool = False, made_up: bool = False, advise: bool = False) -> None:
@@ -235,6 +255,10 @@ def route(ctx: Context) -> None:
     if ctx.case:
         ctx.team = settings.team(ctx.case.team) or settings.default_team
         ctx.routed_by = "existing case"
+        return
+    chosen = settings.area(ctx.form.area) if ctx.form is not None and ctx.form.area else None
+    if chosen and settings.team(chosen.team):   # the resident chose it from the form's list
+        ctx.team, ctx.routed_by = settings.team(chosen.team), f"area chosen on the form ({chosen.name})"
         return
     by_address = {t.address: t for t in settings.teams}
     written_to = []

@@ -58,6 +58,21 @@ def _in_time_figure(figures: list[stats.TeamFigures]) -> str:
     return f'<figure id="in-time">{_svg(chart)}</figure>'
 
 
+def _answer_figure(figures: list[stats.TeamFigures], promise_hours: float) -> str:
+    """Time to first answer as box plots, or in words when no case has been answered: boxes
+    drawn at 0 hours would read as answers given at once."""
+    title = f"Time to first answer, working hours (the promise: {promise_hours:g} h)"
+    if not any(r.hours for r in figures):
+        return (f'<p id="time-to-answer" class="words">{html.escape(title)}: no case opened this month has '
+                'been answered yet.</p>')
+    answer = _chart(pygal.Box, title, box_mode="tukey",
+                    range=(0, max([promise_hours * 1.5] + [h for r in figures for h in r.hours])))
+    for row in figures:
+        answer.add(row.name, row.hours or [0])
+    answer.add("the promise", [promise_hours] * 2, stroke_style={"dasharray": "6,4"})
+    return f'<figure id="time-to-answer">{_svg(answer)}</figure>'
+
+
 def month_span(month: str, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
     """The first moment of the month and of the next, in the [clock] zone."""
     start_day = dt.date.fromisoformat(f"{month}-01")
@@ -81,11 +96,7 @@ def render(settings: Settings, month: str, now: dt.datetime) -> str:
         per_week.add(name, values)
     per_week.y_labels = _whole_numbers(max([sum(week) for week in zip(*counts.values())] or [0]))
 
-    answer = _chart(pygal.Box, f"Time to first answer, working hours (the promise: {promise_hours:g} h)",
-                    box_mode="tukey", range=(0, max([promise_hours * 1.5] + [h for r in figures for h in r.hours])))
-    for row in figures:
-        answer.add(row.name, row.hours or [0])
-    answer.add("the promise", [promise_hours] * 2, stroke_style={"dasharray": "6,4"})
+    answer = _answer_figure(figures, promise_hours)
 
     in_time = _in_time_figure(figures)
 
@@ -119,7 +130,7 @@ count every case still open or overdue on {calendar.local(now):%d %B %Y %H:%M}, 
 <th>90th percentile</th><th>Still open today (opened in any month)</th>
 <th>Overdue today (opened in any month)</th></tr>{rows}</table>
 <figure id="per-week">{_svg(per_week)}</figure>
-<figure id="time-to-answer">{_svg(answer)}</figure>
+{answer}
 {in_time}
 <p class="note">"In time": answered on or before the date the first message was promised, of the cases whose
 date has come or which were answered. Time to first answer counts working hours only. Made by

@@ -220,6 +220,7 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             reading.auto_submitted = classify.automatic(msg, mail_from) is not None
             reading.problems.extend(msg.problems)
             reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")
+            reading.sender_check = f"not checked: already taken in as inbound {earlier.id}"
             if earlier.source == "form":
                 reading.came_by = f"the online form, from client address {earlier.peer or 'unknown'}"
             return

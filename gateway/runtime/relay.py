@@ -148,5 +148,22 @@ def _xoauth2(smtp: smtplib.SMTP, username: str, token: str) -> tuple[int, bytes]
     return code, reply
 
 
+_STATUS = re.compile(r"\d\.\d{1,3}\.\d{1,3}")
+_WORD = re.compile(r"[A-Za-z]{1,20}[.,;:]?")
+SUMMARY_WORDS = 6
+
+
 def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    """A relay's refusal, short and safe to show: its enhanced status code and its first
+    few plain words. Anything else (a server name, a base64 blob, a key=value echoing
+    the login) is left out: a misbehaving relay or proxy may echo what it was sent."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    shown = []
+    for n, word in enumerate(text.split()):
+        if n == 0 and _STATUS.fullmatch(word):
+            shown.append(word)
+        elif _WORD.fullmatch(word) and len(shown) < SUMMARY_WORDS:
+            shown.append(word)
+        else:
+            break
+    return " ".join(shown).rstrip(".,;:") or "no reason given"

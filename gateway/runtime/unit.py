@@ -11,12 +11,15 @@ from __future__ import annotations
 import configparser
 from pathlib import Path, PurePosixPath
 
+from gateway.config import Settings
 from gateway.config.security import ABSENT_CREDENTIAL
 
 # The config keys that name a secret file, and the bare names the README gives them.
 CREDENTIAL_KEYS = (("relay", "password_file"), ("dkim", "key_file"), ("smtp", "tls_key"), ("imap", "password_file"))
 SHIPPED_CREDENTIALS = ("relay-password", "dkim.key", "smtp.key", "imap-password")
 CREDENTIALS_FOLDER = "/etc/surgery-gateway/credentials"
+STATE_FOLDER = "/var/lib/surgery-gateway"   # the README's, StateDirectory= below
+README = "/opt/surgery-gateway/README.md"
 
 HEAD = """\
 # Surgery Gateway as a systemd service, as `gateway --config CONFIG systemd-unit` writes it
@@ -38,7 +41,7 @@ HEAD = """\
 BODY = """\
 [Unit]
 Description=Surgery Gateway (resident mail to neighbourhood policing teams)
-Documentation=file:///opt/surgery-gateway/README.md
+Documentation=file://{docs}
 After=network-online.target postgresql.service
 Wants=network-online.target
 
@@ -65,15 +68,15 @@ User=gateway
 Group=gateway
 StateDirectory=surgery-gateway
 StateDirectoryMode=0750
-WorkingDirectory=/var/lib/surgery-gateway
+WorkingDirectory={workdir}
 UMask=0027
 
 {credentials}
-# Hardening: the daemon writes only its state folder; it sees no home folders, no devices,
+# Hardening: the daemon writes only the folders its config names; it sees no home folders, no devices,
 # no other users' /tmp, and cannot gain privileges.
 NoNewPrivileges=yes
 ProtectSystem=strict
-ReadWritePaths=/var/lib/surgery-gateway
+ReadWritePaths={writable}
 ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
@@ -116,10 +119,36 @@ def credential_names(config: Path) -> list[str]:
     return names
 
 
+def writable_folders(settings: Settings) -> list[str]:
+    """The folders the daemon writes, from the config: the SQLite database's (its journal goes
+    beside it), the spool, the audit anchor's, and the secret file's until it is made. Under
+    ProtectSystem=strict it can write nothing else."""
+    folders = []
+    if settings.database.startswith("sqlite:///"):
+        folders.append(Path(settings.database[len("sqlite:///"):]).parent)
+    folders.append(settings.spool)
+    secret = settings.keyring.file if settings.keyring else None
+    if secret is not None and not secret.exists():   # the first `run` makes it; after, only commands write it
+        folders.append(secret.parent)
+    if settings.anchor_file is not None:
+        folders.append(settings.anchor_file.parent)
+    return list(dict.fromkeys(str(Path(folder).resolve()) for folder in folders))
+
+
+def readme() -> str:
+    """This installation's README (beside the package when installed from a checkout)."""
+    here = Path(__file__).resolve().parents[2] / "README.md"
+    return str(here) if here.is_file() else README
+
+
 def unit_text(gateway: str, config: str, credentials: list[str] | tuple[str, ...],
-              folder: str = CREDENTIALS_FOLDER) -> str:
+              folder: str = CREDENTIALS_FOLDER, writable: list[str] | None = None, docs: str = README) -> str:
     """The unit: ExecStart runs `gateway` on `config`; one LoadCredential= (with its empty
-    SetCredential= default) for each name in `credentials`, from `folder`."""
+    SetCredential= default) for each name in `credentials`, from `folder`; the daemon may
+    write `writable` (default the README's state folder), the first is its working folder."""
+    writable = writable or [STATE_FOLDER]
+    # "-": a folder not made yet does not stop the unit (the daemon makes the spool itself)
+    paths = " ".join(path if path == STATE_FOLDER else f"-{path}" for path in writable)
     lines = "".join(f"LoadCredential={name}:{folder}/{name}\nSetCredential={name}:{ABSENT_CREDENTIAL}\n"
                     for name in credentials)
     if not lines:
@@ -127,7 +156,9 @@ def unit_text(gateway: str, config: str, credentials: list[str] | tuple[str, ...
     where = ("this copy: for a gateway installed in /opt/surgery-gateway with its config in\n# "
              "/etc/surgery-gateway/gateway.ini" if config == "/etc/surgery-gateway/gateway.ini"
              else f"for {gateway} on\n# {config}")
-    return HEAD.format(folder=folder, where=where) + "\n" + BODY.format(gateway=gateway, config=config, credentials=lines)
+    return HEAD.format(folder=folder, where=where) + "\n" + BODY.format(
+        gateway=gateway, config=config, credentials=lines, docs=docs, writable=paths,
+        workdir=writable[0] if writable[0] == STATE_FOLDER else f"-{writable[0]}")
 
 
 def shipped() -> str:

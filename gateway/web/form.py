@@ -108,12 +108,12 @@ class SurgeryForm:
         except web.HTTPRequestEntityTooLarge:   # what was typed cannot be read back: said plainly
             return self._form(request, lang, form_check.Filled(errors=[("files", "err_big")]), status=413)
         lang = str(post.get("lang", "")) if post.get("lang") in WORDS else lang
-        filled, files, nonce = self._checked(request, post)
+        filled, files, page = self._checked(request, post)
         if filled.errors:
             return self._form(request, lang, filled, status=400)
         client = self._client(request)
         submission = self._submission(filled, lang, files, request.cookies.get(COOKIE, ""))
-        message_id = f"<{nonce}.form@{self.server.settings.domain}>"
+        message_id = form_check.message_id(self.server.settings.secret, page, self.server.settings.domain)
         kept = await self._store_once(request, lang, filled, submission, client, message_id)
         if isinstance(kept, web.Response):
             return kept
@@ -141,28 +141,32 @@ class SurgeryForm:
         return inbound_id, raw
 
     def _checked(self, request: web.Request, post) -> tuple[form_check.Filled, list, str]:
-        """The fields checked, the files, and the page's nonce; the token's problems first."""
+        """The fields checked, the files, and the page's id; the token's problems first."""
         settings = self.server.settings
         filled = form_check.check(post, {a.key for a in settings.areas}, settings.domain)
         files = [f for f in post.getall("files", []) if isinstance(f, web.FileField) and f.filename]
         if len(files) > form_check.MAX_FILES:
             filled.errors.append(("files", "err_files"))
-        nonce, age, problem = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
+        page, age, problem = form_check.read_token(str(post.get("token", "")), request.cookies.get(COOKIE, ""),
                                                     settings.secrets, self.server.clock.now().timestamp())
         if problem:
             filled.errors.insert(0, ("message", f"err_{problem}"))
         elif age < settings.form.min_seconds and not filled.errors:
             filled.errors.append(("message", "err_quick"))   # quicker than a person: show it again
-        return filled, files, nonce
+        return filled, files, page
 
     def _form(self, request: web.Request, lang: str, filled: form_check.Filled, status: int = 200) -> web.Response:
         settings = self.server.settings
-        token, nonce = form_check.new_token(settings.secret, self.server.clock.now().timestamp())
+        # The browser's cookie is kept when it has one of ours: a second tab, or an older page
+        # sent back, then still matches it.
+        cookie = request.cookies.get(COOKIE, "")
+        cookie = cookie if form_check.valid_cookie(cookie) else form_check.new_cookie()
+        token = form_check.new_token(settings.secret, self.server.clock.now().timestamp(), cookie)
         response = self._page("surgery", lang, status=status, filled=filled, token=token,
                               areas=[(a.key, a.name) for a in settings.areas], days=settings.response_days,
                               megabytes=max(1, settings.max_message_bytes // 1_500_000),   # base64 and headers
                               error_fields={name for name, _ in filled.errors})
-        response.set_cookie(COOKIE, nonce, path="/surgery", httponly=True, samesite="Strict",
+        response.set_cookie(COOKIE, cookie, path="/surgery", httponly=True, samesite="Strict",
                             secure=settings.base_url.startswith("https:"), max_age=form_check.TOKEN_HOURS * 3600)
         return response
 
@@ -214,8 +218,8 @@ class SurgeryForm:
         return form_mail.Submission(
             message=values["message"], email=values["email"], phone=values["phone"].strip(),
             phone_only=filled.phone_only, name=values["name"], place=values["place"],
-            area_name=area.name if area else "", language=lang, trap=filled.trap,
-            files=tuple(files), digest=digest)
+            area_name=area.name if area else "", area=area.key if area else "", language=lang,
+            trap=filled.trap, files=tuple(files), digest=digest)
 
     def _store(self, submission: form_mail.Submission, client: str, message_id: str):
         """Commit the message (the same guarantee as SMTP's 250) unless the client is over
@@ -230,9 +234,9 @@ class SurgeryForm:
 
     def _recipient(self, submission: form_mail.Submission) -> str:
         """The surgery's address; an area chosen from the list writes to its team's address
-        (routed there as mail written to a team's address is)."""
+        (the pipeline routes it by the area's key, and the team's copy says so)."""
         settings = self.server.settings
-        area = next((a for a in settings.areas if a.name == submission.area_name), None)
+        area = settings.area(submission.area) if submission.area else None
         team = settings.team(area.team) if area else None
         return team.address if team else settings.surgery_address
 

@@ -23,34 +23,53 @@ FIELDS = ("message", "email", "phone", "name", "place", "area")
 LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 
-def new_token(secret: str, now: float) -> tuple[str, str]:
-    """(token for the form's hidden field, nonce for its cookie): the token says when the
-    page was given and is signed; the cookie ties it to this browser."""
-    nonce = random.token_hex(12)
-    value = f"{int(now * 1000)}.{nonce}"   # milliseconds: the minimum time is a few seconds
-    return f"{value}.{_mac(secret, value)}", nonce
+def new_cookie() -> str:
+    """A browser's cookie value: random, kept as long as the browser sends it back."""
+    return random.token_hex(12)
+
+
+def valid_cookie(cookie: str) -> bool:
+    """Whether a cookie the browser sent is one of ours in form (then it is kept: another tab's
+    or an older page's token stays good)."""
+    return bool(re.fullmatch(r"[0-9a-f]{24}", cookie or ""))
+
+
+def new_token(secret: str, now: float, cookie: str) -> str:
+    """The token for the form's hidden field: when the page was given, the page's own random
+    id, and a signature over both and the browser's cookie (so the token is good only with
+    that cookie; each tab's page has its own id)."""
+    value = f"{int(now * 1000)}.{random.token_hex(12)}"   # milliseconds: the minimum time is a few seconds
+    return f"{value}.{_mac(secret, value, cookie)}"
 
 
 def read_token(token: str, cookie: str, secrets: Iterable[str], now: float) -> tuple[str, float, str]:
-    """(nonce, seconds since the page was given, problem): problem is "" for a valid token
-    that matches the browser's cookie and is not too old, "cookie" for a valid one whose
-    cookie did not come back (cookies blocked, or a post from another site), "expired" for
-    any other."""
+    """(page id, seconds since the page was given, problem): problem is "" for a token signed
+    for this browser's cookie and not too old, "cookie" when no cookie came back (cookies
+    blocked, or a post from another site), "expired" for any other (too old, made for another
+    cookie, or not ours)."""
     issued, _, rest = token.partition(".")
-    nonce, _, mac = rest.partition(".")
-    if not (issued.isdigit() and re.fullmatch(r"[0-9a-f]{24}", nonce)):
+    page, _, mac = rest.partition(".")
+    if not (issued.isdigit() and re.fullmatch(r"[0-9a-f]{24}", page)):
         return "", 0.0, "expired"
-    value = f"{issued}.{nonce}"
-    if not any(hmac.compare_digest(mac, _mac(secret, value)) for secret in secrets):
+    if not valid_cookie(cookie):
+        return "", 0.0, "cookie"
+    value = f"{issued}.{page}"
+    if not any(hmac.compare_digest(mac, _mac(secret, value, cookie)) for secret in secrets):
         return "", 0.0, "expired"
     age = now - int(issued) / 1000
-    if not -60 <= age <= TOKEN_HOURS * 3600:
-        return nonce, age, "expired"
-    return nonce, age, "" if hmac.compare_digest(cookie, nonce) else "cookie"
+    return page, age, "" if -60 <= age <= TOKEN_HOURS * 3600 else "expired"
 
 
-def _mac(secret: str, value: str) -> str:
-    return hmac.new(secret.encode(), f"surgery-form:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+def message_id(secret: str, page: str, domain: str) -> str:
+    """The stored message's Message-ID: a keyed hash of the page's random id, so the same page
+    sent twice is found as one, while the id (logged, and in the team's mail) tells nothing
+    of the browser's cookie or the page's token."""
+    digest = hmac.new(secret.encode(), f"surgery-form-message:{page}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"<{digest}.form@{domain}>"
+
+
+def _mac(secret: str, value: str, cookie: str) -> str:
+    return hmac.new(secret.encode(), f"surgery-form:{value}:{cookie}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def client_address(remote: str | None, forwarded_for: str, proxies: tuple) -> str:

@@ -41,7 +41,7 @@ WORDS: dict[str, dict[str, str]] = {
         "err_phone": "Enter a phone number, like 01632 960 001 or 07700 900 982",
         "err_files": "Choose no more than 3 files",
         "err_big": "The files are too big: choose smaller ones, or send fewer",
-        "err_expired": "The page was open too long. Check your message, then press the button again",
+        "err_expired": "This page had expired: press the button again",
         "err_quick": "Check your message, then press the button again",
         "err_cookie": "This page needs a cookie to know the message is from you. Allow cookies for this site, "
                       "then press the button again",
@@ -100,7 +100,7 @@ WORDS: dict[str, dict[str, str]] = {
         "err_phone": "Rhowch rif ff\u00f4n, fel 01632 960 001 neu 07700 900 982",
         "err_files": "Dewiswch ddim mwy na 3 ffeil",
         "err_big": "Mae\u2019r ffeiliau\u2019n rhy fawr: dewiswch rai llai, neu anfonwch lai",
-        "err_expired": "Roedd y dudalen ar agor yn rhy hir. Gwiriwch eich neges, yna pwyswch y botwm eto",
+        "err_expired": "Roedd y dudalen hon wedi dod i ben: pwyswch y botwm eto",
         "err_quick": "Gwiriwch eich neges, yna pwyswch y botwm eto",
         "err_cookie": "Mae angen cwci ar y dudalen hon i wybod mai chi sy\u2019n anfon y neges. Caniatewch gwcis "
                       "ar gyfer y wefan hon, yna pwyswch y botwm eto",

@@ -37,6 +37,8 @@ TINY = {
     "bench/head_of_line.py": (("--slow", "2", "--runs", "1", "--dns-timeout", "0.3"), ""),
     "bench/bulletin.py": (("--subscribers", "20", "--deliver", "10", "--workers", "2"), "postfix"),
     "bench/reminders.py": (("--cases", "10"), ""),
+    "bench/form.py": (("--submissions", "3"), ""),
+    "bench/oauth_tokens.py": (("--hours", "0.1", "--every", "60", "--runs", "2"), ""),
 }
 
 

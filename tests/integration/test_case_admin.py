@@ -81,3 +81,26 @@ def test_raw_gives_the_original_byte_for_byte_and_attachments_come_out_held_ones
     again = gateway("--config", path, "case", "attachment", "SRG-2026-0001", "2", "--out", str(program))
     assert again.returncode == 2 and "exists" in again.stderr
     assert db_rows(tmp_path, "select count(*) from case_event where kind = 'attachment_taken'") == [(1,)]
+
+
+def test_closing_a_closed_case_changes_nothing_and_no_line_says_who_twice(tmp_path):
+    import email
+    from email import policy
+
+    path, _ = one_case(tmp_path)
+    user = getpass.getuser()
+    assert gateway("--config", path, "case", "close", "SRG-2026-0001").returncode == 0
+    again = gateway("--config", path, "case", "close", "SRG-2026-0001")
+    assert again.returncode == 0 and again.stdout == "SRG-2026-0001 already closed\n"
+    assert db_rows(tmp_path, "select count(*) from case_event where kind = 'closed'") == [(1,)]
+    trail = gateway("--config", path, "audit", "--case", "SRG-2026-0001")
+    closed = [line for line in trail.stdout.splitlines() if " closed " in line]
+    assert len(closed) == 1 and closed[0].endswith(f"closed           SRG-2026-0001 by {user} (gateway case)"), trail.stdout
+    assert f"(gateway case): by {user}" not in trail.stdout
+    assert gateway("--config", path, "case", "assign", "SRG-2026-0001", "rhosddu", "--by", "Sgt Admin").returncode == 0
+    raw = db_rows(tmp_path, "select raw from outbound where purpose = 'team_assigned'")[0][0]
+    notice = email.message_from_bytes(bytes(raw), policy=policy.default).get_body(("plain",)).get_content()
+    assert f"by Sgt Admin ({user}, gateway case)." in notice and "((" not in notice
+    assert "opened: routed to hightown (" in notice and "by written to" not in notice
+    trail = gateway("--config", path, "audit", "--case", "SRG-2026-0001").stdout
+    assert f"by Sgt Admin ({user}, gateway case): from hightown to rhosddu\n" in trail, trail

@@ -36,6 +36,19 @@ def test_check_config_and_run_name_section_and_key_and_exit_2(tmp_path):
     assert "[smtp] listen:" in ran.stderr and "[team:hightown] mailbox:" in ran.stderr
 
 
+def test_check_config_suggests_a_near_key_and_says_in_one_line_what_a_file_without_sections_lacks(tmp_path):
+    path = write_config(tmp_path, limits={"acks_per_hours": "100"})
+    checked = gateway("--config", str(path), "check-config")
+    assert checked.returncode == 2
+    assert "[limits] acks_per_hours: unknown key (did you mean acks_per_hour?)\n" in checked.stdout
+    bare = tmp_path / "bare.ini"
+    bare.write_text("; my gateway\ndomain = surgery.example.org\n")
+    checked = gateway("--config", str(bare), "check-config")
+    assert checked.returncode == 2
+    assert checked.stdout == (f"{bare} line 2: 'domain = surgery.example.org' comes before any [section] header: "
+                              f"every key belongs under one, e.g. [gateway]\n{bare}: 1 problem(s)\n")
+
+
 def test_gateway_config_environment_variable_names_the_file(tmp_path):
     result = gateway("check-config", env={"GATEWAY_CONFIG": str(write_config(tmp_path))})
     assert result.returncode == 0 and "OK." in result.stdout
@@ -199,3 +212,5 @@ def test_quarantined_mail_shows_why(harness, tmp_path):
     assert "upstream spam verdict: X-Spam-Flag: YES" in listed.stdout, listed.stdout
     shown = gateway("--config", path, "queue", "show", f"in:{spam}")
     assert "why          upstream spam verdict: X-Spam-Flag: YES" in shown.stdout, shown.stdout
+    assert "state        quarantined\n" in shown.stdout and "state        done" not in shown.stdout
+    assert shown.stdout.count("upstream spam verdict: X-Spam-Flag: YES") == 1, shown.stdout   # the reason once

@@ -92,6 +92,10 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     assert ("reply.eml: officer_reply SRG-2026-0001 [answered in English]\n  sender check: verified (dkim)\n"
             "  automatic: no\n  urgent: no\n  attachments held: none\n  problems: none\n"
             "  text:\n    We will patrol Hill Street") in human.stdout
+    stored = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", str(tmp_path / "again.eml"))
+    assert stored.returncode == 0
+    assert "  sender check: not checked: already taken in as inbound 1\n" in stored.stdout
+    assert "no config" not in stored.stdout   # a config was given
 
 
 def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):

@@ -175,7 +175,8 @@ def test_missing_consent_and_an_unknown_tenant_are_named(tmp_path, entra, exchan
     parts["oauth2"].update(more)
     result = gateway("--config", str(write_config(tmp_path, **parts)), "relay", "check")
     assert result.returncode == 2 and words in result.stdout, result.stdout + result.stderr
-    assert "connect" not in result.stdout     # nothing is tried without a token
+    assert "connect  ok:" in result.stdout    # the connection is tried all the same; the login is not
+    assert "login    FAILED: not tried without a token (see the token line)" in result.stdout
 
 
 def test_no_permission_on_the_mailbox_is_said_at_the_login_step(tmp_path, entra, exchange, mailbox):
@@ -217,6 +218,37 @@ def test_relay_and_imap_check_show_each_step_and_exit_0(tmp_path, entra, exchang
     assert "login    ok: XOAUTH2 as gw" in imap.stdout and "folder 'INBOX' holds 1 message(s)" in imap.stdout
     bulletins = gateway("--config", str(path), "relay", "check", "--bulletins")
     assert bulletins.returncode == 0 and "no [relay:bulletins]: bulletins leave by [relay]" in bulletins.stdout
+
+
+UNRESOLVABLE = "https://login.microsoftonline.invalid"   # no such name: as login.microsoftonline.com with no network
+
+
+def _no_token_lines(result) -> list[str]:
+    """The check's steps when no token could be had: the token's whole reason on one line, in the
+    check's own words, then the connection and TLS tried all the same, the login not."""
+    lines = result.stdout.splitlines()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert [line.split()[0] for line in lines] == ["token", "connect", "tls", "login"], result.stdout
+    assert lines[0].startswith(f"token    FAILED: [oauth2] the token service {UNRESOLVABLE} cannot be reached "
+                               "(NameResolutionError: Failed to resolve 'login.microsoftonline.invalid' ([Errno ")
+    assert lines[0].endswith("))") and "mail waits" not in result.stdout
+    assert lines[1].startswith("connect  ok: 127.0.0.1:") and lines[2].startswith("tls      ok: ")
+    return lines
+
+
+def test_relay_check_without_the_token_service_says_why_whole_and_still_tries_the_relay(tmp_path, entra, exchange):
+    parts = sections(tmp_path, entra, exchange)
+    parts["oauth2"]["authority"] = UNRESOLVABLE
+    lines = _no_token_lines(gateway("--config", str(write_config(tmp_path, **parts)), "relay", "check"))
+    assert lines[3] == "login    FAILED: not tried without a token (see the token line)"
+    assert exchange.received == []
+
+
+def test_imap_check_without_the_token_service_says_why_whole_and_still_tries_the_mailbox(tmp_path, entra, mailbox):
+    parts = sections(tmp_path, entra, mailbox=mailbox)
+    parts["oauth2"]["authority"] = UNRESOLVABLE
+    lines = _no_token_lines(gateway("--config", str(write_config(tmp_path, **parts)), "imap", "check"))
+    assert lines[3] == "login    FAILED: XOAUTH2 as gw: not tried without a token (see the token line)"
 
 
 def test_a_certificate_credential_gets_a_token(tmp_path, entra, exchange):
@@ -315,3 +347,46 @@ def test_check_config_warns_of_bulletins_through_exchange_online_and_names_oauth
     for text in ("[oauth2] client_id: is required: the app registration's Application (client) ID",
                  "[oauth2] client_secret_file: give client_secret_file or certificate_file"):
         assert text in result.stdout, result.stdout
+
+
+LEAK = "secret=SUPERSECRET"
+
+
+def test_an_unknown_code_shows_the_code_and_our_words_never_the_services_text(
+        tmp_path, gateway_process, entra, exchange):
+    """A proxy or a wrong authority may echo the request, secret and all, in its error
+    description: the check, the outbox, the log and /healthz give only the code."""
+    entra.grants.unknown = f"Bad request. client_id=abc&{LEAK}&scope=x\r\nmore"
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange))
+    check = gateway("--config", str(path), "relay", "check")
+    assert check.returncode == 2 and "AADSTS9999999" in check.stdout, check.stdout
+    assert "SUPERSECRET" not in check.stdout + check.stderr
+    rows = _deliver(tmp_path, entra, exchange)
+    assert "AADSTS9999999" in rows[0].last_error and "SUPERSECRET" not in " ".join(r.last_error or "" for r in rows)
+
+    http, smtp = free_port(), free_port()
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange), smtp={"listen": f"127.0.0.1:{smtp}"},
+                        http={"listen": f"127.0.0.1:{http}", "base_url": f"http://127.0.0.1:{http}"})
+    daemon = gateway_process(path, smtp)
+
+    def health() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5) as answer:
+                return answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.read().decode()
+
+    wait_for(lambda: "AADSTS9999999" in health(), 20, what="/healthz to name the refusal")
+    assert "SUPERSECRET" not in health()
+    assert daemon.stop() == 0
+    assert "AADSTS9999999" in daemon.log_text() and "SUPERSECRET" not in daemon.log_text()
+
+
+def test_a_relays_refusal_is_shown_as_its_code_and_a_short_plain_summary(tmp_path, entra, exchange):
+    entra.grants.mailboxes = ("someone.else@surgery.example.org",)   # so the relay refuses the login
+    exchange.refusal = f"535 5.7.3 Authentication unsuccessful {LEAK} dXNlcj1zdXJnZXJ5QGV4YW1wbGUub3Jn"
+    path = write_config(tmp_path, **sections(tmp_path, entra, exchange))
+    check = gateway("--config", str(path), "relay", "check")
+    assert check.returncode == 2
+    assert "(535 5.7.3 Authentication unsuccessful)" in check.stdout, check.stdout
+    assert "SUPERSECRET" not in check.stdout + check.stderr and "dXNlcj1" not in check.stdout + check.stderr

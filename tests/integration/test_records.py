@@ -50,9 +50,10 @@ def test_an_administrators_assign_is_credited_to_the_person_not_the_old_team(har
     by = gateway("--config", path, "case", "assign", "SRG-2026-0001", "hightown", "--by", "Sgt Evans")
     assert by.returncode == 0, by.stderr
     text = harness.outbox("team_assigned")[-1].get_body(("plain",)).get_content()
-    assert f"from the Rhosddu Neighbourhood Policing Team by Sgt Evans ({user})." in text
+    person = f"Sgt Evans ({getpass.getuser()}, gateway case)"   # one pair of brackets, not two
+    assert f"from the Rhosddu Neighbourhood Policing Team by {person}." in text
     shown = gateway("--config", path, "case", "show", "SRG-2026-0001").stdout
-    assert f"from rhosddu to hightown by Sgt Evans ({user})" in shown
+    assert f"from rhosddu to hightown by {person}" in shown
 
 
 def test_a_subject_access_export_says_when_in_plain_iso_8601(harness, tmp_path):
@@ -78,6 +79,9 @@ def test_the_report_labels_today_apart_from_the_month_and_says_in_words_when_non
     assert "<th>Open now</th>" not in page and "<th>Still open today (opened in any month)</th>" in page
     assert "No case opened this month was answered within the promise." in page
     assert "Share answered within the promise" not in "".join(re.findall(r"<svg.*?</svg>", page, re.DOTALL))
+    assert "Time to first answer, working hours (the promise: 40 h): no case opened this month has been " \
+        "answered yet." in page   # no boxes drawn at 0 hours
+    assert "Time to first answer" not in "".join(re.findall(r"<svg.*?</svg>", page, re.DOTALL))
     week_chart = re.search(r'<figure id="per-week">(.*?)</figure>', page, re.DOTALL).group(1)
     y_axis = re.search(r'<g class="axis y[^"]*">(.*?)</g>\s*</g>', week_chart, re.DOTALL).group(1)
     labels = re.findall(r"<text[^>]*>([^<]+)</text>", y_axis)

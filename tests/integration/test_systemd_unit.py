@@ -66,3 +66,20 @@ def test_the_generated_unit_loads_only_what_the_config_names_and_verifies_as_wri
     assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr
     again = gateway("--config", str(path), "systemd-unit", "--out", str(out))
     assert again.returncode == 2 and "cannot write" in again.stderr   # never over an installed unit
+
+
+def test_the_generated_unit_lets_the_daemon_write_where_the_config_puts_its_files(tmp_path):
+    data, spool = tmp_path / "data", tmp_path / "mail" / "outbox"
+    path = write_config(tmp_path, gateway={"database": f"sqlite:///{data / 'gateway.db'}", "spool": str(spool)},
+                        audit={"anchor_file": str(tmp_path / "anchors" / "head.txt")})
+    out = tmp_path / "surgery-gateway.service"
+    made = gateway("--config", str(path), "systemd-unit", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    text = out.read_text()
+    assert f"WorkingDirectory=-{data}\n" in text
+    # the secret file's default place is beside the database, so its folder is already there
+    assert f"ReadWritePaths=-{data} -{spool} -{tmp_path / 'anchors'}\n" in text
+    assert "ReadWritePaths=/var/lib" not in text and "WorkingDirectory=/var/lib" not in text
+    assert f"Documentation=file://{ROOT / 'README.md'}\n" in text
+    checked = verify(out)
+    assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.servers.lifeline import die_with_parent
+
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1000,700", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"]
@@ -28,7 +30,8 @@ class Browser:
     def __init__(self) -> None:
         self.profile = Path(tempfile.mkdtemp(prefix="gw-chromium-"))
         self.proc = subprocess.Popen([executable(), *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent())   # gone with the test process
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not port_file.exists() or not port_file.read_text().strip():

@@ -17,6 +17,7 @@ import pytest
 from imapclient import IMAPClient
 
 from tests.helpers import free_port
+from tests.servers.lifeline import die_with_parent
 
 TEMPLATE = Path(__file__).with_name("dovecot.conf.tmpl")
 USER, PASSWORD = "gw", "imap-test-password"
@@ -102,7 +103,8 @@ class Dovecot:
 
     def start(self) -> "Dovecot":
         self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        preexec_fn=die_with_parent())   # gone with the test process
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

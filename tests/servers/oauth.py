@@ -47,6 +47,7 @@ class Grants:
     consent: bool = True                  # admin consent granted
     roles: tuple[str, ...] = ("IMAP.AccessAsApp", "SMTP.SendAsApp")
     mailboxes: tuple[str, ...] = ()       # Add-MailboxPermission: the mailboxes the app may use
+    unknown: str = ""                     # refuse every request with AADSTS9999999 and this description
 
 
 def _aad(status: int, error: str, code: int, text: str) -> web.Response:
@@ -128,6 +129,8 @@ class TokenService:
                                   "ext_expires_in": self.lifetime, "access_token": token})
 
     def _refusal(self, form, url: str) -> web.Response | None:
+        if self.grants.unknown:   # a code the gateway does not know, or a proxy echoing the request
+            return _aad(400, "invalid_request", 9999999, self.grants.unknown)
         if form.get("grant_type") != "client_credentials":
             return _aad(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
         if form.get("client_id") != CLIENT_ID:

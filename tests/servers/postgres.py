@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import free_port
+from tests.servers.lifeline import Watchdog
 
 USER = "gw"
 
@@ -69,11 +70,15 @@ class Postgres:
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_user:
             shutil.chown(self.root, "postgres")
+        self.watchdog: Watchdog | None = None
 
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([*self.as_user, *argv], capture_output=True, text=True, check=check, timeout=120)
 
     def start(self) -> "Postgres":
+        # before the server exists: a test process killed at any moment after leaves none behind
+        self.watchdog = Watchdog([[*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "stop",
+                                   "-m", "immediate"]], self.root)
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", USER, "-E", "UTF8",
                   "--no-instructions")
         self.pg_ctl("start", "-w", "-o", self.options(), "-l", str(self.root / "log"))
@@ -110,6 +115,8 @@ class Postgres:
         return self.url(name)
 
     def remove(self) -> None:
+        if self.watchdog:
+            self.watchdog.fire()
         if self.data.exists():
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate", check=False)
         shutil.rmtree(self.root, ignore_errors=True)

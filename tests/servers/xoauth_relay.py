@@ -42,7 +42,7 @@ class _Handler:
                 self.relay.refusals.append(why)
             error = json.dumps({"status": "401", "schemes": "bearer", "scope": "https://outlook.office365.com/.default"})
             await server.challenge_auth(error)       # the client answers with an empty line
-            return AuthResult(success=False, handled=False, message="535 5.7.3 Authentication unsuccessful")
+            return AuthResult(success=False, handled=False, message=self.relay.refusal)
         server.session.xoauth_token = token
         with self.relay.lock:
             self.relay.logins.append((user, token))
@@ -92,6 +92,7 @@ class XOAuthRelay:
         self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
         self.logins: list[tuple[str, str]] = []
         self.refusals: list[str] = []
+        self.refusal = "535 5.7.3 Authentication unsuccessful"   # the reply to a refused login
         self.controller: Controller | None = None
 
     def check(self, user: str, token: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.alerts.bulletins import area_names
 from gateway.config import Area
 from gateway.render import Renderer
 
@@ -9,7 +10,8 @@ AREAS = [Area("hightown", "Hightown", "hightown", ("LL13 7",)), Area("rhosddu", 
 
 
 def test_the_confirmation_request_names_the_areas_and_keeps_its_words_apart():
-    text = Renderer().render("alerts/confirm_request", areas=AREAS, resident_name="")
+    # The caller joins the names (gateway.alerts.bulletins.area_names: "A, B and C", "A, B ac C").
+    text = Renderer().render("alerts/confirm_request", areas=AREAS, area_names=area_names(AREAS), resident_name="")
     assert "alerts for Hightown and Rhosddu to be sent to this address." in " ".join(text.split())
     assert "Rhosdduto" not in text and "Hightownto" not in text
 

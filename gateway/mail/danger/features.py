@@ -33,7 +33,11 @@ def names(tokens: list[str]) -> set[str]:
     """The word features of one stretch of text (a message, or a window of it). Word pairs and
     runs of letters were tried and dropped: on a few thousand messages they learn the writers'
     habits, not the danger (cross-validated, they raised false alarms at the same recall)."""
-    return {"b:"} | {"w:" + t for t in tokens}
+    # Words with digits in them (house numbers, postcodes, phone numbers, times) are left out:
+    # the people who wrote the training messages gave addresses far more often in urgent ones
+    # than residents do, which taught the model that a number is a sign of danger. Times
+    # that matter ("at 3", "am bump") are read by the concepts.
+    return {"b:"} | {"w:" + t for t in tokens if not any(c.isdigit() for c in t)}
 
 
 def hashed(feature_names: set[str]) -> list[tuple[int, int]]:
@@ -45,11 +49,15 @@ def hashed(feature_names: set[str]) -> list[tuple[int, int]]:
     return out
 
 
-def windows(text: str, size: int = 3) -> list[str]:
+def sentences(text: str) -> list[str]:
+    """The message's sentences (and lines), those with a word in them."""
+    return [s.strip() for s in SENTENCE.split(text[:MAX_CHARS]) if WORD.search(fold(s))]
+
+
+def spans(count: int, size: int = 3) -> list[tuple[int, int]]:
     """The message as overlapping runs of `size` sentences (a short message is one run):
     danger buried in the middle of a long email is read in its own neighbourhood, not drowned
-    in the business around it."""
-    sentences = [s.strip() for s in SENTENCE.split(text[:MAX_CHARS]) if WORD.search(fold(s))]
-    if len(sentences) <= size:
-        return [" ".join(sentences)]
-    return [" ".join(sentences[i:i + size]) for i in range(len(sentences) - size + 1)]
+    in the business around it. (start, end) indexes into sentences()."""
+    if count <= size:
+        return [(0, count)]
+    return [(i, i + size) for i in range(count - size + 1)]

@@ -25,7 +25,7 @@ from gateway.mail.danger import features, model
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "emergency"
-TRAIN = ["messages.jsonl", "independent/batch_a.jsonl", "independent/batch_c.jsonl",
+TRAIN = ["messages.jsonl", "neutral.jsonl", "independent/batch_a.jsonl", "independent/batch_c.jsonl",
          "independent/batch_d.jsonl", "independent/batch_e.jsonl", "independent/batch_g.jsonl",
          "independent/batch_f.jsonl", "independent/batch_h.jsonl", "independent/batch_i.jsonl",
          "independent/batch_l.jsonl", "independent/batch_m.jsonl", "independent/batch_n.jsonl",

@@ -185,6 +185,10 @@ def test_export_of_a_resident_in_a_two_resident_case_holds_only_their_data(harne
     assert again.returncode == 2 and "exists" in again.stderr
     bad = gateway("--config", path, "export", "--resident", "not an address", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "is not an email address" in bad.stderr
+    nobody = gateway("--config", path, "export", "--resident", "nobody@example.net", "--out", str(tmp_path / "x.zip"))
+    assert nobody.returncode == 1, nobody.stdout + nobody.stderr   # as erase: what you named does not exist
+    assert nobody.stderr == "Nothing is held about nobody@example.net: no export written.\n"
+    assert not (tmp_path / "x.zip").exists()
 
 
 def _address_anywhere(folder: Path, address: str) -> list[str]:

@@ -75,6 +75,14 @@ def test_an_officer_in_no_team_is_told_what_to_add(tmp_path):
                        "`officers` under the team's [team:KEY] section and reload (see `gateway team list`)")
 
 
+def test_a_residents_address_is_said_not_to_be_a_police_address_with_no_advice(tmp_path):
+    code, out, verdict = check(tmp_path, "ann@example.net")
+    assert code == 1, out
+    assert verdict == ("not relayed: ann@example.net is not a police address (example.net is not in, or under, "
+                       "[trust] police_domains: police.example, police.uk, quiet.example, servfail.example)")
+    assert "add it to" not in out
+
+
 def test_an_officer_whose_domain_nothing_authenticates_is_not_relayed(tmp_path):
     code, out, verdict = check(tmp_path, "pc.quiet@quiet.example")
     assert code == 1

@@ -341,3 +341,35 @@ def test_two_transactions_cannot_both_act_on_one_signature(tmp_path, backend):
     thread.join(10)
     assert results == {"first": True, "second": False}
     assert db_rows(tmp_path, "SELECT inbound_id FROM acted_on") == [(1,)]
+
+
+# ---- an officer's internal mail, never sent to the gateway ------------------------------
+
+NOT_SENT_TO_US = ("addressed to none of the gateway's addresses: an officer's mail about the case that was not "
+                  "sent to the gateway")
+
+
+def test_an_officers_internal_mail_about_a_case_sent_on_by_someone_else_is_held(tmp_path, gateway_process, relay):
+    """PC Jones writes to his sergeant about the case (Exchange signs no To); someone with a
+    copy sends it to surgery@. Its subject names the case, but it was never written to the
+    gateway: held, saying so, and the resident hears nothing. The same mail Cc'd to the team's
+    gateway address is an answer."""
+    port = daemon(tmp_path, gateway_process, relay)
+    forward = open_case(tmp_path, port, relay)
+    internal = resident_mail(body="Sarge, I think we tell her we will patrol on Friday.",
+                             sender="PC Jones <pc.jones@police.example>", to="Sgt Evans <sgt.evans@police.example>",
+                             message_id="<internal1@police.example>", subject="RE: " + forward["Subject"],
+                             Date="Tue, 01 Dec 2026 10:00:00 +0000").as_bytes().replace(b"\n", b"\r\n")
+    as_officer(port, signed(internal, over=EXCHANGE), "surgery@surgery.example.org")
+    settle(tmp_path)
+    assert kinds(tmp_path)[-1] == "held" and answers(relay) == []
+    assert NOT_SENT_TO_US in held_why(tmp_path) and status(tmp_path) == "open"
+    assert NOT_SENT_TO_US in held_notices(relay)[0]
+
+    copied = resident_mail(body="Ann, we will patrol on Friday.", sender="PC Jones <pc.jones@police.example>",
+                           to="Sgt Evans <sgt.evans@police.example>", Cc="hightown@surgery.example.org",
+                           message_id="<internal2@police.example>", subject="RE: " + forward["Subject"],
+                           Date="Tue, 01 Dec 2026 10:05:00 +0000").as_bytes().replace(b"\n", b"\r\n")
+    as_officer(port, signed(copied, over=EXCHANGE), "hightown@surgery.example.org")
+    settle(tmp_path)
+    assert kinds(tmp_path)[-1] == "officer_reply" and len(answers(relay, words="we will patrol on Friday")) == 1

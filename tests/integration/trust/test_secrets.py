@@ -57,7 +57,7 @@ def test_init_makes_a_private_random_secret_file_and_run_signs_with_it(tmp_path,
     file.rename(tmp_path / "elsewhere")
     missing = gateway("--config", str(path), "status")
     assert missing.returncode == 2 and f"there is no secret file at {file}" in missing.stderr
-    assert "run `gateway init`" in missing.stderr
+    assert "restore the secret file from your backup" in missing.stderr   # the database has a trail now
     (tmp_path / "elsewhere").rename(file)
 
     daemon = gateway_process(path, None)
@@ -65,6 +65,25 @@ def test_init_makes_a_private_random_secret_file_and_run_signs_with_it(tmp_path,
     forward = wait_for(lambda: relay.messages("hightown.npt@police.example"), 30, what="the team's copy")[0]
     assert verify_reply_address(forward["Reply-To"], secret, DOMAIN) == "SRG-2026-0001"
     assert daemon.stop() == 0
+
+
+def test_init_refuses_a_new_secret_for_a_database_with_a_trail_and_says_restore_it(tmp_path):
+    path = no_secret(tmp_path)
+    assert gateway("--config", str(path), "init").returncode == 0
+    file = secret_file(tmp_path)
+    file.rename(tmp_path / "backup.secret")   # moved away, as an administrator might
+    listed = gateway("--config", str(path), "case", "list")
+    assert listed.returncode == 2, listed.stdout + listed.stderr
+    assert "restore the secret file from your backup" in listed.stderr and "run `gateway init`" not in listed.stderr
+    for command in ("init", "run"):
+        refused = gateway("--config", str(path), command)
+        assert refused.returncode == 2, (command, refused.stdout + refused.stderr)
+        assert (f"there is no secret file at {file} ([gateway] secret_file), but the database" in refused.stderr
+                and "restore the secret file from your backup (`gateway init` makes one only for a new "
+                "installation)" in refused.stderr), command
+        assert not file.exists(), command   # no new, wrong file left in place
+    (tmp_path / "backup.secret").rename(file)
+    assert gateway("--config", str(path), "case", "list").returncode == 0
 
 
 @pytest.mark.parametrize("given, why", [("change-me", "'change-me' is a published example value"),

@@ -88,13 +88,35 @@ def test_in_welsh_without_email_a_danger_and_an_area_chosen_from_the_list(tmp_pa
 
     team = wait_for(lambda: relay.messages("hightown.npt@police.example"), 20, what="the team's copy")[0]
     copy = body(team)
-    assert team["Subject"].startswith("[URGENT]") and "Routed by: written to hightown@surgery.example.org" in copy
+    assert team["Subject"].startswith("[URGENT]") and "Routed by: area chosen on the form (Hightown)" in copy
     assert "the resident has NO email and asks to be phoned" in copy and "Ffôn: 07700 900982" in copy
     assert "Dim e-bost: ffoniwch fi" in copy
     time.sleep(1)   # delivery has had its chance: nothing was addressed to the resident
     assert [m["To"] for m in relay.messages() if "police.example" not in m["To"]] == []
     assert db_rows(tmp_path, "SELECT kind, detail FROM case_event WHERE kind = 'not_acknowledged'") == [
         ("not_acknowledged", "no email: the resident asked to be phoned")]
+    assert daemon.stop() == 0
+
+
+def test_the_team_is_told_to_phone_a_resident_without_email_and_which_area_they_chose(
+        tmp_path, gateway_process, relay):
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
+    done = FormClient(base).send(message="Rubbish is dumped behind the shop every week", no_email="yes",
+                                 phone="01978 123456", name="Ann Jones", area="rhosddu")
+    assert done.status == 200
+    team = wait_for(lambda: relay.messages("rhosddu.npt@police.example"), 20, what="the team's copy")[0]
+    copy = body(team)
+    assert "Routed by: area chosen on the form (Rhosddu)" in copy
+    assert "From:      Ann Jones, who has NO email: phone 01978 123456" in copy
+    assert "The resident has no email and asks to be phoned: phone them on 01978 123456." in copy
+    assert "A reply to this email reaches no one" in copy
+    assert "Reply to this email to answer the resident" not in copy and "no-email.invalid" not in copy
+    nameless = FormClient(base).send(message="Broken streetlight on Hill Street", no_email="yes", phone="07700 900982")
+    assert nameless.status == 200
+    team = wait_for(lambda: [m for m in relay.messages("hightown.npt@police.example") if "Hill Street" in body(m)], 20,
+                    what="the second team's copy")[0]
+    assert "no-email.invalid" not in team["From"] + body(team) and "phone 07700 900982 via" in team["From"]
+    assert "Routed by: default team" in body(team)
     assert daemon.stop() == 0
 
 
@@ -220,3 +242,37 @@ def test_an_officers_answer_to_a_resident_without_email_is_not_sent_and_the_offi
     assert notice["To"] == "pc.jones@police.example" and "This resident has no email" in notice.get_content()
     officer_reply(harness, "#close", message_id="<o2@police.example>")
     assert db_rows_here('SELECT status FROM "case"') == [("closed",)] and harness.outbox("resident_answer") == []
+
+
+def test_a_second_tab_and_an_older_page_still_send_and_a_mismatched_page_says_it_expired(
+        tmp_path, gateway_process, relay):
+    daemon, base, path = start_with_form(tmp_path, gateway_process, relay.port)
+    browser = FormClient(base)
+    browser.get("/surgery")
+    first_tab, cookie = browser.token, browser.cookie
+    browser.get("/surgery")                                   # a second tab: the browser's cookie is kept
+    second_tab = browser.token
+    assert browser.cookie == cookie and second_tab != first_tab
+    sent = []
+    for token, text in ((first_tab, "Litter on Hill Street"), (second_tab, "Graffiti on the bridge")):
+        browser.token = token
+        answer = browser.send(open_page=False, message=text, email="ann@example.net")
+        shown = visible_text(answer.text)
+        assert answer.status == 200 and "Message sent" in shown, shown
+        sent.append(re.search(r"Your reference is (SRG-\d{4}-\d{4})", shown).group(1))
+    assert len(set(sent)) == 2
+
+    other = FormClient(base)
+    other.get("/surgery")
+    other.token = second_tab                                  # a page made for another browser's cookie
+    stale = other.send(open_page=False, message="Dog fouling by the school", email="bob@example.net")
+    shown = visible_text(stale.text)
+    assert stale.status == 400 and "This page had expired: press the button again" in shown
+    assert "cookie" not in shown and ">Dog fouling by the school</textarea>" in stale.text   # what was typed is kept
+    assert other.send(open_page=False, message="Dog fouling by the school", email="bob@example.net").status == 200
+
+    ids = [m for m, in db_rows(tmp_path, "SELECT message_id FROM inbound")]
+    assert len(ids) == 3 and all(i.endswith(".form@surgery.example.org>") for i in ids)
+    assert not any(c in i for i in ids for c in (cookie, other.cookie))   # nothing of the cookie
+    assert daemon.stop() == 0
+    assert cookie not in daemon.log_text() and other.cookie not in daemon.log_text()

@@ -54,7 +54,7 @@ def test_exactly_one_default_team(tmp_path):
 
 def test_unknown_keys_and_sections_are_named(tmp_path):
     problems = problems_for(tmp_path, gateway={"domian": "x.org"}, smtpd={"listen": "1"})
-    assert "[gateway] domian: unknown key" in problems
+    assert "[gateway] domian: unknown key (did you mean domain?)" in problems
     assert any(p.startswith("[smtpd]: unknown section") for p in problems)
 
 

@@ -59,13 +59,17 @@ def test_imap_with_oauth2_takes_no_password_and_bulletins_need_a_host(tmp_path):
                                                        "make a new one in Entra ID and replace m365-client-secret"),
     ("AADSTS65001: The user or administrator has not consented", "AADSTS65001: admin consent is missing"),
     ("AADSTS90002: Tenant 'x' not found.", "AADSTS90002: the tenant was not found: check [oauth2] tenant"),
-    ("AADSTS123456: Something new.\r\nTrace ID: 1", "https://a/t: AADSTS123456: Something new."),
+    # An unknown code: the code and our words, never the service's text (it may echo the request).
+    ("AADSTS123456: Something new.\r\nTrace ID: 1", "https://a/t: AADSTS123456: an error the gateway does not "
+                                                    "know (invalid_client)"),
+    ("<html>proxy: client_secret=s3cr3t</html>", "https://a/t: invalid_client: the token service gave no AADSTS"),
 ])
 def test_microsofts_errors_are_said_in_plain_words(description, words):
     oauth = OAuth2(tenant="t", client_id="c", authority="https://a", scope="s",
                    secret_file=Path("/etc/gw/m365-client-secret"))
     error = explain(oauth, "invalid_client", description)
     assert words in str(error) and str(error).startswith("[oauth2] no token from https://a/t: ")
+    assert "Something new" not in str(error) and "s3cr3t" not in str(error)
 
 
 def test_the_xoauth2_response_and_what_a_refused_login_means():

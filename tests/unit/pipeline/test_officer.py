@@ -159,6 +159,8 @@ def test_the_team_mailbox_gets_a_copy_of_what_was_sent_to_the_resident_in_its_th
     forward = harness.outbox("team_new_case")[0]
     assert copy["To"] == "Hightown Neighbourhood Policing Team <hightown.npt@police.example>"
     assert copy["Subject"] == "[SRG-2026-0001] Sent to resident: Bikes on the pavement"
+    assert copy["From"].addresses[0].display_name == "Answer sent to the resident via Hightown Neighbourhood Policing Team"
+    assert "Ann" not in copy["From"] and "ann@example.net" not in copy["From"]   # not shown as the resident's mail
     assert copy["In-Reply-To"] == forward["Message-ID"]
     text = copy.get_body(("plain",)).get_content()
     assert "by pc.jones@police.example" in text and "The case is now answered." in text

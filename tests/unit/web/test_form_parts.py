@@ -40,14 +40,25 @@ def test_the_language_is_the_links_then_the_browsers_then_english():
 
 
 def test_the_token_needs_its_cookie_its_signature_and_a_fresh_page():
-    token, nonce = form_check.new_token("s3cret", 1000.0)
-    assert form_check.read_token(token, nonce, ["old", "s3cret"], 1004.5) == (nonce, pytest.approx(4.5), "")
-    assert form_check.read_token(token, "0" * 24, ["s3cret"], 1004.0)[2] == "cookie"   # another browser's cookie
+    cookie = form_check.new_cookie()
+    token = form_check.new_token("s3cret", 1000.0, cookie)
+    page, age, problem = form_check.read_token(token, cookie, ["old", "s3cret"], 1004.5)
+    assert (age, problem) == (pytest.approx(4.5), "") and len(page) == 24 and page not in cookie
+    assert form_check.read_token(token, "0" * 24, ["s3cret"], 1004.0)[2] == "expired"   # made for another cookie
     assert form_check.read_token(token, "", ["s3cret"], 1004.0)[2] == "cookie"         # cookies blocked
-    assert form_check.read_token(token, nonce, ["other"], 1004.0)[2] == "expired"      # not signed by us
-    assert form_check.read_token(token, nonce, ["s3cret"], 1000.0 + 5 * 3600)[2] == "expired"   # open too long
+    assert form_check.read_token(token, cookie, ["other"], 1004.0)[2] == "expired"      # not signed by us
+    assert form_check.read_token(token, cookie, ["s3cret"], 1000.0 + 5 * 3600)[2] == "expired"   # open too long
     issued, _, rest = token.partition(".")
-    assert form_check.read_token(f"{int(issued) - 60_000}.{rest}", nonce, ["s3cret"], 1004.0)[2] == "expired"
+    assert form_check.read_token(f"{int(issued) - 60_000}.{rest}", cookie, ["s3cret"], 1004.0)[2] == "expired"
+
+
+def test_two_pages_for_one_cookie_are_two_messages_and_their_ids_tell_nothing_of_the_cookie():
+    cookie = form_check.new_cookie()
+    first, second = (form_check.new_token("s3cret", 1000.0, cookie) for _ in range(2))
+    pages = [form_check.read_token(t, cookie, ["s3cret"], 1004.0)[0] for t in (first, second)]
+    ids = [form_check.message_id("s3cret", page, "surgery.example.org") for page in pages]
+    assert ids[0] != ids[1] and ids[0] == form_check.message_id("s3cret", pages[0], "surgery.example.org")
+    assert all(cookie not in i and pages[0] not in i and pages[1] not in i for i in ids)
 
 
 def test_forwarded_for_is_believed_only_from_the_proxy():
