@@ -303,6 +303,22 @@ def form_submissions_since(client: str, since: dt.datetime, limit: int) -> tuple
     return len(rows), (as_datetime(rows[0][0]) if rows else None)
 
 
+def save_form_inbound(raw: bytes, mail_from: str, rcpt_tos: Iterable[str], now: dt.datetime, client: str,
+                      limit: int) -> tuple[int | None, dt.datetime | None]:
+    """Store a message from the online form unless `client` has stored `limit` in the last
+    hour (0: no limit): (its id, None), or (None, when the oldest of those arrived). Counted
+    and stored in one transaction, under a lock on the client on PostgreSQL (SQLite has one
+    writer at a time), so submissions sent at once never pass the limit together."""
+    with db.atomic():
+        if limit:
+            if postgres():   # waited for: one lock, so no two daemons can wait on each other
+                db.execute_sql(f"SELECT pg_advisory_xact_lock(hashtextextended({db.param}, 0))", (f"form:{client}",))
+            count, oldest = form_submissions_since(client, now - dt.timedelta(hours=1), limit)
+            if count >= limit:
+                return None, oldest
+        return save_inbound(raw, mail_from, rcpt_tos, "form", now, peer=client), None
+
+
 def outcome(inbound_id: int) -> tuple[str, str | None, str | None, dt.date | None, bool]:
     """(state, kind, case reference, due date, urgent) of a stored message; state "queued"
     while the pipeline has not yet handled it."""

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
 HEADER = "X-Surgery-Form"
 NO_EMAIL_DOMAIN = "no-email.invalid"   # RFC 2606: never delivered anywhere
+TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,24}$")
 SUBJECTS = {"en": "Message from the online form", "cy": "Neges o'r ffurflen ar-lein"}
 LABELS = {
@@ -41,6 +44,7 @@ class Submission:
     language: str = "en"
     files: tuple[tuple[str, str, bytes], ...] = ()   # (name, content type, data)
     trap: bool = False       # the hidden field people never see was filled in
+    digest: str = ""         # the page's and the fields' fingerprint: the same button pressed again
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Facts:
     language: str = "en"
     email_given: bool = True
     trap: bool = False
+    digest: str = ""
     area: str = ""           # the key of the area chosen from the form's list
     phone: str = ""          # the number to phone, when the resident has no email
     extra: dict = field(default_factory=dict)
@@ -72,13 +77,14 @@ def build(form: Submission, to: str, client: str, message_id: str, now: dt.datet
     words = LABELS[form.language]
     msg = EmailMessage()
     address = form.email if not form.phone_only else no_email_address(form.phone)
-    msg["From"] = formataddr((_line(form.name), address))
+    msg["From"] = Address(display_name=person_name(form.name), addr_spec=address)
     msg["To"] = to
     msg["Subject"] = SUBJECTS[form.language]
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
     msg["Content-Language"] = form.language
     facts = [f"client={client}", f"lang={form.language}", f"email={'none' if form.phone_only else 'given'}"]
+    facts += [f"digest={form.digest}"] if form.digest else []
     facts += [f"area={form.area}"] if form.area else []
     facts += [f"phone={_line(form.phone)}"] if form.phone_only else []   # PHONE_RE: no ";" or "="
     msg[HEADER] = "; ".join(facts + (["trap=filled"] if form.trap else []))
@@ -92,9 +98,8 @@ def build(form: Submission, to: str, client: str, message_id: str, now: dt.datet
     msg.set_content(body + ("\n--\n" + "\n".join(lines) + "\n" if lines else ""), charset="utf-8",
                     cte="quoted-printable")
     for name, content_type, data in form.files:
-        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
-        msg.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
-                           filename=_line(name)[:200] or "file")
+        maintype, _, subtype = _opaque(content_type).partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_line(name)[:200] or "file")
     return msg.as_bytes()
 
 
@@ -103,7 +108,8 @@ def facts(header_value: str) -> Facts:
     pairs = dict(part.strip().partition("=")[::2] for part in header_value.split(";") if "=" in part)
     return Facts(client=pairs.get("client", "")[:64], language="cy" if pairs.get("lang") == "cy" else "en",
                  email_given=pairs.get("email") != "none", trap=pairs.get("trap") == "filled",
-                 area=pairs.get("area", "")[:64], phone=pairs.get("phone", "")[:32])
+                 digest=pairs.get("digest", "")[:64], area=pairs.get("area", "")[:64],
+                 phone=pairs.get("phone", "")[:32])
 
 
 def phone_of(found: Facts, address: str) -> str:
@@ -126,3 +132,23 @@ def describe(found: Facts) -> str:
 def _line(value: str) -> str:
     """One line: no line breaks in a header or a label's value."""
     return " ".join(value.split())[:200]
+
+
+def person_name(value: str) -> str:
+    """A typed name as a name, for a From header: plain text (an encoded word typed by a person
+    is not decoded, so cannot become a line break or an address), without control characters,
+    addresses, angle brackets or commas (which would make it read as another address)."""
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in value)
+    text = re.sub(r"\S*@\S*", " ", text)              # an address, whatever surrounds it
+    text = re.sub(r'=\?|\?=|[<>,;:"\\]', " ", text)   # encoded words' ends, and what separates addresses
+    return " ".join(text.split())[:200]
+
+
+def _opaque(content_type: str) -> str:
+    """An upload's type for its part: as declared when it is a plain type/subtype; otherwise,
+    and always for multipart/* and message/* (a saved web page, a mail: their boundaries and
+    headers are the sender's, not ours), an opaque application/octet-stream."""
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    if not TYPE_RE.match(declared) or declared.startswith(("multipart/", "message/")):
+        return "application/octet-stream"
+    return declared

@@ -70,6 +70,9 @@ def screen(ctx: Context) -> None:
         raise Hold("quarantine", f"upstream spam verdict: {verdict}")
     if ctx.form is not None and ctx.form.trap and not ctx.released:
         raise Hold("quarantine", "the online form's hidden field, which people never see, was filled in")
+    if ctx.form is not None and within(split(msg.from_address)[1], settings.police_domains) and not ctx.released:
+        # anyone can type an officer's address into the form: it is not theirs, and not a resident's
+        raise Hold("held", "a police address typed on the online form")
     ctx.automatic = classify.automatic(msg, ctx.mail_from)
     if not ctx.automatic and not msg.from_address:
         raise Hold("invalid", "no sender address at all, so no one to answer")

@@ -21,9 +21,13 @@ mail apply in the pipeline. No CAPTCHA: it shuts out people with disabilities.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
+import traceback
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,9 +36,10 @@ from aiohttp import web
 from gateway import db
 from gateway.mail import form as form_mail
 from gateway.mail import urgency
+from gateway.mail.parse import parse
 from gateway.promise.dates import in_words
 from gateway.render import PageRenderer, packaged_templates
-from gateway.web import form_check
+from gateway.web import form_check, form_fallback, form_upload
 from gateway.web.form_words import WORDS, language
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,7 @@ class SurgeryForm:
     def __init__(self, server):
         self.server = server
         self.waiting = 0   # pages waiting for their case now (touched only on the server's event loop)
+        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}   # per client: (its lock, requests using it)
         self.pages = PageRenderer(server.settings.templates)
         self.css = (Path(packaged_templates()) / "web" / "surgery.css").read_bytes()
 
@@ -79,9 +85,26 @@ class SurgeryForm:
         return self._form(request, lang, form_check.Filled())
 
     async def submit(self, request: web.Request) -> web.Response:
+        """The button; whatever goes wrong unexpectedly gives a plain page, never a bare 500, and
+        a message already stored is said to be taken (it is: the pipeline will handle it)."""
         lang = language(request.query.get("lang", ""), request.headers.get("Accept-Language", ""))
+        stored: dict = {}   # "id" once the message is committed
         try:
-            post = await request.post()
+            return await self._submit(request, lang, stored)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # whatever it is, the resident gets a page; no text of theirs is logged
+            # where (the gateway's last line in it), not the message: that may hold the resident's words
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = next((f for f in reversed(frames) if "/gateway/" in f.filename), frames[-1])
+            log.error("the online form failed%s: %s at %s:%s", f" after storing inbound {stored['id']}" if stored else "",
+                      type(exc).__name__, where.filename, where.lineno)
+            return form_fallback.page(lang, HEADERS, self.server.settings.surgery_address, bool(stored),
+                                      stored.get("phone_only", False))
+
+    async def _submit(self, request: web.Request, lang: str, stored: dict) -> web.Response:
+        try:
+            post = await form_upload.read_post(request, self.server.settings.max_message_bytes + 64 * 1024)
         except web.HTTPRequestEntityTooLarge:   # what was typed cannot be read back: said plainly
             return self._form(request, lang, form_check.Filled(errors=[("files", "err_big")]), status=413)
         lang = str(post.get("lang", "")) if post.get("lang") in WORDS else lang
@@ -89,16 +112,33 @@ class SurgeryForm:
         if filled.errors:
             return self._form(request, lang, filled, status=400)
         client = self._client(request)
-        wait_until = await asyncio.to_thread(self._over_limit, client)
-        if wait_until is not None:
-            return self._page("try_later", lang, status=429, time=self._local(wait_until))
-        submission = self._submission(filled, lang, files)
+        submission = self._submission(filled, lang, files, request.cookies.get(COOKIE, ""))
         message_id = form_check.message_id(self.server.settings.secret, page, self.server.settings.domain)
-        inbound_id = await asyncio.to_thread(self._store, submission, client, message_id)
+        kept = await self._store_once(request, lang, filled, submission, client, message_id)
+        if isinstance(kept, web.Response):
+            return kept
+        inbound_id, raw = kept
+        stored.update(id=inbound_id, phone_only=submission.phone_only)
         if self.server.wake is not None:
             self.server.wake.set()
+        return await self._confirmation(lang, inbound_id, message_id, submission, raw)
+
+    async def _store_once(self, request: web.Request, lang: str, filled: form_check.Filled,
+                          submission: form_mail.Submission, client: str, message_id: str):
+        """(id, raw) of the stored message, or the page to show instead: the form again when
+        this page was sent before with other words, "try again after" over the client's limit."""
+        async with self._one_at_a_time(client):   # counted and stored as one step for each client
+            earlier = await asyncio.to_thread(db.intake.first_with_message_id, message_id)
+            if earlier is not None and self._same(earlier, submission, client):
+                return earlier.id, bytes(earlier.raw)   # the same button pressed again: the first counts
+            if earlier is not None:   # sent before with something else: say so, keep it, give a fresh page
+                filled.errors.insert(0, ("message", "err_resent"))
+                return self._form(request, lang, filled, status=409)
+            inbound_id, raw, wait_until = await asyncio.to_thread(self._store, submission, client, message_id)
+        if inbound_id is None:
+            return self._page("try_later", lang, status=429, time=self._local(wait_until))
         log.info("stored inbound %s from the online form (client %s)", inbound_id, client)
-        return await self._confirmation(lang, inbound_id, message_id, submission)
+        return inbound_id, raw
 
     def _checked(self, request: web.Request, post) -> tuple[form_check.Filled, list, str]:
         """The fields checked, the files, and the page's id; the token's problems first."""
@@ -139,41 +179,58 @@ class SurgeryForm:
         return form_check.client_address(request.remote, request.headers.get("X-Forwarded-For", ""),
                                          self.server.settings.form.proxy_networks)
 
-    def _over_limit(self, client: str):
-        """When this client may send again, or None if it may now."""
-        limit = self.server.settings.form.per_client_per_hour
-        if not limit:
-            return None
-        now = self.server.clock.now()
-        count, oldest = db.intake.form_submissions_since(client, now - HOUR, limit)
-        return None if count < limit else db.utc(oldest) + HOUR
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, client: str):
+        """One submission of a client at a time on this server (its lock is dropped when unused)."""
+        lock, users = self.locks.get(client, (None, 0))
+        lock = lock or asyncio.Lock()
+        self.locks[client] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            users = self.locks[client][1] - 1
+            if users:
+                self.locks[client] = (lock, users)
+            else:
+                del self.locks[client]
+
+    @staticmethod
+    def _same(earlier, submission: form_mail.Submission, client: str) -> bool:
+        """Whether the stored message is this very submission again: the same browser, client
+        and words (only then may its reference be shown)."""
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(bytes(earlier.raw)[:65536])
+        found = form_mail.facts(str(headers.get(form_mail.HEADER, "")))
+        return earlier.source == "form" and earlier.peer == client and bool(found.digest) \
+            and found.digest == submission.digest
 
     def _local(self, moment: dt.datetime) -> str:
         """A naive-UTC moment as the hour and minute where the residents are."""
         zone = ZoneInfo(self.server.settings.timezone)
         return moment.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%H:%M")
 
-    def _submission(self, filled: form_check.Filled, lang: str, files: list) -> form_mail.Submission:
+    def _submission(self, filled: form_check.Filled, lang: str, files: list, cookie: str) -> form_mail.Submission:
         values, areas = filled.values, {a.key: a for a in self.server.settings.areas}
         area = areas.get(values["area"])
+        files = [(f.filename, f.content_type, f.file.read()) for f in files]
+        digest = form_check.fingerprint(self.server.settings.secret, cookie,
+                                        {**values, "phone_only": filled.phone_only, "trap": filled.trap}, files)
         return form_mail.Submission(
             message=values["message"], email=values["email"], phone=values["phone"].strip(),
             phone_only=filled.phone_only, name=values["name"], place=values["place"],
             area_name=area.name if area else "", area=area.key if area else "", language=lang,
-            trap=filled.trap,
-            files=tuple((f.filename, f.content_type, f.file.read()) for f in files))
+            trap=filled.trap, files=tuple(files), digest=digest)
 
-    def _store(self, submission: form_mail.Submission, client: str, message_id: str) -> int:
-        """Commit the message (the same guarantee as SMTP's 250); a second press of the same
-        page's button finds the first and stores nothing more."""
+    def _store(self, submission: form_mail.Submission, client: str, message_id: str):
+        """Commit the message (the same guarantee as SMTP's 250) unless the client is over
+        [http] form_per_client_per_hour: (id, raw, None), or (None, raw, when it may send again)."""
         now = self.server.clock.now()
-        earlier = db.intake.first_with_message_id(message_id)
-        if earlier is not None:
-            return earlier.id
         to = self._recipient(submission)
         raw = form_mail.build(submission, to, client, message_id, now)
         sender = submission.email or form_mail.no_email_address(submission.phone)
-        return db.intake.save_inbound(raw, sender, [to], "form", now, peer=client)
+        inbound_id, oldest = db.intake.save_form_inbound(raw, sender, [to], now, client,
+                                                         self.server.settings.form.per_client_per_hour)
+        return inbound_id, raw, None if oldest is None else db.utc(oldest) + HOUR
 
     def _recipient(self, submission: form_mail.Submission) -> str:
         """The surgery's address; an area chosen from the list writes to its team's address
@@ -184,7 +241,7 @@ class SurgeryForm:
         return team.address if team else settings.surgery_address
 
     async def _confirmation(self, lang: str, inbound_id: int, message_id: str,
-                            submission: form_mail.Submission) -> web.Response:
+                            submission: form_mail.Submission, raw: bytes) -> web.Response:
         state, kind, reference, due, urgent = await self._outcome(inbound_id)
         if kind == "duplicate":   # the button pressed twice at once: both stored, the first counts
             first = await asyncio.to_thread(db.intake.first_with_message_id, message_id)
@@ -193,9 +250,15 @@ class SurgeryForm:
         if kind != "resident_new":   # a held, grouped or quarantined message: nothing of any case is shown
             reference = None
             due = settings.calendar.due(self.server.clock.now())
-        urgent = urgent or urgency.assess(submission.message).urgent
+            # no case of its own (yet): its own words, read as the pipeline reads them
+            urgent = await asyncio.to_thread(self._urgent, raw)
         return self._page("confirmation", lang, reference=reference, due=in_words(due, lang), urgent=urgent,
                           phone_only=submission.phone_only)
+
+    def _urgent(self, raw: bytes) -> bool:
+        """The pipeline's danger check of a stored message (pipeline.notify: subject and text)."""
+        msg = parse(raw)
+        return urgency.assess(f"{msg.subject}\n{msg.text}", self.server.settings.urgent_phrases).urgent
 
     async def _outcome(self, inbound_id: int):
         """What the pipeline made of it: as soon as it has, or whatever it is at WAIT_SECONDS.

@@ -19,6 +19,8 @@ TOKEN_HOURS = 4          # a page left open longer is given afresh
 MAX_FILES = 3
 MAX_MESSAGE = 20_000     # characters: a long letter, not a book
 FIELDS = ("message", "email", "phone", "name", "place", "area")
+# An address's local part as a mail header can carry it without SMTPUTF8 (not every server has it).
+LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 
 def new_cookie() -> str:
@@ -125,7 +127,9 @@ def check(post, area_keys: set[str], own_domain: str = "") -> Filled:
     filled = Filled(values, phone_only=ticked and not values["email"], trap=bool(str(post.get("gw_extra", "")).strip()))
     if not values["message"].strip():
         filled.errors.append(("message", "err_message"))
-    if values["email"] and not (ADDRESS_RE.match(values["email"]) and "." in values["email"].rpartition("@")[2]):
+    if values["email"] and not values["email"].isascii() and "@" in values["email"]:
+        filled.errors.append(("email", "err_email_ascii"))
+    elif values["email"] and not _address_ok(values["email"]):
         filled.errors.append(("email", "err_email"))
     elif own_domain and values["email"].lower().endswith("@" + own_domain):
         filled.errors.append(("email", "err_email_ours"))
@@ -134,3 +138,19 @@ def check(post, area_keys: set[str], own_domain: str = "") -> Filled:
     if filled.phone_only and not PHONE_RE.match(values["phone"].strip()):
         filled.errors.append(("phone", "err_phone"))
     return filled
+
+
+def _address_ok(address: str) -> bool:
+    local, _, domain = address.rpartition("@")
+    return bool(ADDRESS_RE.match(address) and "." in domain and LOCAL_PART_RE.match(local))
+
+
+def fingerprint(secret: str, cookie: str, values: dict, files: list[tuple[str, str, bytes]]) -> str:
+    """What was sent from which browser, as a keyed digest: a second press of the same page's
+    button is "the same" only when the browser and everything typed and attached are."""
+    mac = hmac.new(secret.encode(), f"surgery-form-sent:{cookie}".encode(), hashlib.sha256)
+    for name in sorted(values):
+        mac.update(f"\0{name}\0{values[name]}".encode())
+    for name, content_type, data in files:
+        mac.update(f"\0file\0{name}\0{content_type}\0".encode() + hashlib.sha256(data).digest())
+    return mac.hexdigest()[:32]

@@ -34,6 +34,9 @@ WORDS: dict[str, dict[str, str]] = {
         "err_message": "Enter your message",
         "err_email": "Enter an email address in the correct format, like name@example.com",
         "err_email_ours": "Enter your own email address, not ours",
+        "err_email_ascii": "Use an address with only English letters, or leave it out",
+        "err_resent": "This page had already been sent: press the button again to send this message",
+        "sorry": "Sorry, we could not take your message: please try again, or email {address}",
         "err_contact": "Enter your email address, or tick \u201cI have no email\u201d and give a phone number",
         "err_phone": "Enter a phone number, like 01632 960 001 or 07700 900 982",
         "err_files": "Choose no more than 3 files",
@@ -89,6 +92,10 @@ WORDS: dict[str, dict[str, str]] = {
         "err_message": "Rhowch eich neges",
         "err_email": "Rhowch gyfeiriad e-bost yn y ffurf gywir, fel enw@example.com",
         "err_email_ours": "Rhowch eich cyfeiriad e-bost eich hun, nid ein un ni",
+        "err_email_ascii": "Defnyddiwch gyfeiriad gyda llythrennau Saesneg yn unig, neu gadewch ef allan",
+        "err_resent": "Roedd y dudalen hon wedi\u2019i hanfon yn barod: pwyswch y botwm eto i anfon y neges hon",
+        "sorry": "Mae\u2019n ddrwg gennym, ni allem gymryd eich neges: rhowch gynnig arall arni, neu anfonwch "
+                 "e-bost at {address}",
         "err_contact": "Rhowch eich cyfeiriad e-bost, neu ticiwch \u201cDoes gen i ddim e-bost\u201d a rhoi rhif ff\u00f4n",
         "err_phone": "Rhowch rif ff\u00f4n, fel 01632 960 001 neu 07700 900 982",
         "err_files": "Dewiswch ddim mwy na 3 ffeil",
@@ -126,15 +133,23 @@ def language(query: str, accept_language: str) -> str:
         return query
     ranked = []
     for position, part in enumerate(accept_language.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
+        tag, *params = part.strip().split(";")
+        quality = _quality(params)
+        if quality > 0:   # q=0: "not this language" (RFC 9110, 12.4.2)
+            ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
     for _, _, tag in sorted(ranked):
         if tag in WORDS:
             return tag
     return "en"
+
+
+def _quality(params: list[str]) -> float:
+    """A language range's q value: 1 when not given, 0 when it cannot be read."""
+    for param in params:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0

@@ -91,3 +91,39 @@ def test_the_fields_are_checked_as_the_page_says():
     ticked_with_email = form_check.check({"message": "x", "email": "a@example.net", "no_email": "yes"}, set())
     assert not ticked_with_email.phone_only and ticked_with_email.errors == []
     assert form_check.check({"message": "x", "email": "a@example.net", "area": "elsewhere"}, {"hightown"}).values["area"] == ""
+
+
+def test_a_language_the_browser_gives_q_0_is_one_it_does_not_want():
+    assert language("", "cy;q=0") == "en" and language("", "cy;q=0.0, fr") == "en"
+    assert language("", "en;q=0.1, cy;q=0.5") == "cy" and language("", "en;q=0, cy") == "cy"
+    assert language("", "cy;level=1;q=0") == "en" and language("", "cy;q=banana") == "en"
+
+
+def test_a_typed_name_is_a_name_and_an_upload_of_a_mail_or_page_is_opaque():
+    assert form_mail.person_name("Ann <victim6@evil.test>") == "Ann"
+    assert form_mail.person_name("Siân O'Neill-Jones") == "Siân O'Neill-Jones"
+    for typed in ("=?utf-8?q?=3Cvictim=40evil.test=3E=2C?=", "Ann =?utf-8?q?=0D?= Jones", "a\r\nBcc: x\x00"):
+        assert not any(c in form_mail.person_name(typed) for c in "<>@,\r\n\x00") and "=?" not in form_mail.person_name(typed)
+    for declared in ("multipart/related", "message/rfc822", "Multipart/Mixed; boundary=x", "", "nonsense"):
+        part = _built(files=(("page.mhtml", declared, b"--x\r\n\r\n"),)).get_payload()[1]
+        assert part.get_content_type() == "application/octet-stream" and part.get_payload(decode=True) == b"--x\r\n\r\n"
+    assert _built(files=(("a.jpg", "image/jpeg", b"\xff\xd8"),)).get_payload()[1].get_content_type() == "image/jpeg"
+
+
+def _built(**fields):
+    import email
+    from email import policy
+
+    said = form_mail.Submission(message="Hello", email="ann@example.net", **fields)
+    raw = form_mail.build(said, "surgery@surgery.example.org", "127.0.0.1", "<a.form@surgery.example.org>",
+                          dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.timezone.utc))
+    return email.message_from_bytes(raw, policy=policy.default)
+
+
+def test_the_form_refuses_addresses_a_mail_header_cannot_carry_plainly():
+    def errors(address):
+        return form_check.check({"message": "Hi", "email": address}, set()).errors
+
+    assert errors("ännä@example.com") == [("email", "err_email_ascii")]
+    assert errors("a[b]@example.com") == [("email", "err_email")]
+    assert errors("o'neil+x@example.co.uk") == []
