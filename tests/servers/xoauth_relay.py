@@ -13,7 +13,6 @@ import collections
 import email
 import json
 import ssl
-import threading
 import urllib.parse
 import urllib.request
 from email import policy
@@ -22,7 +21,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
-from tests.helpers import free_port, wait_for
+from tests.conftest import Relay
+from tests.helpers import wait_for
 from tests.servers.tls import make_certificates
 
 
@@ -79,21 +79,21 @@ class _Controller(Controller):
         return _LongLines(self.handler, **self.SMTP_kwargs)
 
 
-class XOAuthRelay:
+class XOAuthRelay(Relay):
+    """The outgoing relay of tests/conftest.py (what it keeps, stop, messages), behind STARTTLS
+    and AUTH XOAUTH2 checked against the token service's introspection."""
+
     def __init__(self, folder: Path, introspection_url: str, ca_file: Path):
+        super().__init__()
         folder.mkdir(parents=True, exist_ok=True)
         self.ca_file, cert, key = make_certificates(folder)
         self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.tls.load_cert_chain(cert, key)
         self.introspection_url = introspection_url
         self.client_tls = ssl.create_default_context(cafile=str(ca_file))
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
         self.logins: list[tuple[str, str]] = []
         self.refusals: list[str] = []
         self.refusal = "535 5.7.3 Authentication unsuccessful"   # the reply to a refused login
-        self.controller: Controller | None = None
 
     def check(self, user: str, token: str) -> str | None:
         """Why this token may not send as `user` (None: it may)."""
@@ -117,15 +117,6 @@ class XOAuthRelay:
                                      auth_exclude_mechanism=["LOGIN", "PLAIN"])
         self.controller.start()
         return self
-
-    def stop(self) -> None:
-        if self.controller:
-            self.controller.stop()
-            self.controller = None
-
-    def messages(self, to: str | None = None) -> list[email.message.EmailMessage]:
-        with self.lock:
-            return [m for _, rcpts, m in self.received if to is None or to in rcpts]
 
     def wait(self, count: int, timeout: float = 20.0) -> list[email.message.EmailMessage]:
         wait_for(lambda: len(self.messages()) >= count, timeout, what=f"{count} messages at the XOAUTH2 relay")
