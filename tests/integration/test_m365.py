@@ -68,6 +68,15 @@ def acks_and_forwards(exchange) -> list[str]:
 
 
 @pytest.mark.database
+
+def healthz(port: int) -> str:
+    """/healthz's text, whether it answers 200 or 503."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.read().decode()
+
 def test_mail_read_with_oauth_from_the_mailbox_is_acknowledged_through_the_oauth_relay(
         tmp_path, gateway_process, entra, exchange, mailbox):
     mailbox.append(mail(1))
@@ -275,22 +284,15 @@ def test_a_token_service_outage_loses_nothing_and_the_health_check_says_why(
     daemon = gateway_process(path, smtp)
     send(smtp, mail(2), sender="resident2@example.net")    # by the SMTP door: its mail waits in the outbox
 
-    def health() -> str:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5) as answer:
-                return answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.read().decode()
-
-    wait_for(lambda: "oauth2:" in health(), 15, what="/healthz to name the token service")
-    assert f"the token service {entra.authority} cannot be reached" in health()
+    wait_for(lambda: "oauth2:" in healthz(http), 15, what="/healthz to name the token service")
+    assert f"the token service {entra.authority} cannot be reached" in healthz(http)
     assert mailbox.uids("INBOX") == [1] and exchange.received == []    # nothing taken, nothing lost
     waiting = wait_for(lambda: db_rows(tmp_path, "select state, last_error from outbound where last_error is not null"),
                        15, what="the outbox to wait for a token")
     assert all(state == "queued" and "cannot be reached" in error for state, error in waiting)
     entra.up()
     exchange.wait(4, timeout=40)
-    wait_for(lambda: health() == "ok\n", 15, what="/healthz to be ok again")
+    wait_for(lambda: healthz(http) == "ok\n", 15, what="/healthz to be ok again")
     assert len(exchange.messages()) == 4 and len({m["Message-ID"] for m in exchange.messages()}) == 4
     assert daemon.stop() == 0
     assert "cannot be reached" in daemon.log_text()
@@ -369,15 +371,8 @@ def test_an_unknown_code_shows_the_code_and_our_words_never_the_services_text(
                         http={"listen": f"127.0.0.1:{http}", "base_url": f"http://127.0.0.1:{http}"})
     daemon = gateway_process(path, smtp)
 
-    def health() -> str:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5) as answer:
-                return answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.read().decode()
-
-    wait_for(lambda: "AADSTS9999999" in health(), 20, what="/healthz to name the refusal")
-    assert "SUPERSECRET" not in health()
+    wait_for(lambda: "AADSTS9999999" in healthz(http), 20, what="/healthz to name the refusal")
+    assert "SUPERSECRET" not in healthz(http)
     assert daemon.stop() == 0
     assert "AADSTS9999999" in daemon.log_text() and "SUPERSECRET" not in daemon.log_text()
 
