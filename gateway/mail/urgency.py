@@ -26,7 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from gateway.mail.danger import concepts, features, model
+from gateway.mail.danger import concepts, features, model, tense
 
 
 def _words(*alternatives: str) -> re.Pattern:
@@ -142,9 +142,8 @@ def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
     if extra:
         return Urgency(True, extra)
     scored = model.shipped()
-    logit, chunk = max(((scored.logit(names), chunk) for chunk, names in window_features(text)),
-                       key=lambda pair: pair[0])
-    if logit < scored.threshold:
+    score, chunk = scored.score(window_features(text))
+    if score < scored.threshold:
         return Urgency(False, [])
     return Urgency(True, rules(text).why or _weighed(scored, chunk))
 
@@ -236,14 +235,19 @@ def rule_names(chunk: str) -> set[str]:
 
 def window_features(text: str) -> list[tuple[str, set[str]]]:
     """Each window of the message with the model's features of it (shared with training).
-    Each sentence is read once; a window has what its sentences have, and the pairs of the
-    situations and rule findings among them."""
+    Each sentence is read once; a window has what its sentences have (words, situations, rule
+    findings, tense markers), the pairs of those found among them, and what the message as a
+    whole holds ("m:"), so a window that reads like danger is weighed with the rest of the
+    message ("a scene in my novel", "it was all over by ten")."""
     sentences = features.sentences(text)
     words = [features.names(features.words(s)) for s in sentences]
-    found = [rule_names(s) | concepts.names(s) for s in sentences]
+    found = [rule_names(s) | concepts.names(s) | tense.names(s) for s in sentences]
     out = []
     for lo, hi in features.spans(len(sentences)):
         situations = sorted(set().union(*found[lo:hi]))
         pairs = {f"x:{a}&{b}" for i, a in enumerate(situations) for b in situations[i + 1:]}
         out.append((" ".join(sentences[lo:hi]), set().union({"b:"}, *words[lo:hi]) | set(situations) | pairs))
+    if len(out) > 1:
+        whole = {f"m:{name}" for name in set().union(*found)}
+        out = [(chunk, names | whole) for chunk, names in out]
     return out

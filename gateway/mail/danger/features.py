@@ -16,6 +16,15 @@ MASK = (1 << BUCKETS_LOG2) - 1
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_CHARS = 20_000
+# Street and estate names, English and Welsh ("Ffordd y Parc", "Chapel Row", "Stryd y Capel"):
+# said as a name, their words are not the situation ("parc", "capel", "row"), and writers gave
+# addresses more often in urgent messages than residents do. A named bridge stays a bridge.
+_NAME = r"[A-ZÂÊÎÔÛŴŶ][\w'’-]+"
+PLACE = re.compile(
+    rf"\b(?:{_NAME} ){{1,3}}(?:Road|Street|Lane|Avenue|Close|Drive|Way|Row|Terrace|Crescent|Grove|Place|Court|"
+    rf"Gardens|Hill|Square|Walk|Rd|St|Ave)\b"
+    rf"|\b(?:Heol|Stryd|Ffordd|Lôn|Lon|Rhodfa|Teras|Cilgant|Ystad|Stad|Maes|Bryn|Parc|Cae|Tŷ|Ty|Plas|Pen|Glan|Bron|"
+    rf"Nant)(?: (?:y|yr|'r|Y|Yr))? {_NAME}(?: {_NAME})?")
 
 
 def fold(text: str) -> str:
@@ -50,8 +59,9 @@ def hashed(feature_names: set[str]) -> list[tuple[int, int]]:
 
 
 def sentences(text: str) -> list[str]:
-    """The message's sentences (and lines), those with a word in them."""
-    return [s.strip() for s in SENTENCE.split(text[:MAX_CHARS]) if WORD.search(fold(s))]
+    """The message's sentences (and lines), those with a word in them, street names read as
+    one word."""
+    return [PLACE.sub("STREETNAME", s.strip()) for s in SENTENCE.split(text[:MAX_CHARS]) if WORD.search(fold(s))]
 
 
 def spans(count: int, size: int = 3) -> list[tuple[int, int]]:

@@ -24,14 +24,17 @@ def test_it_was_never_trained_on_the_batches_kept_apart():
     assert shipped.meta["never_trained_on"] == train.HELD_OUT
 
 
-def test_the_file_keeps_the_weights_and_threshold(tmp_path):
-    weights = [0.0] * (1 << 16)
-    weights[5], weights[70] = 1.25, -3.5
-    again = model.parse(model.dump(weights, -0.5, {"messages": 3}))
-    assert again.threshold == -0.5 and again.meta["messages"] == 3
-    assert abs(again.weights[5] - 1.25) < 1e-3 and abs(again.weights[70] + 3.5) < 1e-3
-    with pytest.raises(ValueError):
-        model.parse(b"not a model")
+def test_the_file_keeps_both_models_their_mix_and_the_threshold(tmp_path):
+    window, whole = [0.0] * (1 << 16), [0.0] * (1 << 16)
+    window[5], window[70], whole[9] = 1.25, -3.5, 2.0
+    data = model.dump(window, whole, 0.6, -0.5, {"messages": 3})
+    again = model.parse(data)
+    assert again.threshold == -0.5 and again.mix == 0.6 and again.meta["messages"] == 3
+    assert abs(again.window[5] - 1.25) < 1e-3 and abs(again.window[70] + 3.5) < 1e-3
+    assert abs(again.whole[9] - 2.0) < 1e-3 and again.whole[5] == 0.0
+    for broken in (b"not a model", data[:-40], data.replace(b"model 2", b"model 1")):
+        with pytest.raises(ValueError):
+            model.parse(broken)
 
 
 def test_training_is_deterministic_on_a_small_set(monkeypatch):
@@ -39,6 +42,20 @@ def test_training_is_deterministic_on_a_small_set(monkeypatch):
     monkeypatch.setattr(train, "EPOCHS", 2)
     items = train.prepare(rows)
     assert train.fit(items) == train.fit(items)
+    assert train.fit(train.whole(items)) == train.fit(train.whole(items))
+
+
+def test_the_mix_and_threshold_are_chosen_on_writers_left_out():
+    rows = [{"id": f"{letter}-{i}", "urgent": i % 3 == 0, "text": text}
+            for letter in "ab" for i, text in enumerate(["he is kicking the door in now", "lovely weather",
+                                                          "parking again", "she has taken all her tablets",
+                                                          "the bins", "fox in the garden"])]
+    assert {train.writer(r) for r in rows} == {"a", "b"} and train.writer({"id": "urgent-en-1"}) == "own"
+    scored = train.cross_validate(train.prepare(rows), [train.writer(r) for r in rows])
+    assert len(scored) == len(rows) and [y for _, _, y in scored] == [float(r["urgent"]) for r in rows]
+    share, mixed = train.choose_mix(scored, 1.0)
+    assert share in train.MIXES
+    assert min(s for s, y in mixed if y) >= train.threshold_for(mixed, 1.0)
 
 
 @pytest.mark.parametrize("text", [
