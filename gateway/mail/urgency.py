@@ -137,15 +137,21 @@ class Urgency:
 
 def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
     """Whether a resident's message says someone may be in danger now, and why."""
-    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).replace("’", "'")
+    text = normal(text)
     extra = _extra(text, extra_phrases)
     if extra:
         return Urgency(True, extra)
     scored = model.shipped()
-    score, chunk = scored.score(window_features(text))
+    windows = window_features(text)
+    score, chunk = scored.score(windows, whole_features(text, windows))
     if score < scored.threshold:
         return Urgency(False, [])
     return Urgency(True, rules(text).why or _weighed(scored, chunk))
+
+
+def normal(text: str) -> str:
+    """The text as every reader here sees it (and as the model was trained on it)."""
+    return unicodedata.normalize("NFKC", text[:MAX_CHARS]).replace("’", "'")
 
 
 def _weighed(scored: model.Model, chunk: str, most: int = 4) -> list[str]:
@@ -162,7 +168,7 @@ def _weighed(scored: model.Model, chunk: str, most: int = 4) -> list[str]:
 
 def rules(text: str) -> Urgency:
     """The clause rules alone (the model reads what they found as features of its own)."""
-    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).replace("’", "'")
+    text = normal(text)
     joking = bool(JOKING.search(text))
     live_anywhere = LIVE.search(text)
     for clause in CLAUSE_SPLIT.split(text):
@@ -251,3 +257,12 @@ def window_features(text: str) -> list[tuple[str, set[str]]]:
         whole = {f"m:{name}" for name in set().union(*found)}
         out = [(chunk, names | whole) for chunk, names in out]
     return out
+
+
+def whole_features(text: str, windows: list[tuple[str, set[str]]]) -> set[str]:
+    """The features of the message whole, for the second model: everything its windows have,
+    and the pairs of neighbouring words in each sentence."""
+    found = set().union(*(names for _, names in windows))
+    for sentence in features.sentences(text):
+        found |= features.pairs(features.words(sentence))
+    return found

@@ -47,16 +47,17 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"tabledi", r"dabledi", r"pils", r"llyncu", r"wedi cymryd", r"rhaff", r"pont", r"bont", r"ar ben (?:y |pont|to)",
         r"rheilffordd", r"dibyn", r"clogwyn", r"neidio", r"tablets?", r"pob tabled\w*", r"cymryd (?:pob|y cyfan|popeth)",
         r"engine (?:on|running)", r"(?:garage|car) door(?:s)? (?:shut|closed)", r"injan (?:ymlaen|yn rhedeg)", r"quarry",
-        r"(?:walk|walking|go|going) (?:in)?to the (?:sea|river|water|canal)", r"chwarel", r"i mewn i'?r (?:m[oô]r|afon|d[wŵ]r|gamlas)"),
+        r"(?:walk|walking|go|going) (?:in)?to the (?:sea|river|water|canal)", r"chwarel", r"i mewn i'?r (?:m[oô]r|afon|d[wŵ]r|gamlas)",
+        r"y lein", r"trac(?:iau)?", r"trains? (?:is |are )?(?:due|coming)", r"tr[eê]n yn dod"),
     # A hazard that can kill: a live wire, a collapsing structure, smoke, gas, flames.
     "hazard": _any(
         r"sparking", r"spark(?:s|ing)? (?:and|&) buzz\w*", r"power ?lines?", r"live wires?", r"cables? (?:down|hanging)",
         r"wires? (?:down|lying|across)", r"(?:falling|fallen|coming down) (?:on|onto|into)", r"collaps\w*", r"swaying", r"about to fall",
         r"smoke", r"smell of (?:burning|gas)", r"gas (?:leak|smell)", r"flames?", r"burning", r"fumes",
-        r"gwreichion", r"gwifren", r"gwifrau", r"ceblau", r"yn disgyn (?:ar|i)", r"mwg", r"llosgi", r"fflamau", r"nwy", r"ogla llosgi",
+        r"gwreichion\w*", r"gwifren", r"gwifrau", r"ceblau", r"yn disgyn (?:ar|i)", r"mwg", r"llosgi", r"fflamau", r"nwy", r"ogla llosgi",
         r"arogl llosgi", r"ar fin disgyn", r"siglo", r"wedi disgyn (?:ar|i)", r"disgyn ar y", r"on the (?:a\d+|m\d+|motorway|dual carriageway|bypass)",
         r"cars? (?:coming|going|flying)", r"traffic (?:coming|going|swerving)", r"(?:lost|shed) (?:its|a|their) load", r"loose (?:on|in) the road",
-        r"ar yr? (?:a\d+|m\d+|draffordd|ffordd osgoi)", r"ceir yn dod", r"traffig yn dod", r"colli llwyth", r"pylon", r"peilon"),
+        r"ar yr? (?:a\d+|m\d+|draffordd|ffordd osgoi)", r"ceir yn dod", r"traffig yn dod", r"swerv\w*", r"gwyro", r"colli llwyth", r"pylon", r"peilon"),
     # Someone hiding or writing in secret from the person who is a danger to them.
     "hiding": _any(
         r"hiding", r"hid(?:e|den)? (?:in|under)", r"locked (?:myself|ourselves|the door|in the)", r"lock the door",
@@ -109,7 +110,8 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"rhybudd ola", r"dwi'?n gwybod lle ti'?n byw", r"neud yn si[wŵ]r",
         r"(?:will|'ll|going to|gonna) (?:break|smash|do|get|burn|torch|kill|stab|hurt) (?:my|your|ur|his|her|their|the|you|u|him|her|them)",
         r"come (?:in )?for (?:you|u|me|her|him)", r"(?:do|sort|deal with) (?:him|her|them|you) (?:in|over|properly)", r"dod amdanat",
-        r"dod amdana i", r"'?wneud'? rhywun", r"dim ond unwaith", r"dy ladd", r"ei ladd", r"ei lladd", r"eich lladd", r"yn llosgi", r"dod i dy d[yŷ]", r"mynd i dy"),
+        r"dod amdana i", r"'?wneud'? rhywun", r"dim ond unwaith", r"dy ladd", r"ei ladd", r"ei lladd", r"eich lladd", r"yn llosgi", r"dod i dy d[yŷ]", r"mynd i dy",
+        r"(?:burn|torch) (?:the|your|ur|our) (?:place|shed|house|shop|car|van)", r"[lt]h?osgi'?r (?:lle|t[yŷ]|sied|siop|car|fan)"),
     # Caught by water, tide, ice, fire or height, or a person at risk gone missing.
     "stranded": _any(
         r"tide", r"stuck (?:on|in|out)", r"cut off", r"can'?t swim", r"up to (?:their|his|her|my) (?:waist|neck|chest)s?",
@@ -123,7 +125,8 @@ CONCEPTS: dict[str, re.Pattern] = {
     # A threat to come back, or to harm unless paid: extortion and revenge with a deadline.
     "coming_back": _any(
         r"come back", r"coming back", r"be back", r"return(?:ing)?", r"if (?:i|we|you) (?:not|don'?t|do not) pay",
-        r"unless (?:i|we|you) pay", r"with me inside", r"dychwelyd", r"dod yn [oô]l", r"os na (?:fyddaf|wna i|dwi) (?:yn )?talu",
+        r"unless (?:i|we|you) pay", r"with me inside", r"(?:they'?ll|he'?ll|she'?ll|they will|he will|she will) be back",
+        r"(?:bydd|bydden|byddan|fydd|fydden|fyddan)(?: nhw| e| o| hi)?'?n [oô]l", r"dychwelyd", r"dod yn [oô]l", r"os na (?:fyddaf|wna i|dwi) (?:yn )?talu",
         r"os na (?:dalaf|thala i)"),
     # Watching a crime happen: tools at work, the sound of it.
     "crime_seen": _any(
@@ -131,7 +134,13 @@ CONCEPTS: dict[str, re.Pattern] = {
         r"trying (?:car|door) handles", r"looking (?:in|into) cars", r"crowbar", r"jemmy", r"sound of (?:glass|breaking)",
         r"under (?:my|the|a|his|her|\w+'s) (?:\w+ )?(?:car|van|vehicle|prius|lorry)", r"(?:peeling|stripping|taking) (?:the )?lead",
         r"loading (?:\w+ ){0,3}(?:into|onto) (?:a|the) (?:van|trailer|truck)", r"siphon\w*",
-        r"llif yn torri", r"torri'?r? clo", r"torrwr bollt\w*", r"cutting (?:a|the|her|his|my) (?:bike )?lock", r"llwytho", r"o dan (?:y|ei|fy) (?:car|fan)", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau"),
+        r"llif yn torri", r"torri'?r? clo", r"torrwr bollt\w*", r"cutting (?:a|the|her|his|my) (?:bike )?lock", r"llwytho", r"o dan (?:y|ei|fy) (?:car|fan)", r"gwylio (?:nhw|fo|fe|hi)", r"trio drysau",
+        r"(?:taking|having) the wheels off", r"tynnu'?r olwynion", r"(?:is|are|'s|'re) (?:nicking|stealing|pinching)", r"yn dwyn"),
+    # The sounds of someone being hurt, heard through a wall or from the street.
+    "sounds": _any(
+        r"thuds?", r"thudding", r"bang(?:s|ing)? (?:after|against|on the wall)", r"crash(?:es|ing)", r"scream(?:s|ing)",
+        r"crying", r"begging", r"pleading", r"someone being (?:hit|hurt|beaten)", r"getting (?:hit|battered|a beating)",
+        r"clec(?:iau)?", r"clec ar [oô]l clec", r"sgrech\w*", r"crio", r"erfyn", r"ymbil\w*", r"cael (?:ei|ei ch) (?:tharo|churo|daro|guro)"),
     # Fear and being alone with it.
     "fear": _any(
         r"scared", r"frightened", r"terrified", r"afraid", r"petrified", r"panicking", r"shaking",

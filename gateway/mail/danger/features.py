@@ -40,13 +40,22 @@ def words(text: str) -> list[str]:
 
 def names(tokens: list[str]) -> set[str]:
     """The word features of one stretch of text (a message, or a window of it). Word pairs and
-    runs of letters were tried and dropped: on a few thousand messages they learn the writers'
-    habits, not the danger (cross-validated, they raised false alarms at the same recall)."""
+    runs of letters were tried and dropped for windows: on a few thousand messages they learn
+    the writers' habits, not the danger (cross-validated, they raised false alarms at the same
+    recall). The model of the whole message has word pairs as well (pairs())."""
     # Words with digits in them (house numbers, postcodes, phone numbers, times) are left out:
     # the people who wrote the training messages gave addresses far more often in urgent ones
     # than residents do, which taught the model that a number is a sign of danger. Times
     # that matter ("at 3", "am bump") are read by the concepts.
     return {"b:"} | {"w:" + t for t in tokens if not any(c.isdigit() for c in t)}
+
+
+def pairs(tokens: list[str]) -> set[str]:
+    """Neighbouring words ("was_stabbed", "is_stabbing", "last_year"): what a word means often
+    depends on the one before it. Measured leaving one writer out, they lower the whole-message
+    model's false alarms at the same recall; for windows they did not."""
+    kept = [t for t in tokens if not any(c.isdigit() for c in t)]
+    return {f"2:{a}_{b}" for a, b in zip(kept, kept[1:])}
 
 
 def hashed(feature_names: set[str]) -> list[tuple[int, int]]:

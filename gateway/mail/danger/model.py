@@ -34,10 +34,11 @@ class Model:
     threshold: float        # the score at and above which a message is urgent
     meta: dict
 
-    def score(self, windows: list[tuple[str, set[str]]]) -> tuple[float, str]:
-        """The message's score and the window that decided it."""
+    def score(self, windows: list[tuple[str, set[str]]], whole: set[str]) -> tuple[float, str]:
+        """The message's score and the window that decided it, from the features of each window
+        and of the message whole (gateway.mail.urgency)."""
         logit, chunk = max(((dot(self.window, names), chunk) for chunk, names in windows), key=lambda pair: pair[0])
-        return mix(self.mix, logit, dot(self.whole, set().union(*(names for _, names in windows)))), chunk
+        return mix(self.mix, logit, dot(self.whole, whole)), chunk
 
     def weight_of(self, name: str) -> float:
         ((bucket, sign),) = features.hashed({name})

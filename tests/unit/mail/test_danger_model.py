@@ -12,7 +12,9 @@ from gateway.mail.danger import model, train
 
 def test_the_model_ships_inside_the_package_and_is_small():
     data = resources.files("gateway.mail.danger").joinpath("weights.bin").read_bytes()
-    assert len(data) < 100_000
+    # Two models of 65,536 16-bit weights each, compressed (the second, of the message whole,
+    # has word pairs, so more of its weights are used): a budget of 200 KB.
+    assert len(data) < 200_000
     shipped = model.shipped()
     assert shipped.meta["messages"] > 1000
 
@@ -46,11 +48,12 @@ def test_training_is_deterministic_on_a_small_set(monkeypatch):
 
 
 def test_the_mix_and_threshold_are_chosen_on_writers_left_out():
-    rows = [{"id": f"{letter}-{i}", "urgent": i % 3 == 0, "text": text}
+    rows = [{"id": f"{letter}-{i}", "urgent": i % 3 == 0, "text": text, "writer": f"batch_{letter}"}
             for letter in "ab" for i, text in enumerate(["he is kicking the door in now", "lovely weather",
                                                           "parking again", "she has taken all her tablets",
                                                           "the bins", "fox in the garden"])]
-    assert {train.writer(r) for r in rows} == {"a", "b"} and train.writer({"id": "urgent-en-1"}) == "own"
+    assert {train.writer(r) for r in rows} == {"batch_a", "batch_b"} and train.writer({"id": "urgent-en-1"}) == "own"
+    assert {train.writer(r) for r in train.load(["messages.jsonl", "independent/batch_a.jsonl"])} == {"own", "batch_a"}
     scored = train.cross_validate(train.prepare(rows), [train.writer(r) for r in rows])
     assert len(scored) == len(rows) and [y for _, _, y in scored] == [float(r["urgent"]) for r in rows]
     share, mixed = train.choose_mix(scored, 1.0)
