@@ -9,13 +9,16 @@ dangerous driving, a fire) and nothing in it says the danger is not live (the pa
 general question, a remark about the subject, an all-clear). On messages written by people who
 never saw them they found fewer than half of the urgent ones: danger is often written without a
 danger word (a goodbye, someone hiding, a child by water, a time and a place).
-So the decision is made by a small logistic model (gateway.mail.danger), trained by a script in
-the repository on some two thousand labelled messages written independently in English and
-Welsh. It reads the message in windows of three sentences (danger buried in a long email is read
-in its own neighbourhood) and sees there the words, the situations of danger.concepts (in both
-languages) and what the clause rules found; a message is urgent when its most urgent window
-scores at or above the threshold chosen by cross-validation. `Urgency.why` gives the rules' words
-when they fired, otherwise the words of the situations and the words that weighed most.
+So the decision is made by two small logistic models (gateway.mail.danger), trained by a script
+in the repository on some 4,500 labelled messages written independently in English and Welsh.
+One reads the message in windows of three sentences (danger buried in a long email is read in
+its own neighbourhood; the message is as urgent as its most urgent window), the other reads it
+whole (a window that sounds like danger in a message about a novel or a court case that is
+over); both see the words, the situations of danger.concepts, the tense markers of
+danger.tense and what the clause rules found. A message is urgent when their mixed score is at
+or above the threshold chosen by leaving one writer out at a time. `Urgency.why` gives the
+rules' words when they fired, otherwise the words of the situations and the words that weighed
+most in the window that decided.
 Weighed and not used: a sentence-embedding model (the one that ships inside its package needs
 PyTorch, some 700 MB, and explains nothing) and spaCy (its models are fetched at install).
 """

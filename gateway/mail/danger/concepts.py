@@ -201,15 +201,10 @@ CONCEPTS: dict[str, re.Pattern] = {
 }
 
 
-# All of them at once: most sentences hold none, and one search says so (an alternation matches
-# where any of its parts would), so the forty searches are made only where one will find something.
-ANY = re.compile("|".join(f"(?:{pattern.pattern})" for pattern in CONCEPTS.values()), re.IGNORECASE)
-
-
 def names(chunk: str) -> set[str]:
-    """The concepts found in a stretch of text, as model features."""
-    if not ANY.search(chunk):
-        return set()
+    """The concepts found in a stretch of text, as model features. (One search of all of them
+    joined by "|" first, to skip the sentences that hold none, was measured: it is two to three
+    times slower than the searches one by one, even where three sentences in four hold none.)"""
     return {f"k:{name}" for name, pattern in CONCEPTS.items() if pattern.search(chunk)}
 
 

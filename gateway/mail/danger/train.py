@@ -36,7 +36,8 @@ TRAIN = ["messages.jsonl", "neutral.jsonl", "independent/batch_a.jsonl", "indepe
          "independent/batch_u.jsonl", "independent/batch_v.jsonl", "independent/batch_p.jsonl",
          "independent/batch_y.jsonl", "independent/batch_z.jsonl", "independent/batch_ae.jsonl"]
 HELD_OUT = ["independent/batch_b.jsonl", "independent/batch_j.jsonl", "independent/batch_k.jsonl",
-            "independent/batch_q.jsonl", "independent/batch_r.jsonl"]
+            "independent/batch_q.jsonl", "independent/batch_r.jsonl", "independent/batch_w.jsonl",
+            "independent/batch_x.jsonl"]
 TARGET_RECALL = 0.97   # when in doubt, flag: chosen on cross-validation, never on the batches kept apart
 EPOCHS = 12
 RATE = 0.1
