@@ -13,7 +13,9 @@ import re
 
 
 def _any(*alternatives: str) -> re.Pattern:
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
+    """One situation's wording, in lower case: it is searched in lower-cased text (twice as fast
+    as a search that ignores case, and the same matches)."""
+    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])")
 
 
 CHILD = (r"(?:little |small |young )?(?:kids?|child(?:ren)?|toddlers?|bab(?:y|ies)|boys?|girls?|lad|lass|"
@@ -71,7 +73,7 @@ CONCEPTS: dict[str, re.Pattern] = {
         CHILD + r"\W+(?:\w+\W+){0,8}?(?:road|dual carriageway|motorway|a\d+|traffic|water|river|canal|sea|harbour|"
         r"pond|lake|reservoir|ice|roof|edge|railway|tracks?|window ?ledge|balcony|alone|on (?:his|her|their) own|"
         r"by (?:him|her)self|van|car|ffordd|lôn|lon|traffig|dŵr|dwr|afon|camlas|m[oô]r|harbwr|pwll|llyn|rhew|to'?r|"
-        r"ar ei ben ei hun|ar ei phen ei hun|ar ben (?:ei|eu) hunain|fan|car)\b", re.IGNORECASE),
+        r"ar ei ben ei hun|ar ei phen ei hun|ar ben (?:ei|eu) hunain|fan|car)\b"),
     "taken": _any(
         r"(?:pulled|dragged|bundled|pushed|forced|grabbed|put) (?:\w+ ){0,3}(?:into|in) (?:a|the|his|her|their) (?:van|car|vehicle|taxi)",
         r"snatched", r"(?:to|going to|will|'ll) take (?:him|her|them|my|the (?:child|kids|boy|girl))", r"mynd (?:a|â) (?:hi|fo|fe|nhw|'?r plant)", r"abduct\w*", r"took (?:her|him|them) (?:away|off)", r"drove off with", r"won'?t let (?:her|him|me) (?:go|leave)",
@@ -205,12 +207,14 @@ def names(chunk: str) -> set[str]:
     """The concepts found in a stretch of text, as model features. (One search of all of them
     joined by "|" first, to skip the sentences that hold none, was measured: it is two to three
     times slower than the searches one by one, even where three sentences in four hold none.)"""
+    chunk = chunk.lower()
     return {f"k:{name}" for name, pattern in CONCEPTS.items() if pattern.search(chunk)}
 
 
 def found(chunk: str) -> list[tuple[str, str]]:
     """(concept, the words that matched) for the team's copy."""
     out = []
+    chunk = chunk.lower()
     for name, pattern in CONCEPTS.items():
         match = pattern.search(chunk)
         if match:

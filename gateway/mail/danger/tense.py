@@ -14,7 +14,7 @@ import re
 
 
 def _any(*alternatives: str) -> re.Pattern:
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])")   # searched in lower case
 
 
 MARKERS: dict[str, re.Pattern] = {
@@ -40,4 +40,5 @@ MARKERS: dict[str, re.Pattern] = {
 
 def names(sentence: str) -> set[str]:
     """The tense markers in a sentence, as model features."""
+    sentence = sentence.lower()
     return {f"t:{name}" for name, pattern in MARKERS.items() if pattern.search(sentence)}
