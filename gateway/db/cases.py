@@ -103,15 +103,18 @@ def open_cases(team: str | None = None) -> list[Case]:
     return [plain(row, Case) for row in query.order_by(models.Case.urgent.desc(), models.Case.due_date, models.Case.id)]
 
 
-def urgent_unseen() -> list[tuple[Case, dt.datetime, str]]:
-    """Open urgent cases that nobody has answered or marked #seen since they were last flagged:
-    (case, when it was flagged, why), the longest waiting first."""
+def urgent_unseen(since: tuple[str, ...] = ("seen",)) -> list[tuple[Case, dt.datetime, str]]:
+    """Open urgent cases flagged since anyone last marked them #seen: (case, its first flag
+    since then, why), the longest waiting first. The first flag, not the latest: a resident
+    writing of danger again must not put off the desk or hide how long it has waited.
+    `since` ("seen", "escalated"): only flags since the desk was last told, too."""
     p = db.param
+    kinds = ", ".join(p for _ in since)
     rows = db.execute_sql(
         f'SELECT c.id, u.at, u.detail FROM "case" c JOIN case_event u ON u.case_id = c.id '
-        f"WHERE c.status = 'open' AND c.urgent = {p} AND u.id = (SELECT max(e.id) FROM case_event e "
-        f"WHERE e.case_id = c.id AND e.kind = 'urgent') AND NOT EXISTS (SELECT 1 FROM case_event s "
-        f"WHERE s.case_id = c.id AND s.kind = 'seen' AND s.id > u.id) ORDER BY u.at, c.id", (True,)).fetchall()
+        f"WHERE c.status = 'open' AND c.urgent = {p} AND u.id = (SELECT min(e.id) FROM case_event e "
+        f"WHERE e.case_id = c.id AND e.kind = 'urgent' AND e.id > (SELECT coalesce(max(s.id), 0) FROM case_event s "
+        f"WHERE s.case_id = c.id AND s.kind IN ({kinds}))) ORDER BY u.at, c.id", (True, *since)).fetchall()
     cases = {row.id: plain(row, Case) for row in models.Case.select().where(models.Case.id.in_([r[0] for r in rows]))}
     return [(cases[case_id], as_datetime(at), detail) for case_id, at, detail in rows if case_id in cases]
 

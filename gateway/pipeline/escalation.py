@@ -38,6 +38,8 @@ def escalate(ctx: Context, flagged_at: dt.datetime, why: str) -> bool:
     """Queue the case for the desk, once per flag; False when it was already sent. Call inside
     the transaction of the case (ctx.case, ctx.team)."""
     case, settings, now = ctx.case, ctx.settings, ctx.clock.now()
+    if told_lately(ctx):
+        return False
     if not db.cases.claim_notice(notice_key(case, flagged_at), case.id, now):
         return False
     local = settings.calendar.local
@@ -53,6 +55,17 @@ def escalate(ctx: Context, flagged_at: dt.datetime, why: str) -> bool:
                                                                                  "Escalated: "), text, URGENT_PRIORITY)
     db.cases.add_event(case, "escalated", now, f"to the 24-hour desk {settings.escalate_to}", ctx.inbound_id)
     return True
+
+
+def told_lately(ctx: Context) -> bool:
+    """Whether the desk was sent this case within escalate_after_minutes and nobody has marked
+    it #seen since: a resident (or anyone writing in their name) writing of danger fifty
+    times must not send the desk fifty mails. The team has every one; the reminder check
+    sends the desk the next flag once the time is up (pipeline.escalation.due)."""
+    last = db.cases.last_event(ctx.case, "escalated")
+    if last is None or db.cases.events_after(ctx.case, "seen", last.id):
+        return False
+    return db.utc(ctx.clock.now()) - db.utc(last.at) < dt.timedelta(minutes=ctx.settings.clock.escalate_after_minutes)
 
 
 def at_once_if_closed(ctx: Context) -> None:

@@ -1,0 +1,76 @@
+"""Attacks on the 24-hour desk ([urgent] escalate_to): a resident (or anyone writing in a
+resident's name, which nobody checks) writing of danger again and again must neither flood
+the desk nor keep putting off the moment the desk is told. The first test is the daemon over
+loopback SMTP and a relay, out of the team's hours (every day near today is a closed day);
+the second needs business hours at chosen moments, so it runs the same pipeline and reminder
+check in-process on a FakeClock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from gateway.promise import reminders
+from gateway.render import Renderer
+from tests.helpers import db_rows, free_port, resident_mail, wait_for, write_config
+from tests.integration.test_daemon import send
+
+pytestmark = pytest.mark.database
+
+DESK = "control.room@police.example"
+TEAM = "hightown.npt@police.example"
+DANGER = "He is outside my door with a knife right now and says he will kill me."
+
+
+def closed_days() -> str:
+    today = dt.date.today()
+    return ", ".join(str(today + dt.timedelta(days=d)) for d in (-1, 0, 1))
+
+
+def test_a_resident_writing_of_danger_ten_times_out_of_hours_brings_the_desk_one_mail(
+        tmp_path, gateway_process, relay):
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)},
+                        clock={"digest_time": "off", "extra_closed_days": closed_days(), "check_seconds": "1"},
+                        urgent={"escalate_to": DESK})
+    gateway_process(path, port)
+    send(port, resident_mail(subject="Help", body=DANGER, message_id="<d0@example.net>"))
+    first, = wait_for(lambda: relay.messages(DESK), 15, what="the desk's copy")
+    assert first["Subject"].startswith("[URGENT] [SRG-2026-0001] Escalated: ")
+    for n in range(1, 10):   # each a second or more apart, as a person (or a script) writes
+        time.sleep(1.1)
+        send(port, resident_mail(subject="Re: [SRG-2026-0001] Help", body=f"{DANGER} ({n})",
+                                 message_id=f"<d{n}@example.net>"))
+        wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where state = 'done'") == [(n + 1,)], 15,
+                 what=f"message {n} handled")
+        wait_for(lambda: len([m for m in relay.messages(TEAM) if "URGENT" in m["Subject"]]) >= n + 1, 15,
+                 what=f"the team's copy of message {n}")
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from outbound where state = 'queued'") == [(0,)], 15,
+             what="the outbox to empty")
+    time.sleep(3)   # three rounds of the reminder check: anything it owed the desk is at the relay now
+    assert len(relay.messages(DESK)) == 1, [m["Subject"] for m in relay.messages(DESK)]
+    # the team still has every message of danger
+    assert len([m for m in relay.messages(TEAM) if "URGENT" in m["Subject"]]) == 10
+
+
+def test_writing_of_danger_again_does_not_put_off_the_desk_in_business_hours(make_harness):
+    harness = make_harness(urgent={"escalate_to": DESK, "escalate_after_minutes": "15"},
+                           clock={"digest_time": "off", "business_hours": "09:00-17:00"})
+    # Tuesday 1 December 2026, 10:00 in London: a working day, in business hours
+    harness.clock._now = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+    renderer = Renderer()
+    harness.submit(resident_mail(subject="Help", body=DANGER, message_id="<h0@example.net>"))
+    told = {}
+    for n in range(1, 6):   # every ten minutes: "he is still here"
+        harness.clock.advance(10 * 60)
+        reminders.check(harness.settings, harness.clock, renderer)
+        told[f"10:{n}0"] = len(harness.outbox("desk_escalation"))
+        harness.submit(resident_mail(subject="Re: [SRG-2026-0001] Help", body=f"{DANGER} Still here ({n}).",
+                                     message_id=f"<h{n}@example.net>"))
+    # nobody had seen the first message by 10:15: the desk is told at the first check after
+    # (10:20); the flags written since reach it once, 15 minutes after the first of them
+    assert told == {"10:10": 0, "10:20": 1, "10:30": 1, "10:40": 2, "10:50": 2}
+    assert {m["To"] for m in harness.outbox("desk_escalation")} == {DESK}
