@@ -250,6 +250,15 @@ def case_counts() -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+def answered_message(case: Case, message_ids: list[str]) -> Message | None:
+    """The message on the case whose copy, one we sent with one of `message_ids` (an
+    officer's In-Reply-To, then References newest first), an officer answered; None if none."""
+    rows = {row.message_id: row.inbound_id for row in Outbound.select(Outbound.message_id, Outbound.inbound)
+            .where((Outbound.case == case.id) & Outbound.message_id.in_(message_ids) & Outbound.inbound.is_null(False))}
+    found = next((rows[m] for m in message_ids if m in rows), None)
+    return plain(Inbound.get_or_none(Inbound.id == found), Message) if found else None
+
+
 def case_mail(case: Case) -> tuple[list[Message], list[Delivery]]:
     """Everything that came in and went out on a case, each oldest first."""
     inbound = [plain(row, Message) for row in Inbound.select().where(Inbound.case == case.id).order_by(Inbound.id)]

@@ -8,13 +8,15 @@ check in-process on a FakeClock."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import pytest
 
 from gateway.promise import reminders
 from gateway.render import Renderer
-from tests.helpers import db_rows, free_port, resident_mail, wait_for, write_config
+from tests.helpers import db_rows, free_port, resident_mail, signed, wait_for, write_config
+from tests.integration.test_cli import gateway
 from tests.integration.test_daemon import send
 
 pytestmark = pytest.mark.database
@@ -74,3 +76,34 @@ def test_writing_of_danger_again_does_not_put_off_the_desk_in_business_hours(mak
     # (10:20); the flags written since reach it once, 15 minutes after the first of them
     assert told == {"10:10": 0, "10:20": 1, "10:30": 1, "10:40": 2, "10:50": 2}
     assert {m["To"] for m in harness.outbox("desk_escalation")} == {DESK}
+
+
+FILM = "Last night's film had a man with a knife shouting that he would kill them all. Too loud for a Tuesday."
+FORGED = "I have the tablets ready and I am going to end it tonight. Sorry for everything."
+
+
+def test_a_correction_is_about_the_message_the_officer_answered_not_one_slipped_in_after(
+        tmp_path, gateway_process, relay):
+    """Anyone can write in a resident's name (residents are never asked to authenticate):
+    a message slipped into the case just before an officer's #noturgent must not become the
+    example `gateway urgent corrections` labels "not urgent"."""
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)})
+    gateway_process(path, port)
+    send(port, resident_mail(subject="Noise", body=FILM, message_id="<film@example.net>"))
+    forward, = wait_for(lambda: relay.messages(TEAM), 15, what="the team's copy")
+    send(port, resident_mail(subject="Re: [SRG-2026-0001] Noise", body=FORGED, message_id="<forged@example.net>"))
+    wait_for(lambda: len(relay.messages(TEAM)) == 2, 15, what="the team's copy of the second message")
+    reply = resident_mail(subject="RE: " + forward["Subject"], body="#noturgent\n", to=forward["Reply-To"],
+                          sender="PC Jones <pc.jones@police.example>", message_id="<nu1@police.example>",
+                          In_Reply_To=forward["Message-ID"], References=forward["Message-ID"])
+    send(port, signed(reply), sender="pc.jones@police.example", rcpts=[forward["Reply-To"]])
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from case_event where kind = 'urgency_corrected'") == [(1,)],
+             15, what="the correction")
+    result = gateway("--config", str(path), "urgent", "corrections", "--json")
+    assert result.returncode == 0, result.stderr
+    example, = [json.loads(line) for line in result.stdout.splitlines()]
+    assert example["label"] == "not_urgent" and example["by"] == "pc.jones@police.example"
+    assert "Last night's film" in example["text"]
+    assert "tablets" not in example["text"]
