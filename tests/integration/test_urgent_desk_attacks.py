@@ -107,3 +107,26 @@ def test_a_correction_is_about_the_message_the_officer_answered_not_one_slipped_
     assert example["label"] == "not_urgent" and example["by"] == "pc.jones@police.example"
     assert "Last night's film" in example["text"]
     assert "tablets" not in example["text"]
+
+
+def test_danger_written_after_ten_ordinary_messages_in_an_hour_still_reaches_the_team_and_the_desk(
+        tmp_path, gateway_process, relay):
+    """[limits] new_cases_per_sender_per_hour (10) holds a sender's eleventh new case. Anyone
+    can fill a resident's hour by writing in their name; the resident's own "he has a knife"
+    must then still be flagged, reach the team as urgent and go to the desk."""
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)},
+                        clock={"digest_time": "off", "extra_closed_days": closed_days()},
+                        urgent={"escalate_to": DESK})
+    gateway_process(path, port)
+    for n in range(10):
+        send(port, resident_mail(subject=f"Bins {n}", body="The bins were not collected again.",
+                                 message_id=f"<bins{n}@example.net>"))
+    wait_for(lambda: len(relay.messages(TEAM)) == 10, 30, what="the team's ten copies")
+    send(port, resident_mail(subject="Please help", body=DANGER, message_id="<knife@example.net>"))
+    desk, = wait_for(lambda: relay.messages(DESK), 15, what="the desk's copy")
+    assert "knife" in desk.get_body(("plain",)).get_content()
+    urgent = wait_for(lambda: [m for m in relay.messages(TEAM) if m["Subject"].startswith("[URGENT]")], 15,
+                      what="the team's urgent copy")
+    assert DANGER in urgent[0].get_body(("plain",)).get_content()
