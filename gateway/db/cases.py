@@ -103,11 +103,15 @@ def open_cases(team: str | None = None) -> list[Case]:
     return [plain(row, Case) for row in query.order_by(models.Case.urgent.desc(), models.Case.due_date, models.Case.id)]
 
 
-def urgent_unseen(since: tuple[str, ...] = ("seen",)) -> list[tuple[Case, dt.datetime, str]]:
-    """Open urgent cases flagged since anyone last marked them #seen: (case, its first flag
-    since then, why), the longest waiting first. The first flag, not the latest: a resident
-    writing of danger again must not put off the desk or hide how long it has waited.
-    `since` ("seen", "escalated"): only flags since the desk was last told, too."""
+DEALT_WITH = ("seen", "answered", "closed", "waiting", "urgency_corrected")   # someone saw the case
+
+
+def urgent_unseen(since: tuple[str, ...] = DEALT_WITH) -> list[tuple[Case, dt.datetime, str]]:
+    """Open urgent cases flagged since anyone last dealt with them (#seen, an answer, #urgent
+    or #noturgent): (case, its first flag since then, why), the longest waiting first. The
+    first flag, not the latest: a resident writing of danger again must not put off the desk
+    or hide how long it has waited. `since` + ("escalated",): only flags since the desk was
+    last told, too."""
     p = db.param
     kinds = ", ".join(p for _ in since)
     rows = db.execute_sql(

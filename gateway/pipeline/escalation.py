@@ -58,12 +58,12 @@ def escalate(ctx: Context, flagged_at: dt.datetime, why: str) -> bool:
 
 
 def told_lately(ctx: Context) -> bool:
-    """Whether the desk was sent this case within escalate_after_minutes and nobody has marked
-    it #seen since: a resident (or anyone writing in their name) writing of danger fifty
+    """Whether the desk was sent this case within escalate_after_minutes and nobody has dealt with
+    it since (#seen, an answer): a resident (or anyone writing in their name) writing of danger fifty
     times must not send the desk fifty mails. The team has every one; the reminder check
     sends the desk the next flag once the time is up (pipeline.escalation.due)."""
     last = db.cases.last_event(ctx.case, "escalated")
-    if last is None or db.cases.events_after(ctx.case, "seen", last.id):
+    if last is None or any(db.cases.events_after(ctx.case, kind, last.id) for kind in db.cases.DEALT_WITH):
         return False
     return db.utc(ctx.clock.now()) - db.utc(last.at) < dt.timedelta(minutes=ctx.settings.clock.escalate_after_minutes)
 

@@ -130,3 +130,29 @@ def test_danger_written_after_ten_ordinary_messages_in_an_hour_still_reaches_the
     urgent = wait_for(lambda: [m for m in relay.messages(TEAM) if m["Subject"].startswith("[URGENT]")], 15,
                       what="the team's urgent copy")
     assert DANGER in urgent[0].get_body(("plain",)).get_content()
+
+
+def test_after_an_answer_a_new_message_of_danger_waits_its_own_time_before_the_desk(make_harness):
+    """The wait counts from the first flag since anyone last dealt with the case: an officer's
+    answer is that, as #seen is."""
+    harness = make_harness(urgent={"escalate_to": DESK, "escalate_after_minutes": "15"},
+                           clock={"digest_time": "off", "business_hours": "09:00-17:00"})
+    harness.clock._now = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+    renderer = Renderer()
+    harness.submit(resident_mail(subject="Help", body=DANGER, message_id="<w0@example.net>"))
+    forward, = harness.outbox("team_new_case")
+    harness.clock.advance(5 * 60)
+    answer = resident_mail(subject="RE: " + forward["Subject"], body="Officers are on their way.",
+                           to=forward["Reply-To"], sender="PC Jones <pc.jones@police.example>",
+                           message_id="<ans1@police.example>", In_Reply_To=forward["Message-ID"])
+    harness.submit(signed(answer), mail_from="pc.jones@police.example", rcpt_tos=[forward["Reply-To"]])
+    assert len(harness.outbox("resident_answer")) == 1
+    harness.clock.advance(25 * 60)   # 10:30: they write again
+    harness.submit(resident_mail(subject="Re: [SRG-2026-0001] Help", body=f"{DANGER} He came back.",
+                                 message_id="<w1@example.net>"))
+    harness.clock.advance(60)
+    reminders.check(harness.settings, harness.clock, renderer)
+    assert harness.outbox("desk_escalation") == []   # 10:31: one minute unseen, not fifteen
+    harness.clock.advance(15 * 60)
+    reminders.check(harness.settings, harness.clock, renderer)
+    assert len(harness.outbox("desk_escalation")) == 1   # 10:46

