@@ -155,6 +155,23 @@ def last_event(case: Case, kind: str) -> Event | None:
     return plain(row, Event)
 
 
+def last_escalation(case: Case, by_resident: bool) -> Event | None:
+    """The latest time the desk was sent this case, or (by_resident) any case of its resident."""
+    query = CaseEvent.select().where(CaseEvent.kind == "escalated")
+    if by_resident:
+        query = query.join(models.Case).where(models.Case.resident_address == case.resident_address)
+    else:
+        query = query.where(CaseEvent.case == case.id)
+    return plain(query.order_by(CaseEvent.id.desc()).first(), Event)
+
+
+def dealt_with_since(event: Event) -> bool:
+    """Whether anyone dealt with the event's case (DEALT_WITH) after it."""
+    kinds = ", ".join("?" for _ in DEALT_WITH)
+    return _one(f"SELECT count(*) FROM case_event WHERE case_id = ? AND id > ? AND kind IN ({kinds})",
+                event.case_id, event.id, *DEALT_WITH)[0] > 0
+
+
 def events_after(case: Case, kind: str, event_id: int) -> int:
     """How many events of this kind the case has had since the event `event_id`."""
     return _one("SELECT count(*) FROM case_event WHERE case_id = ? AND kind = ? AND id > ?",

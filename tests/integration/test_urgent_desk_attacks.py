@@ -156,3 +156,25 @@ def test_after_an_answer_a_new_message_of_danger_waits_its_own_time_before_the_d
     harness.clock.advance(15 * 60)
     reminders.check(harness.settings, harness.clock, renderer)
     assert len(harness.outbox("desk_escalation")) == 1   # 10:46
+
+
+def test_one_address_writing_of_danger_in_twelve_new_mails_brings_the_desk_one_mail(
+        tmp_path, gateway_process, relay):
+    """Twelve new messages of danger from one address (each its own subject, so up to the
+    new-case limit each opens a case) out of hours: the team gets all, the desk one mail
+    until someone deals with it."""
+    port = free_port()
+    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
+                        relay={"host": "127.0.0.1", "port": str(relay.port)},
+                        clock={"digest_time": "off", "extra_closed_days": closed_days(), "check_seconds": "1"},
+                        urgent={"escalate_to": DESK})
+    gateway_process(path, port)
+    for n in range(12):
+        send(port, resident_mail(subject=f"Help {n}", body=f"{DANGER} ({n})", message_id=f"<many{n}@example.net>"))
+        time.sleep(1.1)
+    wait_for(lambda: db_rows(tmp_path, "select count(*) from inbound where state = 'done'") == [(12,)], 30,
+             what="the twelve messages handled")
+    wait_for(lambda: len([m for m in relay.messages(TEAM) if "URGENT" in m["Subject"]]) == 12, 15,
+             what="the team's twelve urgent copies")
+    time.sleep(3)   # three rounds of the reminder check
+    assert len(relay.messages(DESK)) == 1, [m["Subject"] for m in relay.messages(DESK)]
