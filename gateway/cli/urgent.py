@@ -41,9 +41,23 @@ def corrections(ctx: click.Context, as_json: bool) -> None:
 def _example(case, event) -> dict:
     """The label an officer gave, and the text of the resident's message it was about."""
     label, _, by = event.detail.partition(", by ")
-    inbound, _ = db.cases.case_mail(case)
-    theirs = [m for m in inbound if m.kind in RESIDENT_KINDS and db.as_datetime(m.received_at) <= db.as_datetime(event.at)]
-    msg = parse(bytes(theirs[-1].raw)) if theirs and theirs[-1].raw else None
+    msg = _corrected(case, event)
     text = f"{msg.subject}\n{msg.text}".strip() if msg else ""
     return {"label": "urgent" if label == "urgent" else "not_urgent", "text": text, "case": case.reference,
             "by": by, "at": db.as_datetime(event.at).isoformat(timespec="seconds") + "Z", "language": case.language}
+
+
+def _corrected(case, event):
+    """The resident's message the officer's reply answered (its In-Reply-To, else References:
+    the team's copy of it): anyone can write in a resident's name, so a message that arrived
+    just before the correction is not taken for it. Without such a tie, the resident's
+    latest message before the correction."""
+    inbound, _ = db.cases.case_mail(case)
+    officer = next((m for m in inbound if m.id == event.inbound_id and m.raw), None)
+    if officer is not None:
+        reply = parse(bytes(officer.raw))
+        answered = db.cases.answered_message(case, reply.in_reply_to + reply.references[::-1])
+        if answered is not None and answered.kind in RESIDENT_KINDS and answered.raw:
+            return parse(bytes(answered.raw))
+    theirs = [m for m in inbound if m.kind in RESIDENT_KINDS and db.as_datetime(m.received_at) <= db.as_datetime(event.at)]
+    return parse(bytes(theirs[-1].raw)) if theirs and theirs[-1].raw else None

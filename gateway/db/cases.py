@@ -103,15 +103,22 @@ def open_cases(team: str | None = None) -> list[Case]:
     return [plain(row, Case) for row in query.order_by(models.Case.urgent.desc(), models.Case.due_date, models.Case.id)]
 
 
-def urgent_unseen() -> list[tuple[Case, dt.datetime, str]]:
-    """Open urgent cases that nobody has answered or marked #seen since they were last flagged:
-    (case, when it was flagged, why), the longest waiting first."""
+DEALT_WITH = ("seen", "answered", "closed", "waiting", "urgency_corrected")   # someone saw the case
+
+
+def urgent_unseen(since: tuple[str, ...] = DEALT_WITH) -> list[tuple[Case, dt.datetime, str]]:
+    """Open urgent cases flagged since anyone last dealt with them (#seen, an answer, #urgent
+    or #noturgent): (case, its first flag since then, why), the longest waiting first. The
+    first flag, not the latest: a resident writing of danger again must not put off the desk
+    or hide how long it has waited. `since` + ("escalated",): only flags since the desk was
+    last told, too."""
     p = db.param
+    kinds = ", ".join(p for _ in since)
     rows = db.execute_sql(
         f'SELECT c.id, u.at, u.detail FROM "case" c JOIN case_event u ON u.case_id = c.id '
-        f"WHERE c.status = 'open' AND c.urgent = {p} AND u.id = (SELECT max(e.id) FROM case_event e "
-        f"WHERE e.case_id = c.id AND e.kind = 'urgent') AND NOT EXISTS (SELECT 1 FROM case_event s "
-        f"WHERE s.case_id = c.id AND s.kind = 'seen' AND s.id > u.id) ORDER BY u.at, c.id", (True,)).fetchall()
+        f"WHERE c.status = 'open' AND c.urgent = {p} AND u.id = (SELECT min(e.id) FROM case_event e "
+        f"WHERE e.case_id = c.id AND e.kind = 'urgent' AND e.id > (SELECT coalesce(max(s.id), 0) FROM case_event s "
+        f"WHERE s.case_id = c.id AND s.kind IN ({kinds}))) ORDER BY u.at, c.id", (True, *since)).fetchall()
     cases = {row.id: plain(row, Case) for row in models.Case.select().where(models.Case.id.in_([r[0] for r in rows]))}
     return [(cases[case_id], as_datetime(at), detail) for case_id, at, detail in rows if case_id in cases]
 
@@ -146,6 +153,23 @@ def last_event(case: Case, kind: str) -> Event | None:
     row = CaseEvent.select().where((CaseEvent.case == case.id) & (CaseEvent.kind == kind)) \
         .order_by(CaseEvent.id.desc()).first()
     return plain(row, Event)
+
+
+def last_escalation(case: Case, by_resident: bool) -> Event | None:
+    """The latest time the desk was sent this case, or (by_resident) any case of its resident."""
+    query = CaseEvent.select().where(CaseEvent.kind == "escalated")
+    if by_resident:
+        query = query.join(models.Case).where(models.Case.resident_address == case.resident_address)
+    else:
+        query = query.where(CaseEvent.case == case.id)
+    return plain(query.order_by(CaseEvent.id.desc()).first(), Event)
+
+
+def dealt_with_since(event: Event) -> bool:
+    """Whether anyone dealt with the event's case (DEALT_WITH) after it."""
+    kinds = ", ".join("?" for _ in DEALT_WITH)
+    return _one(f"SELECT count(*) FROM case_event WHERE case_id = ? AND id > ? AND kind IN ({kinds})",
+                event.case_id, event.id, *DEALT_WITH)[0] > 0
 
 
 def events_after(case: Case, kind: str, event_id: int) -> int:
@@ -245,6 +269,15 @@ def case_counts() -> dict[str, int]:
     rows = (models.Case.select(models.Case.status, pw.fn.COUNT(models.Case.id).alias("n"))
             .group_by(models.Case.status).dicts())
     return {row["status"]: row["n"] for row in rows}
+
+
+def answered_message(case: Case, message_ids: list[str]) -> Message | None:
+    """The message on the case whose copy, one we sent with one of `message_ids` (an
+    officer's In-Reply-To, then References newest first), an officer answered; None if none."""
+    rows = {row.message_id: row.inbound_id for row in Outbound.select(Outbound.message_id, Outbound.inbound)
+            .where((Outbound.case == case.id) & Outbound.message_id.in_(message_ids) & Outbound.inbound.is_null(False))}
+    found = next((rows[m] for m in message_ids if m in rows), None)
+    return plain(Inbound.get_or_none(Inbound.id == found), Message) if found else None
 
 
 def case_mail(case: Case) -> tuple[list[Message], list[Delivery]]:

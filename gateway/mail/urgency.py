@@ -130,6 +130,7 @@ QUESTION_START = re.compile(r"^\W*(?:is|are|can|could|do|does|should|would|what|
                             r"ydy|ydi|oes|allech|allwch|beth|sut|ble|pam|pryd|ddylen)\b", re.IGNORECASE)
 CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?:but|ond)\s+", re.IGNORECASE)
 MAX_CHARS = 20_000
+TAIL_CHARS = 5_000   # of a longer message, its last this many characters are read too
 
 
 @dataclass
@@ -153,8 +154,12 @@ def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
 
 
 def normal(text: str) -> str:
-    """The text as every reader here sees it (and as the model was trained on it)."""
-    return unicodedata.normalize("NFKC", text[:MAX_CHARS]).replace("’", "'")
+    """The text as every reader here sees it (and as the model was trained on it). Of a
+    longer text, its start and its end (what someone adds at the bottom of a long complaint):
+    a bounded amount, so a huge message cannot stall the check."""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS - TAIL_CHARS] + "\n\n" + text[-TAIL_CHARS:]
+    return unicodedata.normalize("NFKC", text).replace("’", "'")
 
 
 def _weighed(scored: model.Model, chunk: str, most: int = 4) -> list[str]:

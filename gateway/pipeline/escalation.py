@@ -16,7 +16,7 @@ import datetime as dt
 
 from gateway import db
 from gateway.config import Settings
-from gateway.mail import compose
+from gateway.mail import compose, form
 from gateway.pipeline import Context
 from gateway.pipeline.notify import URGENT_PRIORITY, case_reply_address, enqueue, first_lines, team_envelope
 
@@ -38,6 +38,8 @@ def escalate(ctx: Context, flagged_at: dt.datetime, why: str) -> bool:
     """Queue the case for the desk, once per flag; False when it was already sent. Call inside
     the transaction of the case (ctx.case, ctx.team)."""
     case, settings, now = ctx.case, ctx.settings, ctx.clock.now()
+    if told_lately(ctx):
+        return False
     if not db.cases.claim_notice(notice_key(case, flagged_at), case.id, now):
         return False
     local = settings.calendar.local
@@ -53,6 +55,21 @@ def escalate(ctx: Context, flagged_at: dt.datetime, why: str) -> bool:
                                                                                  "Escalated: "), text, URGENT_PRIORITY)
     db.cases.add_event(case, "escalated", now, f"to the 24-hour desk {settings.escalate_to}", ctx.inbound_id)
     return True
+
+
+def told_lately(ctx: Context) -> bool:
+    """Whether the desk was sent this case, or another case of its resident, within
+    escalate_after_minutes, and nobody has dealt with that case since (#seen, an answer):
+    one address writing of danger fifty times, on one case or as many new ones, must not
+    send the desk fifty mails. The team has every one; the reminder check sends the desk the
+    next flag once the time is up. A resident without email stands under their phone's
+    stand-in address, which others may share: theirs count per case."""
+    case = ctx.case
+    last = db.cases.last_escalation(case, by_resident=bool(case.resident_address)
+                                    and not form.no_email(case.resident_address))
+    if last is None or db.cases.dealt_with_since(last):
+        return False
+    return db.utc(ctx.clock.now()) - db.utc(last.at) < dt.timedelta(minutes=ctx.settings.clock.escalate_after_minutes)
 
 
 def at_once_if_closed(ctx: Context) -> None:

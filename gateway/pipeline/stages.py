@@ -6,7 +6,7 @@ import datetime as dt
 
 from gateway import db
 from gateway.errors import Defer, Discard, Hold
-from gateway.mail import classify, form
+from gateway.mail import classify, form, urgency
 from gateway.mail.addresses import (base_local, looks_like_reply_address, split, verify_message_id,
                                     verify_reply_address, within)
 from gateway.mail.parse import parse as parse_bytes
@@ -114,6 +114,11 @@ def _limit_new_cases(ctx: Context) -> None:
     ctx.case = db.cases.newest_case_of(msg.from_address)
     db.cases.add_event(ctx.case, "grouped", now, f"new message from {msg.from_address} over the limit of "
                     f"{settings.new_cases_per_sender_per_hour} new cases an hour", ctx.inbound_id)
+    if urgency.assess(f"{msg.subject}\n{msg.text}", settings.urgent_phrases).why:
+        # Danger now is never held back: anyone can fill a resident's hour by writing in their
+        # name. It joins their newest case as a follow-up (flagged, to the team, to the desk).
+        ctx.kind, ctx.threaded_by = "resident_follow_up", "sender (over the new-case limit, urgent)"
+        return
     if not db.cases.event_since(ctx.case, "flood_notice", now - dt.timedelta(hours=1)):
         db.cases.add_event(ctx.case, "flood_notice", now, "team told", ctx.inbound_id)
         ctx.team = settings.team(ctx.case.team) or settings.default_team

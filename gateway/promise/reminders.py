@@ -114,7 +114,7 @@ def _escalations(settings: Settings, clock: Clock, renderer: Renderer) -> int:
     if not settings.escalate_to:
         return 0
     now, sent = clock.now(), 0
-    owed = [(case, at, why) for case, at, why in db.cases.urgent_unseen() if escalation.due(settings, now, at)]
+    owed = [(case, at, why) for case, at, why in db.cases.urgent_unseen(db.cases.DEALT_WITH + ("escalated",)) if escalation.due(settings, now, at)]
     done = db.cases.notices_among([escalation.notice_key(case, at) for case, at, _ in owed])
     for case, at, why in owed:
         if escalation.notice_key(case, at) in done:
