@@ -41,10 +41,12 @@ def corrections(ctx: click.Context, as_json: bool) -> None:
 def _example(case, event) -> dict:
     """The label an officer gave, and the text of the resident's message it was about."""
     label, _, by = event.detail.partition(", by ")
+    by, _, why = by.partition(": ")   # the officer's own lines under the command, if any
     msg = _corrected(case, event)
     text = f"{msg.subject}\n{msg.text}".strip() if msg else ""
     return {"label": "urgent" if label == "urgent" else "not_urgent", "text": text, "case": case.reference,
-            "by": by, "at": db.as_datetime(event.at).isoformat(timespec="seconds") + "Z", "language": case.language}
+            "by": by, "at": db.as_datetime(event.at).isoformat(timespec="seconds") + "Z", "language": case.language,
+            "officer_said": why}
 
 
 def _corrected(case, event):

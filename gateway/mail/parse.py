@@ -256,11 +256,18 @@ def _walk(msg: Message, problems: list[str]):
 
 
 def _decode(part: Message, problems: list[str]) -> str:
+    if part.get_param("charset") is None or part.get_content_charset() == "us-ascii":
+        raw = part.get_payload(decode=True) or b""
+        if not raw.isascii():   # 8-bit text that names no charset (swaks, some scripts and old clients):
+            return _guess(raw)  # read as UTF-8 first ("rŵan"), not as ASCII with every letter replaced
     try:
         return part.get_content()
     except (LookupError, UnicodeError, AssertionError, ValueError, TypeError) as exc:
         problems.append(f"text part could not be decoded as declared ({type(exc).__name__})")
-    payload = part.get_payload(decode=True) or b""
+    return _guess(part.get_payload(decode=True) or b"")
+
+
+def _guess(payload: bytes) -> str:
     for charset in ("utf-8", "cp1252"):
         try:
             return payload.decode(charset)

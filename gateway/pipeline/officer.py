@@ -28,7 +28,9 @@ def officer_reply(ctx: Context) -> None:
     names = [c for c, _ in commands]
     case, now = ctx.case, ctx.clock.now()
     if "urgent" in names or "noturgent" in names:
-        _correct_urgency(ctx, urgent="urgent" in names)
+        _correct_urgency(ctx, urgent="urgent" in names, why=text)
+        if not {"close", "waiting", "reopen"} & set(names):
+            return   # a word between colleagues ("#urgent, he's known to us"): nothing goes to the resident
     if "seen" in names:   # seen and being dealt with: escalation stops; the resident is not written to
         db.cases.add_event(case, "seen", now, f"by {ctx.msg.from_address}" + (f": {text}" if text else ""),
                            ctx.inbound_id, ctx.msg.from_address)
@@ -63,13 +65,15 @@ def officer_reply(ctx: Context) -> None:
     db.cases.save(case)
 
 
-def _correct_urgency(ctx: Context, urgent: bool) -> None:
+def _correct_urgency(ctx: Context, urgent: bool, why: str = "") -> None:
     """#urgent or #noturgent: the officer's word replaces the gateway's. Kept as a labelled
-    example for tuning (`gateway urgent corrections`); #urgent starts the case's escalation."""
+    example for tuning (`gateway urgent corrections`); #urgent starts the case's escalation.
+    The lines under the command are kept on the case, not sent to the resident."""
     case, now, who = ctx.case, ctx.clock.now(), ctx.msg.from_address
     case.urgent = urgent
     db.cases.save(case)
-    db.cases.add_event(case, "urgency_corrected", now, f"{'urgent' if urgent else 'not urgent'}, by {who}",
+    db.cases.add_event(case, "urgency_corrected", now,
+                       f"{'urgent' if urgent else 'not urgent'}, by {who}" + (f": {why}" if why else ""),
                        ctx.inbound_id, who)
     if urgent:
         db.cases.add_event(case, "urgent", now, f"marked urgent by {who}", ctx.inbound_id, who)

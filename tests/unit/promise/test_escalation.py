@@ -135,6 +135,23 @@ def test_urgent_on_an_open_case_starts_its_escalation(make_harness):
     assert "urgent" in result.output and "through the wall" in result.output
 
 
+def test_lines_under_urgent_or_noturgent_stay_between_colleagues(make_harness):
+    harness = make_harness(**ON_DUTY)
+    at(harness, 10)
+    harness.submit(resident_mail(subject="Next door", body="I can hear him shouting at her through the wall "
+                                                           "and things being thrown. She is crying."))
+    at(harness, 10, 1)
+    officer_reply(harness, "#urgent\nHe is known to us, PC Smith is two streets away.")
+    assert Case.get().urgent and Case.get().status == "open"
+    assert harness.outbox("resident_answer") == []
+    at(harness, 10, 16)
+    assert check(harness) == 1   # an open case is not "answered" by a word between colleagues
+    result = CliRunner().invoke(main, ["--config", str(harness.settings.path), "urgent", "corrections", "--json"])
+    example, = [json.loads(line) for line in result.output.splitlines()]
+    assert example["by"] == "pc.jones@police.example" and example["label"] == "urgent"
+    assert example["officer_said"] == "He is known to us, PC Smith is two streets away."
+
+
 def test_no_desk_configured_means_no_escalation(harness):
     at(harness, 2)
     harness.submit(resident_mail(subject="Help", body=KNIFE))
