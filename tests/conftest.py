@@ -34,12 +34,17 @@ BACKENDS = tuple(os.environ.get("GATEWAY_TEST_BACKENDS", "sqlite,postgresql").sp
 def pytest_configure(config):
     config.addinivalue_line("markers", "database: runs once per database backend (SQLite, PostgreSQL)")
     config.addinivalue_line("markers", "sqlite_only: reads or breaks the SQLite file itself")
+    config.addinivalue_line("markers", "one_backend: in a `database` file, a test whose subject is not the "
+                                       "database (parsing, scrubbing, tokens, form abuse): runs on the first backend only")
 
 
 def pytest_generate_tests(metafunc):
     node = metafunc.definition
     if node.get_closest_marker("database") and not node.get_closest_marker("sqlite_only"):
-        metafunc.parametrize("backend", BACKENDS, indirect=True)
+        # one_backend: the database only stores what the test is about; running it twice
+        # would test the same thing twice (CI's time, issue: the suite near its limit).
+        backends = BACKENDS[:1] if node.get_closest_marker("one_backend") else BACKENDS
+        metafunc.parametrize("backend", backends, indirect=True)
 
 
 @pytest.fixture(autouse=True)
