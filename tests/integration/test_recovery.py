@@ -20,7 +20,7 @@ from gateway import db
 from gateway.runtime import recovery
 from tests.conftest import Relay
 from tests.helpers import db_rows, resident_mail, wait_for
-from tests.integration.test_daemon import send, start
+from tests.integration.test_daemon import send, start, stop_when_all_sent
 
 pytestmark = pytest.mark.database
 COUNT = 30
@@ -49,14 +49,6 @@ def arrived(relay: Relay) -> Counter:
         original = msg["In-Reply-To"] or next(msg.iter_attachments()).get_content()["Message-ID"]
         seen[(rcpts[0], original)] += 1
     return seen
-
-
-def stop_when_all_sent(folder, daemon) -> None:
-    """Wait until every outgoing message is marked sent, then stop the daemon: a second, wrong
-    delivery can only come from a row not marked sent, so after this nothing more can arrive."""
-    wait_for(lambda: db_rows(folder, "select count(*) from outbound where state = 'queued'") == [(0,)], 30,
-             what="every outgoing message marked sent")
-    assert daemon.stop() == 0
 
 
 def test_a_daemon_killed_while_delivery_held_leases_catches_up_at_once_when_started_again(tmp_path, gateway_process):
