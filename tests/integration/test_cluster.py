@@ -83,8 +83,8 @@ def burst(sender: Sender, ports: tuple[int, int], count: int, midway):
 
 def check_each_once(relay: Relay, folder, accepted: set[int], work_in_hand: int) -> None:
     addresses = {f"r{n}@example.net" for n in accepted}
-    wait_for(lambda: addresses <= {rcpt for _, rcpts, _ in list(relay.received) for rcpt in rcpts}, 120,
-             what="every acknowledgement at the relay")
+    wait_for(lambda: addresses <= {rcpt for _, rcpts in relay.envelopes() for rcpt in rcpts}, 120,
+             interval=0.5, what="every acknowledgement at the relay")
     wait_for(lambda: db_rows(folder, "select count(*) from outbound where state = 'queued'") == [(0,)], 60,
              what="the outbox to empty")
     time.sleep(1)
@@ -92,7 +92,7 @@ def check_each_once(relay: Relay, folder, accepted: set[int], work_in_hand: int)
     assert {a for a, _ in cases} == addresses and all(n == 1 for _, n in cases), "one case per accepted message"
     references = db_rows(folder, 'select count(reference), count(distinct reference) from "case"')[0]
     assert references[0] == references[1] == len(accepted)
-    acks = collections.Counter(r for _, rcpts, _ in relay.received for r in rcpts if r != TEAM)
+    acks = collections.Counter(r for _, rcpts in relay.envelopes() for r in rcpts if r != TEAM)
     forwards = collections.Counter(m["Subject"].split("]")[0] for _, rcpts, m in relay.received if TEAM in rcpts)
     assert set(acks) == addresses and len(forwards) == len(accepted)
     duplicates = sum(acks.values()) - len(acks) + sum(forwards.values()) - len(forwards)
@@ -174,15 +174,15 @@ def test_a_20000_copy_bulletin_reaches_each_subscriber_once_across_two_daemons(t
         sent = gateway("--config", config, "bulletin", "send", "--area", "hightown", "--subject", "Shed thefts",
                        "--body", str(body), "--yes")
         assert sent.returncode == 0, sent.stderr
-        wait_for(lambda: len(relay.received) >= count // 3, 120, what="a third of the bulletin delivered")
+        wait_for(lambda: len(relay.envelopes()) >= count // 3, 120, what="a third of the bulletin delivered")
         b.stop(signal.SIGKILL)
         restarted = gateway_process(b.config_path, b.port)
         addresses = {f"s{n}@example.net" for n in range(count)}
-        wait_for(lambda: addresses <= {r for _, rcpts, _ in list(relay.received) for r in rcpts}, 240,
+        wait_for(lambda: addresses <= {r for _, rcpts in relay.envelopes() for r in rcpts}, 240, interval=0.5,
                  what="every copy delivered")
         wait_for(lambda: db_rows(tmp_path / "a", "select state from bulletin") == [("sent",)], 60,
                  what="the bulletin marked sent")
-        copies = collections.Counter(r for _, rcpts, _ in relay.received for r in rcpts)
+        copies = collections.Counter(r for _, rcpts in relay.envelopes() for r in rcpts)
         assert set(copies) == addresses
         assert sum(copies.values()) - count <= 3 * 50, copies.most_common(3)   # B's leased batches, at most
         assert db_rows(tmp_path / "a", "select count(*), count(distinct subscriber) from outbound "

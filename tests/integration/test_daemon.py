@@ -91,6 +91,15 @@ def test_a_storage_failure_answers_451_and_the_retry_is_kept(tmp_path, gateway_p
     assert db_rows(tmp_path, "select count(*), min(kind) from inbound") == [(1, "resident_new")]
 
 
+def stop_when_all_sent(folder, daemon) -> None:
+    """Wait until every outgoing message is marked sent, then stop the daemon: a second, wrong
+    delivery can only come from a row not marked sent, so after this nothing more can arrive
+    (a fixed sleep could not say that on a slow machine)."""
+    wait_for(lambda: db_rows(folder, "select count(*) from outbound where state = 'queued'") == [(0,)], 30,
+             what="every outgoing message marked sent")
+    assert daemon.stop() == 0
+
+
 def test_relay_down_then_back_delivers_everything_once(tmp_path, gateway_process):
     relay = Relay()
     gateway, port = start(tmp_path, gateway_process, relay.port)
@@ -101,14 +110,13 @@ def test_relay_down_then_back_delivers_everything_once(tmp_path, gateway_process
     relay.start()
     try:
         relay.wait(6, timeout=20)
-        time.sleep(1.5)  # long enough for a second, wrong delivery to show itself
+        stop_when_all_sent(tmp_path, gateway)   # and then a second, wrong delivery has shown itself
         assert len(relay.messages()) == 6
         assert sorted(m["To"].addresses[0].addr_spec for m in relay.messages()) == sorted(
             ["hightown.npt@police.example"] * 3 + [f"r{n}@example.net" for n in range(3)])
         assert db_rows(tmp_path, "select state, count(*) from outbound group by state") == [("sent", 6)]
     finally:
         relay.stop()
-    assert gateway.stop() == 0
 
 
 def test_kill_9_after_accepting_loses_nothing_and_doubles_nothing(tmp_path, gateway_process):
@@ -122,7 +130,7 @@ def test_kill_9_after_accepting_loses_nothing_and_doubles_nothing(tmp_path, gate
     try:
         again = gateway_process(gateway.config_path, port)
         relay.wait(2 * count, timeout=30)
-        time.sleep(1.5)
+        stop_when_all_sent(tmp_path, again)
         messages = relay.messages()
         assert len(messages) == 2 * count
         acks = sorted(m["In-Reply-To"] for m in messages if m["Auto-Submitted"] == "auto-replied")
@@ -131,7 +139,6 @@ def test_kill_9_after_accepting_loses_nothing_and_doubles_nothing(tmp_path, gate
                            for m in messages if m["Auto-Submitted"] is None)
         assert forwarded == acks
         assert db_rows(tmp_path, "select count(*) from \"case\"") == [(count,)]
-        assert again.stop() == 0
     finally:
         relay.stop()
 

@@ -94,6 +94,7 @@ def test_mail_read_with_oauth_from_the_mailbox_is_acknowledged_through_the_oauth
 
 
 @pytest.mark.database
+@pytest.mark.one_backend   # token renewal at the mailbox and the relay: the database only stores the mail
 def test_tokens_are_renewed_across_their_expiry_during_a_run_with_nothing_lost_or_sent_twice(
         tmp_path, gateway_process, entra, exchange, mailbox):
     # MSAL takes a token as spent five minutes before it expires: 306 s leaves 6 s of use, and

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections import Counter
 
 import pytest
@@ -21,7 +20,7 @@ from gateway import db
 from gateway.runtime import recovery
 from tests.conftest import Relay
 from tests.helpers import db_rows, resident_mail, wait_for
-from tests.integration.test_daemon import send, start
+from tests.integration.test_daemon import send, start, stop_when_all_sent
 
 pytestmark = pytest.mark.database
 COUNT = 30
@@ -68,13 +67,12 @@ def test_a_daemon_killed_while_delivery_held_leases_catches_up_at_once_when_star
     try:
         again = gateway_process(gateway.config_path, port)
         relay.wait(2 * COUNT, timeout=60)   # within a minute of the restart, not lease_seconds
-        time.sleep(1.5)   # long enough for a second, wrong delivery to show itself
+        stop_when_all_sent(tmp_path, again)   # and then any second, wrong delivery has shown itself
         expected = {(f"r{n}@example.net", f"<crash{n}@example.net>") for n in range(COUNT)} | {
             ("hightown.npt@police.example", f"<crash{n}@example.net>") for n in range(COUNT)}
         seen = arrived(relay)
         assert set(seen) == expected and set(seen.values()) == {1}, seen.most_common(3)
         assert "without waiting for their leases to run out" in again.log_text()
-        assert again.stop() == 0
     finally:
         relay.stop()
 
@@ -117,10 +115,9 @@ def test_mail_deferred_while_the_relay_was_down_goes_at_once_when_the_daemon_is_
     try:
         again = gateway_process(gateway.config_path, port)
         relay.wait(2 * COUNT, timeout=60)   # within a minute of the restart, not at the next retry
-        time.sleep(1.5)
+        stop_when_all_sent(tmp_path, again)
         seen = arrived(relay)
         assert len(seen) == 2 * COUNT and set(seen.values()) == {1}, seen.most_common(3)
-        assert again.stop() == 0
     finally:
         relay.stop()
 
@@ -136,10 +133,9 @@ def test_mail_deferred_while_the_relay_was_down_goes_at_once_when_it_answers_aga
     try:
         send(port, resident_mail(sender="late@example.net", message_id="<late@example.net>"), "late@example.net")
         relay.wait(8, timeout=30)   # the new message goes, and with it every one that waited for the relay
-        time.sleep(1.5)
+        stop_when_all_sent(tmp_path, gateway)
         seen = arrived(relay)
         assert len(seen) == 8 and set(seen.values()) == {1}, seen.most_common(3)
-        assert gateway.stop() == 0
     finally:
         relay.stop()
 

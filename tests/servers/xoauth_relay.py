@@ -15,7 +15,6 @@ import json
 import ssl
 import urllib.parse
 import urllib.request
-from email import policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -58,9 +57,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        with self.relay.lock:
-            self.relay.received.append((session.auth_data, list(envelope.rcpt_tos), msg))
+        self.relay.keep(session.auth_data, envelope.rcpt_tos, envelope.original_content or envelope.content)
         return "250 2.6.0 Queued mail for delivery"
 
 

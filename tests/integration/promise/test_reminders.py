@@ -32,7 +32,9 @@ def test_old_cases_bring_one_breach_and_one_reminder_and_a_restart_sends_none_ag
     port = free_port()
     path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
                         relay={"host": "127.0.0.1", "port": str(relay.port)},
-                        clock={"check_seconds": "0.5", "digest_time": "off"},
+                        # Checks every 0.2 s: what is tested is that each notice goes once, however
+                        # many checks see the case, not how often the daemon looks.
+                        clock={"check_seconds": "0.2", "digest_time": "off"},
                         team__hightown={"supervisor": "inspector.hughes@police.example"})
     calendar = config.load(path).calendar
     assert gateway("--config", str(path), "init").returncode == 0
@@ -47,7 +49,7 @@ def test_old_cases_bring_one_breach_and_one_reminder_and_a_restart_sends_none_ag
     wait_for(lambda: len(relay.messages("inspector.hughes@police.example")) >= 1, 20, what="the breach notice")
     wait_for(lambda: any("Reply due soon" in m["Subject"] for m in relay.messages("hightown.npt@police.example")),
              20, what="the reminder")
-    time.sleep(2)
+    time.sleep(0.8)   # four more checks
     assert daemon.stop() == 0
     before = len(relay.messages())
     breach, = relay.messages("inspector.hughes@police.example")
@@ -60,8 +62,11 @@ def test_old_cases_bring_one_breach_and_one_reminder_and_a_restart_sends_none_ag
     listed = gateway("--config", str(path), "case", "list", "--overdue", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["reference"], r["age_working_days"], r["overdue"]) for r in rows] == [("SRG-2026-0001", 6, True)]
+    checked = db_rows(tmp_path, "select last_done from job where name = 'reminders'")
     again = gateway_process(path, port)
-    time.sleep(4)   # eight checks
+    wait_for(lambda: db_rows(tmp_path, "select last_done from job where name = 'reminders'") != checked, 20,
+             what="a check by the restarted daemon")
+    time.sleep(1.6)   # eight checks more
     assert again.stop() == 0
     assert len(relay.messages()) == before
     assert db_rows(tmp_path, "select count(*) from notice") == [(2,)]

@@ -114,6 +114,7 @@ def test_a_command_line_that_is_not_an_address_exits_2(tmp_path):
 
 
 @pytest.mark.database
+@pytest.mark.one_backend   # the DKIM verdict and the notices' words: the database only stores them
 def test_over_smtp_an_unlisted_officer_is_held_and_the_team_and_officer_are_told_the_line(
         tmp_path, gateway_process, relay):
     """The daemon over loopback SMTP: the officer's DKIM-signed reply (police.example's key in
