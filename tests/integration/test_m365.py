@@ -67,8 +67,6 @@ def acks_and_forwards(exchange) -> list[str]:
     return sorted(m["Subject"] for m in exchange.messages())
 
 
-@pytest.mark.database
-
 def healthz(port: int) -> str:
     """/healthz's text, whether it answers 200 or 503."""
     try:
@@ -77,6 +75,9 @@ def healthz(port: int) -> str:
     except urllib.error.HTTPError as exc:
         return exc.read().decode()
 
+
+@pytest.mark.database
+@pytest.mark.one_backend   # logging in with OAuth at the mailbox and the relay: the database only stores the mail
 def test_mail_read_with_oauth_from_the_mailbox_is_acknowledged_through_the_oauth_relay(
         tmp_path, gateway_process, entra, exchange, mailbox):
     mailbox.append(mail(1))
