@@ -122,11 +122,12 @@ def score(w: list[float], wins) -> float:
     return max(sum(s * w[b] for b, s in feats) for feats in wins)
 
 
-def cross_validate(items, writers: list[str]) -> list[tuple[float, float, float]]:
+def cross_validate(items, writers: list[str], progress=lambda line: None) -> list[tuple[float, float, float]]:
     """Out-of-writer (window score, whole score, label) for every message: for each writer, both
     models are trained on everyone else's messages and score that writer's."""
     out: list = [None] * len(items)
-    for left_out in sorted(set(writers)):
+    for n, left_out in enumerate(sorted(set(writers)), 1):
+        progress(f"leaving out writer {n} of {len(set(writers))} ({left_out})")
         train = [it for it, who in zip(items, writers) if who != left_out]
         w_window, w_whole = fit(train), fit(whole(train))
         for i, (it, who) in enumerate(zip(items, writers)):
@@ -161,6 +162,11 @@ def rates(scored, threshold: float) -> str:
             f"ordinary flagged {fa}/{len(ordinary)} ({100 * fa / max(1, len(ordinary)):.1f}%)")
 
 
+def say(line: str) -> None:
+    """Progress on standard error: training takes a few minutes."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="cross-validation only")
@@ -171,10 +177,12 @@ def main() -> None:
     rng = random.Random(11)
     rng.shuffle(rows)
     started = time.monotonic()
+    say(f"reading {len(rows)} messages")
     items = prepare(rows)
-    share, scored = choose_mix(cross_validate(items, [writer(r) for r in rows]), TARGET_RECALL)
+    share, scored = choose_mix(cross_validate(items, [writer(r) for r in rows], say), TARGET_RECALL)
     threshold = threshold_for(scored, TARGET_RECALL)
-    print(f"{len(rows)} messages; leaving one writer out, mix {share}, threshold {threshold:.3f}: "
+    print(f"{len(rows)} messages; leaving one writer out, mix {share} (the window model's share), "
+          f"threshold {threshold:.3f} (the mixed score at and above which a message is urgent): "
           f"{rates(scored, threshold)}")
     for lang in ("en", "cy"):
         found = [pair for pair, r in zip(scored, rows) if r.get("lang") == lang and writer(r) != "own"]
@@ -184,6 +192,7 @@ def main() -> None:
     meta = {"trained_on": sorted({n for n in TRAIN if (DATA / n).exists()}) + (["corrections"] if args.corrections else []),
             "messages": len(rows),
             "cross_validated": f"leaving one writer out: {rates(scored, threshold)}", "never_trained_on": HELD_OUT}
+    say("training the two models on every message")
     Path(args.out).write_bytes(model.dump(fit(items), fit(whole(items)), share, threshold, meta))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size // 1024} KB) in {time.monotonic() - started:.0f} s")
 
