@@ -7,6 +7,7 @@ both databases)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import struct
@@ -118,7 +119,13 @@ def test_a_mistake_is_named_in_the_error_summary_which_takes_the_focus(site, chr
         await page.evaluate("document.querySelector('#email').value = 'not an address';"
                             "document.querySelector('button').click()")
         await page.wait_for("Page.loadEventFired")
-        focused = await page.evaluate("document.activeElement.className")
+        # Chromium moves focus to an autofocus element at its next rendering update, which on a
+        # loaded machine can come just after the load event: wait for that (up to 5 s), not less.
+        for _ in range(50):
+            focused = await page.evaluate("document.activeElement.className")
+            if focused:
+                break
+            await asyncio.sleep(0.1)
         shown = await page.evaluate("document.querySelector('.govuk-error-summary').innerText")
         title = await page.evaluate("document.title")
         return focused, shown, title, await axe.check(page)
