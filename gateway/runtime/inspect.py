@@ -221,6 +221,11 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             reading.problems.extend(msg.problems)
             reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")
             reading.sender_check = f"not checked: already taken in as inbound {earlier.id}"
+            if reading.kind.startswith("resident"):   # how it was read when it was taken in, not "urgent: no"
+                reading.reply_text = reply_text(msg, sender=msg.from_name)
+                reading.urgent_why = urgency.assess(f"{msg.subject}\n{reading.reply_text}",
+                                                    settings.urgent_phrases).why
+                reading.urgent = bool(reading.urgent_why)
             if earlier.source == "form":
                 reading.came_by = f"the online form, from client address {earlier.peer or 'unknown'}"
             return

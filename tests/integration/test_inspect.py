@@ -98,6 +98,17 @@ def test_with_a_config_it_threads_against_the_database_and_changes_nothing(harne
     assert "no config" not in stored.stdout   # a config was given
 
 
+def test_a_message_of_danger_already_taken_in_is_still_shown_urgent(harness, tmp_path):
+    danger = resident_mail(subject="Next door", body="He is kicking her door in and she is screaming, "
+                                                     "he says he will kill her tonight.", message_id="<k1@example.net>")
+    harness.submit(danger)
+    (tmp_path / "danger.eml").write_bytes(danger.as_bytes())
+    shown = gateway("--config", str(tmp_path / "gateway.ini"), "inspect", "--json", str(tmp_path / "danger.eml"))
+    row, = rows(shown)
+    assert row["kind"] == "resident_new" and row["case"] == "SRG-2026-0001"
+    assert row["urgent"] is True and row["urgent_why"] and "kicking her door in" in row["reply_text"]
+
+
 def test_inspect_refuses_a_database_that_was_never_initialised(tmp_path):
     from tests.helpers import write_config
     path = write_config(tmp_path)
