@@ -146,8 +146,7 @@ def assess(text: str, extra_phrases: tuple[str, ...] = ()) -> Urgency:
     if extra:
         return Urgency(True, extra)
     scored = model.shipped()
-    windows = window_features(text)
-    score, chunk = scored.score(windows, whole_features(text, windows))
+    score, chunk = scored.score(*read(text))
     if score < scored.threshold:
         return Urgency(False, [])
     return Urgency(True, rules(text).why or _weighed(scored, chunk))
@@ -251,14 +250,17 @@ def rule_names(chunk: str) -> set[str]:
     return found
 
 
-def window_features(text: str) -> list[tuple[str, set[str]]]:
-    """Each window of the message with the model's features of it (shared with training).
+def read(text: str) -> tuple[list[tuple[str, set[str]]], set[str]]:
+    """The model's features of a message (shared with training): each window with its own, and
+    those of the message whole.
     Each sentence is read once; a window has what its sentences have (words, situations, rule
     findings, tense markers), the pairs of those found among them, and what the message as a
     whole holds ("m:"), so a window that reads like danger is weighed with the rest of the
-    message ("a scene in my novel", "it was all over by ten")."""
+    message ("a scene in my novel", "it was all over by ten"). The message whole has everything
+    its windows have, and the pairs of neighbouring words in each sentence."""
     sentences = features.sentences(text)
-    words = [features.names(features.words(s)) for s in sentences]
+    tokens = [features.words(s) for s in sentences]
+    words = [features.names(t) for t in tokens]
     found = [rule_names(s) | concepts.names(s) | tense.names(s) for s in sentences]
     out = []
     for lo, hi in features.spans(len(sentences)):
@@ -268,13 +270,4 @@ def window_features(text: str) -> list[tuple[str, set[str]]]:
     if len(out) > 1:
         whole = {f"m:{name}" for name in set().union(*found)}
         out = [(chunk, names | whole) for chunk, names in out]
-    return out
-
-
-def whole_features(text: str, windows: list[tuple[str, set[str]]]) -> set[str]:
-    """The features of the message whole, for the second model: everything its windows have,
-    and the pairs of neighbouring words in each sentence."""
-    found = set().union(*(names for _, names in windows))
-    for sentence in features.sentences(text):
-        found |= features.pairs(features.words(sentence))
-    return found
+    return out, set().union(*(names for _, names in out), *(features.pairs(t) for t in tokens))

@@ -1,7 +1,7 @@
 """What the danger model sees of a message: the same code at training and at run time.
 
 Words, and the situations of gateway.mail.danger.concepts and the clause rules' findings
-(added by gateway.mail.urgency.window_features). Everything is hashed into a fixed number of buckets, so the weights are one array and unseen words cost
+(added by gateway.mail.urgency.read). Everything is hashed into a fixed number of buckets, so the weights are one array and unseen words cost
 nothing. Accents are folded (rŵan and rwan are one word): people type both.
 """
 

@@ -79,10 +79,10 @@ def prepare(rows: list[dict]) -> list[tuple[list[list[tuple[int, int]]], float, 
     out = []
     for row in rows:
         text = urgency.normal(message_text(row))
-        windows = urgency.window_features(text)
+        windows, whole_message = urgency.read(text)
         y = 1.0 if row["urgent"] else 0.0
         out.append(([features.hashed(n) for _, n in windows], y, URGENT_WEIGHT if y else 1.0,
-                    features.hashed(urgency.whole_features(text, windows))))
+                    features.hashed(whole_message)))
     return out
 
 
