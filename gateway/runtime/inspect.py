@@ -192,9 +192,15 @@ def _classify(msg: ParsedMessage, report_of: Callable[[], bounces.DeliveryReport
         reading.kind = "invalid"
     else:
         reading.kind = "resident_new"
-        reading.reply_text = reply_text(msg, sender=msg.from_name)
-        reading.urgent_why = urgency.assess(f"{msg.subject}\n{msg.text}").why
-        reading.urgent = bool(reading.urgent_why)
+        _read_as_resident(reading, msg, new=True)
+
+
+def _read_as_resident(reading: Reading, msg: ParsedMessage, new: bool, phrases: tuple[str, ...] = ()) -> None:
+    """A resident's words: what would be kept of them, and whether they say someone is in danger
+    (in all the text of a new message; in a message already taken in, its own words)."""
+    reading.reply_text = reply_text(msg, sender=msg.from_name)
+    reading.urgent_why = urgency.assess(f"{msg.subject}\n{msg.text if new else reading.reply_text}", phrases).why
+    reading.urgent = bool(reading.urgent_why)
 
 
 def _would_relay(msg: ParsedMessage, settings: Settings) -> str:
@@ -222,10 +228,7 @@ def _thread(raw: bytes, msg: ParsedMessage, reading: Reading, settings: Settings
             reading.problems.append(f"already taken in as inbound {earlier.id} ({earlier.state})")
             reading.sender_check = f"not checked: already taken in as inbound {earlier.id}"
             if reading.kind.startswith("resident"):   # how it was read when it was taken in, not "urgent: no"
-                reading.reply_text = reply_text(msg, sender=msg.from_name)
-                reading.urgent_why = urgency.assess(f"{msg.subject}\n{reading.reply_text}",
-                                                    settings.urgent_phrases).why
-                reading.urgent = bool(reading.urgent_why)
+                _read_as_resident(reading, msg, new=False, phrases=settings.urgent_phrases)
             if earlier.source == "form":
                 reading.came_by = f"the online form, from client address {earlier.peer or 'unknown'}"
             return

@@ -31,14 +31,21 @@ def closed_days() -> str:
     return ", ".join(str(today + dt.timedelta(days=d)) for d in (-1, 0, 1))
 
 
-def test_a_resident_writing_of_danger_ten_times_out_of_hours_brings_the_desk_one_mail(
-        tmp_path, gateway_process, relay):
+def out_of_hours_daemon(tmp_path, gateway_process, relay) -> int:
+    """A daemon whose every day around today is closed (so it is out of hours, and an urgent
+    case goes to the desk at once), checking reminders every second; its SMTP port."""
     port = free_port()
     path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
                         relay={"host": "127.0.0.1", "port": str(relay.port)},
                         clock={"digest_time": "off", "extra_closed_days": closed_days(), "check_seconds": "1"},
                         urgent={"escalate_to": DESK})
     gateway_process(path, port)
+    return port
+
+
+def test_a_resident_writing_of_danger_ten_times_out_of_hours_brings_the_desk_one_mail(
+        tmp_path, gateway_process, relay):
+    port = out_of_hours_daemon(tmp_path, gateway_process, relay)
     send(port, resident_mail(subject="Help", body=DANGER, message_id="<d0@example.net>"))
     first, = wait_for(lambda: relay.messages(DESK), 15, what="the desk's copy")
     assert first["Subject"].startswith("[URGENT] [SRG-2026-0001] Escalated: ")
@@ -163,12 +170,7 @@ def test_one_address_writing_of_danger_in_twelve_new_mails_brings_the_desk_one_m
     """Twelve new messages of danger from one address (each its own subject, so up to the
     new-case limit each opens a case) out of hours: the team gets all, the desk one mail
     until someone deals with it."""
-    port = free_port()
-    path = write_config(tmp_path, smtp={"listen": f"127.0.0.1:{port}"},
-                        relay={"host": "127.0.0.1", "port": str(relay.port)},
-                        clock={"digest_time": "off", "extra_closed_days": closed_days(), "check_seconds": "1"},
-                        urgent={"escalate_to": DESK})
-    gateway_process(path, port)
+    port = out_of_hours_daemon(tmp_path, gateway_process, relay)
     for n in range(12):
         send(port, resident_mail(subject=f"Help {n}", body=f"{DANGER} ({n})", message_id=f"<many{n}@example.net>"))
         time.sleep(1.1)

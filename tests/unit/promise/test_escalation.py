@@ -118,11 +118,13 @@ def test_noturgent_is_kept_as_a_labelled_example_and_stops_escalation(make_harne
     assert example["by"] == "pc.jones@police.example" and "may just be the caretaker" in example["text"]
 
 
+THROUGH_THE_WALL = "I can hear him shouting at her through the wall and things being thrown. She is crying."
+
+
 def test_urgent_on_an_open_case_starts_its_escalation(make_harness):
     harness = make_harness(**ON_DUTY)
     at(harness, 10)
-    harness.submit(resident_mail(subject="Next door", body="I can hear him shouting at her through the wall "
-                                                           "and things being thrown. She is crying."))
+    harness.submit(resident_mail(subject="Next door", body=THROUGH_THE_WALL))
     at(harness, 10, 1)
     officer_reply(harness, "#urgent")
     assert Case.get().urgent
@@ -138,8 +140,7 @@ def test_urgent_on_an_open_case_starts_its_escalation(make_harness):
 def test_lines_under_urgent_or_noturgent_stay_between_colleagues(make_harness):
     harness = make_harness(**ON_DUTY)
     at(harness, 10)
-    harness.submit(resident_mail(subject="Next door", body="I can hear him shouting at her through the wall "
-                                                           "and things being thrown. She is crying."))
+    harness.submit(resident_mail(subject="Next door", body=THROUGH_THE_WALL))
     at(harness, 10, 1)
     officer_reply(harness, "#urgent\nHe is known to us, PC Smith is two streets away.")
     assert Case.get().urgent and Case.get().status == "open"
